@@ -1,0 +1,224 @@
+//! Finding the duplicate group an item belongs to.
+//!
+//! [`SimHashIndex`] finds every stored fingerprint within Hamming distance `k` of a query without
+//! scanning: the 64 bits are cut into `k + 1` blocks, and by the pigeonhole principle two
+//! fingerprints that differ in at most `k` bits agree exactly on at least one block. One table per
+//! block maps the block's value to the entries that have it; a lookup reads `k + 1` buckets and
+//! checks the full distance of what it finds there (the "permuted blocks" method of Manku et al.,
+//! *Detecting near-duplicates for web crawling*, WWW 2007, with one table per block).
+//!
+//! [`Deduper`] combines it with exact lookups (canonical URL, core hash) and remembers which group
+//! each fingerprint belongs to. It is pure in-memory state, rebuilt from the store on start.
+
+use crate::fingerprint::{hamming, Fingerprint, MIN_SIMHASH_UNITS};
+use std::collections::HashMap;
+
+/// Default largest Hamming distance between the SimHashes of near-duplicates.
+pub const DEFAULT_MAX_DISTANCE: u32 = 3;
+
+/// An index of 64-bit fingerprints answering "all within distance k".
+#[derive(Debug)]
+pub struct SimHashIndex {
+    k: u32,
+    block_bits: u32,
+    /// `tables[b][value]` lists entry numbers whose block `b` equals `value`.
+    tables: Vec<Vec<Vec<u32>>>,
+    entries: Vec<(u64, u64)>,
+}
+
+impl SimHashIndex {
+    /// An empty index for distance at most `k` (0..=15).
+    pub fn new(k: u32) -> SimHashIndex {
+        let k = k.min(15);
+        // At least k + 1 blocks (pigeonhole), and at least 4 so that a block fits a 16-bit table.
+        let blocks = (k + 1).max(4);
+        let block_bits = 64u32.div_ceil(blocks);
+        let size = 1usize << block_bits;
+        SimHashIndex { k, block_bits, tables: (0..blocks).map(|_| vec![Vec::new(); size]).collect(), entries: Vec::new() }
+    }
+
+    /// The distance this index answers for.
+    pub fn max_distance(&self) -> u32 {
+        self.k
+    }
+
+    /// Number of fingerprints held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    #[inline]
+    fn block(&self, hash: u64, b: usize) -> usize {
+        let shift = b as u32 * self.block_bits;
+        let width = self.block_bits.min(64 - shift);
+        ((hash >> shift) & ((1u64 << width) - 1)) as usize
+    }
+
+    /// Adds a fingerprint with a payload (for example a group id).
+    pub fn insert(&mut self, hash: u64, payload: u64) {
+        let n = u32::try_from(self.entries.len()).expect("fewer than 4 billion fingerprints");
+        self.entries.push((hash, payload));
+        for b in 0..self.tables.len() {
+            let v = self.block(hash, b);
+            self.tables[b][v].push(n);
+        }
+    }
+
+    /// Calls `f(distance, payload)` for every held fingerprint within the index's distance of
+    /// `hash`, each once.
+    pub fn for_each_near(&self, hash: u64, mut f: impl FnMut(u32, u64)) {
+        for b in 0..self.tables.len() {
+            let v = self.block(hash, b);
+            'entries: for &n in &self.tables[b][v] {
+                let (h, payload) = self.entries[n as usize];
+                let d = hamming(h, hash);
+                if d > self.k {
+                    continue;
+                }
+                // Report each entry once: only from the first block on which it agrees.
+                for earlier in 0..b {
+                    if self.block(h, earlier) == self.block(hash, earlier) {
+                        continue 'entries;
+                    }
+                }
+                f(d, payload);
+            }
+        }
+    }
+
+    /// The payload of the nearest held fingerprint within distance, if any (ties: the earliest
+    /// inserted).
+    pub fn nearest(&self, hash: u64) -> Option<(u32, u64)> {
+        let mut best: Option<(u32, u64)> = None;
+        self.for_each_near(hash, |d, p| {
+            if best.is_none_or(|(bd, _)| d < bd) {
+                best = Some((d, p));
+            }
+        });
+        best
+    }
+}
+
+/// Settings of duplicate detection.
+#[derive(Debug, Clone, Copy)]
+pub struct DedupConfig {
+    /// Largest SimHash distance between near-duplicates.
+    pub max_distance: u32,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        DedupConfig { max_distance: DEFAULT_MAX_DISTANCE }
+    }
+}
+
+/// Why an item was found to duplicate a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DupReason {
+    /// Same canonical URL.
+    SameUrl,
+    /// Same core text (whole text, or the same text under reposting noise).
+    SameCore,
+    /// SimHash within distance.
+    NearText(u32),
+}
+
+/// In-memory duplicate-group finder. Groups are identified by a caller-chosen `u64`.
+#[derive(Debug)]
+pub struct Deduper {
+    by_url: HashMap<String, u64>,
+    by_core: HashMap<u64, u64>,
+    near: SimHashIndex,
+}
+
+impl Deduper {
+    /// An empty finder.
+    pub fn new(config: DedupConfig) -> Deduper {
+        Deduper { by_url: HashMap::new(), by_core: HashMap::new(), near: SimHashIndex::new(config.max_distance) }
+    }
+
+    /// The group an item with this fingerprint and canonical URL duplicates, if any.
+    pub fn find(&self, fp: &Fingerprint, canonical_url: Option<&str>) -> Option<(u64, DupReason)> {
+        if let Some(g) = canonical_url.and_then(|u| self.by_url.get(u)) {
+            return Some((*g, DupReason::SameUrl));
+        }
+        if fp.core_units > 0 {
+            if let Some(g) = self.by_core.get(&fp.core_hash) {
+                return Some((*g, DupReason::SameCore));
+            }
+        }
+        if fp.core_units >= MIN_SIMHASH_UNITS {
+            if let Some((d, g)) = self.near.nearest(fp.simhash) {
+                return Some((g, DupReason::NearText(d)));
+            }
+        }
+        None
+    }
+
+    /// Records that an item with this fingerprint and URL belongs to `group`. Only the first
+    /// group seen for a URL or core is kept.
+    pub fn insert(&mut self, fp: &Fingerprint, canonical_url: Option<&str>, group: u64) {
+        if let Some(u) = canonical_url {
+            self.by_url.entry(u.to_string()).or_insert(group);
+        }
+        if fp.core_units > 0 {
+            self.by_core.entry(fp.core_hash).or_insert(group);
+        }
+        if fp.core_units >= MIN_SIMHASH_UNITS {
+            self.near.insert(fp.simhash, group);
+        }
+    }
+
+    /// Number of fingerprints in the near-duplicate index.
+    pub fn len(&self) -> usize {
+        self.near.len()
+    }
+
+    /// True when nothing was inserted.
+    pub fn is_empty(&self) -> bool {
+        self.near.is_empty() && self.by_core.is_empty() && self.by_url.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(state: &mut u64) -> u64 {
+        *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *state ^ (*state >> 29)
+    }
+
+    #[test]
+    fn index_agrees_with_a_linear_scan() {
+        let mut s = 7u64;
+        for k in [0u32, 3, 5, 7] {
+            let mut idx = SimHashIndex::new(k);
+            let mut all = Vec::new();
+            for i in 0..3000u64 {
+                let base = if i % 3 == 0 || all.is_empty() { lcg(&mut s) } else { all[(lcg(&mut s) as usize) % all.len()] };
+                // flip a few bits of an existing hash so that near neighbours exist
+                let mut h = base;
+                for _ in 0..(lcg(&mut s) % 9) {
+                    h ^= 1 << (lcg(&mut s) % 64);
+                }
+                idx.insert(h, i);
+                all.push(h);
+            }
+            for q in 0..300 {
+                let query = all[q * 7] ^ (1 << (q % 64));
+                let mut got = Vec::new();
+                idx.for_each_near(query, |_, p| got.push(p));
+                got.sort();
+                let want: Vec<u64> =
+                    all.iter().enumerate().filter(|(_, h)| hamming(**h, query) <= k).map(|(i, _)| i as u64).collect();
+                assert_eq!(got, want, "k={k} query {q}");
+            }
+        }
+    }
+}
