@@ -1,1 +1,24 @@
-//! tidewatch-engine
+//! The engine: where the parts meet. It runs the ingest [`pipeline`] over the store, [`import`]s
+//! files, and provides the offline [`analyze`] pipeline. Timed modules (escalation, deadlines,
+//! hand-offs) will live here too, each keeping its state in the store.
+#![deny(missing_docs)]
+
+pub mod analyze;
+pub mod import;
+pub mod pipeline;
+
+pub use pipeline::{DataDir, Pipeline, PipelineConfig};
+
+/// Errors of the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The store or index failed.
+    #[error(transparent)]
+    Store(#[from] tidewatch_store::StoreError),
+    /// A file could not be read.
+    #[error("{0}")]
+    Io(String),
+    /// A configuration file is wrong.
+    #[error("configuration: {0}")]
+    Config(String),
+}

@@ -152,12 +152,7 @@ pub fn prepare(
         (None, None) => format!("{source}\u{1f}hash:{:016x}", fingerprint.content_hash),
     };
     let (title_tokens, text_tokens) = if options.tokens {
-        let mut toks = Vec::new();
-        segmenter.index_tokens(&folded[..title_len], &mut toks);
-        let title_tokens = own(&toks);
-        toks.clear();
-        segmenter.index_tokens(body, &mut toks);
-        (title_tokens, own(&toks))
+        (folded_tokens(&folded[..title_len], segmenter), folded_tokens(body, segmenter))
     } else {
         (Vec::new(), Vec::new())
     };
@@ -179,8 +174,15 @@ pub fn prepare(
     Ok(Prepared { item, fingerprint, title_tokens, text_tokens })
 }
 
-fn own(toks: &[segment::Token<'_>]) -> Vec<IndexToken> {
+fn folded_tokens(folded: &str, segmenter: &Segmenter) -> Vec<IndexToken> {
+    let mut toks = Vec::new();
+    segmenter.index_tokens(folded, &mut toks);
     toks.iter().map(|t| IndexToken { text: t.text.to_string(), position: t.position as u32 }).collect()
+}
+
+/// The index tokens of a stored item's title and text (as [`prepare`] computes them).
+pub fn index_tokens(title: &str, text: &str, segmenter: &Segmenter) -> (Vec<IndexToken>, Vec<IndexToken>) {
+    (folded_tokens(&normalize::fold(title), segmenter), folded_tokens(&normalize::fold(text), segmenter))
 }
 
 #[cfg(test)]

@@ -1,0 +1,278 @@
+//! The ingest pipeline over the store: prepare items in parallel, collapse duplicates, write
+//! durably, index.
+//!
+//! A batch goes through three stages. **Prepare** runs the text pipeline on every input on all
+//! cores. **Write** runs on one thread, in one SQLite transaction: each item is checked against
+//! the idempotency key, given its duplicate group by the in-memory [`Deduper`], and stored; the
+//! commit makes the whole batch durable, and only then is it reported as stored. **Index** adds
+//! the new items to tantivy; the index is committed from time to time and always catches up with
+//! the store when opened, so it never disagrees with the store for long, and never after a restart.
+
+use crate::EngineError;
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tidewatch_model::{GroupId, ItemId, ItemInput};
+use tidewatch_store::{Db, Inserted, SearchIndex, StoredItem};
+use tidewatch_text::dedup::{DedupConfig, DupReason, Deduper};
+use tidewatch_text::fingerprint::Fingerprint;
+use tidewatch_text::{prepare, InvalidItem, PrepareOptions, Prepared, Segmenter};
+
+/// The layout of a data directory.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// A data directory at `root` (created on first use).
+    pub fn new(root: impl Into<PathBuf>) -> DataDir {
+        DataDir { root: root.into() }
+    }
+
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The tantivy index directory.
+    pub fn index_dir(&self) -> PathBuf {
+        self.root.join("index")
+    }
+
+    /// The optional user dictionary (jieba format).
+    pub fn user_dict(&self) -> PathBuf {
+        self.root.join("userdict.txt")
+    }
+}
+
+/// Settings of the pipeline.
+#[derive(Debug, Clone, Copy)]
+pub struct PipelineConfig {
+    /// Duplicate detection.
+    pub dedup: DedupConfig,
+    /// Commit the index after this many new documents…
+    pub index_commit_docs: usize,
+    /// …or when this long has passed since the last index commit.
+    pub index_commit_interval: Duration,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig { dedup: DedupConfig::default(), index_commit_docs: 100_000, index_commit_interval: Duration::from_secs(5) }
+    }
+}
+
+/// What became of one input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Stored as a new item; `duplicate` says why it joined an existing group, if it did.
+    Stored {
+        /// Its id.
+        id: ItemId,
+        /// Its group.
+        group: GroupId,
+        /// Why it is a duplicate (`None`: it started its own group).
+        duplicate: Option<DupReason>,
+    },
+    /// An item with the same key was already stored; `same_content` says whether it is identical.
+    AlreadyStored {
+        /// The stored item.
+        id: ItemId,
+        /// Whether the stored item has the same text.
+        same_content: bool,
+    },
+    /// Refused.
+    Rejected(InvalidItem),
+}
+
+/// The outcomes of one batch, in input order, and the items it stored.
+#[derive(Debug, Default)]
+pub struct BatchResult {
+    /// One outcome per input.
+    pub outcomes: Vec<Outcome>,
+    /// The items stored by this batch, for live display.
+    pub stored: Vec<StoredItem>,
+}
+
+/// The store, the index and the duplicate finder, kept in agreement.
+pub struct Pipeline {
+    db: Db,
+    index: SearchIndex,
+    dedup: Deduper,
+    segmenter: Arc<Segmenter>,
+    config: PipelineConfig,
+    last_index_commit: Instant,
+    last_stored: ItemId,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline").field("last_stored", &self.last_stored).finish()
+    }
+}
+
+/// Loads the segmenter for a data directory: built-in dictionaries plus `userdict.txt` if present.
+pub fn load_segmenter(dir: &DataDir) -> Result<Arc<Segmenter>, EngineError> {
+    let path = dir.user_dict();
+    if path.exists() {
+        let f = std::fs::File::open(&path).map_err(|e| EngineError::Io(format!("{}: {e}", path.display())))?;
+        let mut r = std::io::BufReader::new(f);
+        Ok(Arc::new(Segmenter::new(Some(&mut r)).map_err(|e| EngineError::Config(format!("{}: {e}", path.display())))?))
+    } else {
+        Ok(Segmenter::shared_default())
+    }
+}
+
+fn rebuild_dedup(db: &Db, config: DedupConfig) -> Result<Deduper, EngineError> {
+    let mut dedup = Deduper::new(config);
+    db.for_each_dedup_row(|r| {
+        let fp = Fingerprint { simhash: r.simhash, core_hash: r.core_hash, core_units: r.core_units, content_hash: r.content_hash };
+        dedup.insert(&fp, r.canonical_url, r.group.0 as u64);
+    })?;
+    Ok(dedup)
+}
+
+impl Pipeline {
+    /// Opens the data directory for writing: migrates the store, rebuilds the duplicate finder
+    /// and brings the index up to date with the store.
+    pub fn open(dir: &DataDir, segmenter: Arc<Segmenter>, config: PipelineConfig) -> Result<Pipeline, EngineError> {
+        let db = Db::open(dir.root())?;
+        let index = SearchIndex::open(&dir.index_dir(), segmenter.clone(), true)?;
+        let dedup = rebuild_dedup(&db, config.dedup)?;
+        let last_stored = db.max_item_id()?;
+        let mut p = Pipeline { db, index, dedup, segmenter, config, last_index_commit: Instant::now(), last_stored };
+        p.catch_up_index()?;
+        Ok(p)
+    }
+
+    /// Indexes every stored item the index does not cover yet. Returns how many were indexed.
+    pub fn catch_up_index(&mut self) -> Result<usize, EngineError> {
+        let mut after = self.index.indexed_through();
+        if after > self.last_stored {
+            // The index claims more than the store has (the store was replaced): start over.
+            tracing::warn!(index = after.0, store = self.last_stored.0, "the index is ahead of the store; reindexing");
+            after = ItemId(0);
+        }
+        let mut n = 0;
+        loop {
+            let items = self.db.items_after(after, 2000)?;
+            let Some(last) = items.last().map(|i| i.id) else { break };
+            let seg = &self.segmenter;
+            let tokens: Vec<_> =
+                items.par_iter().map(|s| tidewatch_text::index_tokens(&s.item.title, &s.item.text, seg)).collect();
+            for (s, (title, text)) in items.iter().zip(tokens) {
+                self.index.add(s.id, s.group, &s.item, &title, &text)?;
+            }
+            n += items.len();
+            after = last;
+        }
+        if n > 0 || after != self.index.indexed_through() {
+            self.index.commit(after)?;
+            self.last_index_commit = Instant::now();
+            tracing::info!(items = n, through = after.0, "search index caught up with the store");
+        }
+        Ok(n)
+    }
+
+    /// The store.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The search index.
+    pub fn index(&self) -> &SearchIndex {
+        &self.index
+    }
+
+    /// The segmenter in use.
+    pub fn segmenter(&self) -> &Arc<Segmenter> {
+        &self.segmenter
+    }
+
+    /// Runs the text pipeline on a batch, in parallel.
+    pub fn prepare_batch(&self, inputs: &[ItemInput], now: DateTime<Utc>) -> Vec<Result<Prepared, InvalidItem>> {
+        let seg = &self.segmenter;
+        inputs.par_iter().map(|i| prepare(i, now, seg, PrepareOptions { tokens: true })).collect()
+    }
+
+    /// Stores a batch durably and indexes it. When this returns `Ok`, every `Stored` outcome is
+    /// durable.
+    pub fn ingest(&mut self, inputs: &[ItemInput], now: DateTime<Utc>) -> Result<BatchResult, EngineError> {
+        let prepared = self.prepare_batch(inputs, now);
+        self.write_prepared(prepared, now)
+    }
+
+    /// The write and index stages for an already prepared batch.
+    pub fn write_prepared(
+        &mut self,
+        prepared: Vec<Result<Prepared, InvalidItem>>,
+        now: DateTime<Utc>,
+    ) -> Result<BatchResult, EngineError> {
+        let mut result = BatchResult { outcomes: Vec::with_capacity(prepared.len()), stored: Vec::new() };
+        let mut new_items: Vec<(ItemId, GroupId, Prepared)> = Vec::new();
+        let written = (|| -> Result<(), EngineError> {
+            let mut tx = self.db.writer()?;
+            for p in prepared {
+                let p = match p {
+                    Ok(p) => p,
+                    Err(e) => {
+                        result.outcomes.push(Outcome::Rejected(e));
+                        continue;
+                    }
+                };
+                if let Some((id, hash)) = tx.existing(&p.item.dedup_key)? {
+                    result.outcomes.push(Outcome::AlreadyStored { id, same_content: hash == p.item.content_hash });
+                    continue;
+                }
+                let found = self.dedup.find(&p.fingerprint, p.item.canonical_url.as_deref());
+                let group = found.map(|(g, _)| GroupId(g as i64));
+                match tx.insert(&p.item, p.fingerprint.core_hash, p.fingerprint.core_units, group, now)? {
+                    Inserted::New(id, group) => {
+                        self.dedup.insert(&p.fingerprint, p.item.canonical_url.as_deref(), group.0 as u64);
+                        result.outcomes.push(Outcome::Stored { id, group, duplicate: found.map(|(_, r)| r) });
+                        new_items.push((id, group, p));
+                    }
+                    Inserted::Existing(id) => {
+                        result.outcomes.push(Outcome::AlreadyStored { id, same_content: true });
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        if let Err(e) = written {
+            // The transaction rolled back: forget what the duplicate finder learnt from it.
+            self.dedup = rebuild_dedup(&self.db, self.config.dedup)?;
+            return Err(e);
+        }
+        for (id, group, p) in new_items {
+            self.index.add(id, group, &p.item, &p.title_tokens, &p.text_tokens)?;
+            self.last_stored = self.last_stored.max(id);
+            result.stored.push(StoredItem { id, group, ingested_at: now, item: p.item });
+        }
+        if self.index.pending() >= self.config.index_commit_docs
+            || (self.index.pending() > 0 && self.last_index_commit.elapsed() >= self.config.index_commit_interval)
+        {
+            self.commit_index()?;
+        }
+        Ok(result)
+    }
+
+    /// Commits the index now, making every stored item searchable.
+    pub fn commit_index(&mut self) -> Result<(), EngineError> {
+        self.index.commit(self.last_stored)?;
+        self.last_index_commit = Instant::now();
+        Ok(())
+    }
+
+    /// Commits the index if anything is pending.
+    pub fn flush(&mut self) -> Result<(), EngineError> {
+        if self.index.pending() > 0 || self.index.indexed_through() < self.last_stored {
+            self.commit_index()?;
+        }
+        Ok(())
+    }
+}

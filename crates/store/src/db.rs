@@ -1,0 +1,393 @@
+//! The SQLite store: items, duplicate groups, and the migrations that shape them.
+//!
+//! SQLite runs in WAL mode with `synchronous=FULL`: when a write transaction's `commit` returns,
+//! its items survive a crash of the process or of the machine. Writes are idempotent on
+//! `dedup_key` (source plus id, canonical URL or content hash).
+
+use crate::StoreError;
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use std::path::Path;
+use tidewatch_model::{GroupId, Item, ItemId, Lang};
+
+/// The migrations, in order. `PRAGMA user_version` records how many have been applied.
+/// Never edit one that has shipped: add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: items and duplicate groups.
+    r#"
+    CREATE TABLE items (
+        id                 INTEGER PRIMARY KEY,
+        dedup_key          TEXT NOT NULL UNIQUE,
+        source             TEXT NOT NULL,
+        ext_id             TEXT,
+        url                TEXT,
+        canonical_url      TEXT,
+        title              TEXT NOT NULL,
+        text               TEXT NOT NULL,
+        published_at       INTEGER NOT NULL,
+        published_at_known INTEGER NOT NULL,
+        ingested_at        INTEGER NOT NULL,
+        author             TEXT,
+        lang               TEXT NOT NULL,
+        simhash            INTEGER NOT NULL,
+        core_hash          INTEGER NOT NULL,
+        core_units         INTEGER NOT NULL,
+        content_hash       INTEGER NOT NULL,
+        group_id           INTEGER NOT NULL
+    );
+    CREATE INDEX items_published_at ON items(published_at);
+    CREATE INDEX items_group_id ON items(group_id);
+    CREATE INDEX items_canonical_url ON items(canonical_url);
+    CREATE TABLE dup_groups (
+        id                    INTEGER PRIMARY KEY,
+        original_item         INTEGER NOT NULL,
+        original_published_at INTEGER NOT NULL,
+        size                  INTEGER NOT NULL,
+        last_item             INTEGER NOT NULL
+    );
+    CREATE INDEX dup_groups_size ON dup_groups(size);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    "#,
+];
+
+/// A stored item with its store-assigned fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredItem {
+    /// Store id.
+    pub id: ItemId,
+    /// Duplicate group.
+    pub group: GroupId,
+    /// When it was stored.
+    pub ingested_at: DateTime<Utc>,
+    /// The item.
+    pub item: Item,
+}
+
+/// A duplicate group with its original item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupView {
+    /// Group id.
+    pub id: GroupId,
+    /// Number of members.
+    pub size: u64,
+    /// The earliest published member.
+    pub original: StoredItem,
+}
+
+/// What is needed to rebuild the in-memory duplicate finder.
+#[derive(Debug, Clone, Copy)]
+pub struct DedupRow<'a> {
+    /// Item id.
+    pub id: ItemId,
+    /// Its group.
+    pub group: GroupId,
+    /// SimHash.
+    pub simhash: u64,
+    /// Core hash.
+    pub core_hash: u64,
+    /// Core units.
+    pub core_units: u32,
+    /// Whole-text hash.
+    pub content_hash: u64,
+    /// Canonical URL.
+    pub canonical_url: Option<&'a str>,
+}
+
+/// The item database.
+#[derive(Debug)]
+pub struct Db {
+    conn: Connection,
+}
+
+fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_millis(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+const ITEM_COLUMNS: &str = "id, group_id, ingested_at, source, ext_id, url, canonical_url, title, text, published_at, \
+     published_at_known, author, lang, simhash, content_hash, dedup_key";
+
+fn row_to_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredItem> {
+    let lang: String = r.get(12)?;
+    Ok(StoredItem {
+        id: ItemId(r.get(0)?),
+        group: GroupId(r.get(1)?),
+        ingested_at: from_millis(r.get(2)?),
+        item: Item {
+            source: r.get(3)?,
+            ext_id: r.get(4)?,
+            url: r.get(5)?,
+            canonical_url: r.get(6)?,
+            title: r.get(7)?,
+            text: r.get(8)?,
+            published_at: from_millis(r.get(9)?),
+            published_at_known: r.get(10)?,
+            author: r.get(11)?,
+            lang: Lang::from_tag(&lang).unwrap_or(Lang::Other),
+            simhash: r.get::<_, i64>(13)? as u64,
+            content_hash: r.get::<_, i64>(14)? as u64,
+            dedup_key: r.get(15)?,
+        },
+    })
+}
+
+impl Db {
+    /// Opens (creating if needed) `tidewatch.db` in `dir` and brings its schema up to date.
+    pub fn open(dir: &Path) -> Result<Db, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        let conn = Connection::open(dir.join("tidewatch.db"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mut db = Db { conn };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::SchemaTooNew { found: version, known });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The schema version (number of migrations applied).
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    /// Starts a write transaction.
+    pub fn writer(&mut self) -> Result<WriteTx<'_>, StoreError> {
+        // IMMEDIATE: take the write lock now, so that the next id cannot be taken by another writer.
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let next_id: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM items", [], |r| r.get(0))?;
+        Ok(WriteTx { tx, next_id })
+    }
+
+    /// Calls `f` for every stored item's duplicate-detection data, in id order.
+    pub fn for_each_dedup_row(&self, mut f: impl FnMut(DedupRow<'_>)) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, group_id, simhash, core_hash, core_units, content_hash, canonical_url FROM items ORDER BY id",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let url: Option<String> = r.get(6)?;
+            f(DedupRow {
+                id: ItemId(r.get(0)?),
+                group: GroupId(r.get(1)?),
+                simhash: r.get::<_, i64>(2)? as u64,
+                core_hash: r.get::<_, i64>(3)? as u64,
+                core_units: r.get::<_, i64>(4)? as u32,
+                content_hash: r.get::<_, i64>(5)? as u64,
+                canonical_url: url.as_deref(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Number of stored items.
+    pub fn count_items(&self) -> Result<u64, StoreError> {
+        Ok(self.conn.query_row("SELECT COUNT(*) FROM items", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// The highest item id, 0 when empty.
+    pub fn max_item_id(&self) -> Result<ItemId, StoreError> {
+        Ok(ItemId(self.conn.query_row("SELECT COALESCE(MAX(id), 0) FROM items", [], |r| r.get(0))?))
+    }
+
+    /// Items by id (missing ids are skipped), in the order asked.
+    pub fn items_by_ids(&self, ids: &[ItemId]) -> Result<Vec<StoredItem>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = ?1"))?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(item) = stmt.query_row([id.0], row_to_item).optional()? {
+                out.push(item);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Items with id greater than `after`, at most `limit`, in id order.
+    pub fn items_after(&self, after: ItemId, limit: usize) -> Result<Vec<StoredItem>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM items WHERE id > ?1 ORDER BY id LIMIT ?2"))?;
+        let rows = stmt.query_map(params![after.0, limit as i64], row_to_item)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The newest items by publication time.
+    pub fn newest_items(&self, limit: usize) -> Result<Vec<StoredItem>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM items ORDER BY published_at DESC, id DESC LIMIT ?1"))?;
+        let rows = stmt.query_map(params![limit as i64], row_to_item)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Duplicate groups with at least `min_size` members, largest first.
+    pub fn largest_groups(&self, min_size: u64, limit: usize) -> Result<Vec<GroupView>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, size, original_item FROM dup_groups WHERE size >= ?1 ORDER BY size DESC, id DESC LIMIT ?2",
+        )?;
+        let heads: Vec<(i64, i64, i64)> = stmt
+            .query_map(params![min_size as i64, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(heads.len());
+        for (id, size, original) in heads {
+            if let Some(original) = self.items_by_ids(&[ItemId(original)])?.pop() {
+                out.push(GroupView { id: GroupId(id), size: size as u64, original });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Members of a group, earliest published first.
+    pub fn group_members(&self, group: GroupId, limit: usize) -> Result<Vec<StoredItem>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ITEM_COLUMNS} FROM items WHERE group_id = ?1 ORDER BY published_at, id LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![group.0, limit as i64], row_to_item)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Sizes of the given groups.
+    pub fn group_sizes(&self, groups: &[GroupId]) -> Result<Vec<u64>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT size FROM dup_groups WHERE id = ?1")?;
+        groups
+            .iter()
+            .map(|g| Ok(stmt.query_row([g.0], |r| r.get::<_, i64>(0)).optional()?.unwrap_or(0) as u64))
+            .collect()
+    }
+
+    /// Reads a value of the `meta` table.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+    }
+
+    /// Writes a value of the `meta` table.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Runs SQLite's integrity check; `Ok(())` when the database is sound.
+    pub fn integrity_check(&self) -> Result<(), StoreError> {
+        let r: String = self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if r == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt(r))
+        }
+    }
+}
+
+/// A write transaction. Nothing is visible or durable until [`WriteTx::commit`] returns.
+pub struct WriteTx<'a> {
+    tx: Transaction<'a>,
+    next_id: i64,
+}
+
+/// What became of an item handed to [`WriteTx::insert`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored under this id, in this group.
+    New(ItemId, GroupId),
+    /// An item with the same key was already stored.
+    Existing(ItemId),
+}
+
+impl WriteTx<'_> {
+    /// The stored item with this idempotency key, if any, with its content hash.
+    pub fn existing(&self, dedup_key: &str) -> Result<Option<(ItemId, u64)>, StoreError> {
+        let mut stmt = self.tx.prepare_cached("SELECT id, content_hash FROM items WHERE dedup_key = ?1")?;
+        Ok(stmt.query_row([dedup_key], |r| Ok((ItemId(r.get(0)?), r.get::<_, i64>(1)? as u64))).optional()?)
+    }
+
+    /// The id the next inserted item will get.
+    pub fn next_id(&self) -> ItemId {
+        ItemId(self.next_id)
+    }
+
+    /// Stores an item, in `group` when given, else as the original of a new group.
+    /// `core_hash` and `core_units` come from its fingerprint.
+    pub fn insert(
+        &mut self,
+        item: &Item,
+        core_hash: u64,
+        core_units: u32,
+        group: Option<GroupId>,
+        now: DateTime<Utc>,
+    ) -> Result<Inserted, StoreError> {
+        if let Some((id, _)) = self.existing(&item.dedup_key)? {
+            return Ok(Inserted::Existing(id));
+        }
+        let id = self.next_id;
+        let group_id = group.map(|g| g.0).unwrap_or(id);
+        let published = millis(item.published_at);
+        {
+            let mut stmt = self.tx.prepare_cached(
+                "INSERT INTO items (id, dedup_key, source, ext_id, url, canonical_url, title, text, published_at, \
+                 published_at_known, ingested_at, author, lang, simhash, core_hash, core_units, content_hash, group_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            )?;
+            stmt.execute(params![
+                id,
+                item.dedup_key,
+                item.source,
+                item.ext_id,
+                item.url,
+                item.canonical_url,
+                item.title,
+                item.text,
+                published,
+                item.published_at_known,
+                millis(now),
+                item.author,
+                item.lang.as_str(),
+                item.simhash as i64,
+                core_hash as i64,
+                core_units as i64,
+                item.content_hash as i64,
+                group_id,
+            ])?;
+        }
+        if group.is_some() {
+            let mut stmt = self.tx.prepare_cached(
+                "UPDATE dup_groups SET size = size + 1, last_item = ?2, \
+                 original_item = CASE WHEN ?3 < original_published_at THEN ?2 ELSE original_item END, \
+                 original_published_at = MIN(original_published_at, ?3) WHERE id = ?1",
+            )?;
+            let changed = stmt.execute(params![group_id, id, published])?;
+            if changed == 0 {
+                return Err(StoreError::Corrupt(format!("duplicate group {group_id} does not exist")));
+            }
+        } else {
+            let mut stmt = self.tx.prepare_cached(
+                "INSERT INTO dup_groups (id, original_item, original_published_at, size, last_item) VALUES (?1, ?1, ?2, 1, ?1)",
+            )?;
+            stmt.execute(params![id, published])?;
+        }
+        self.next_id += 1;
+        Ok(Inserted::New(ItemId(id), GroupId(group_id)))
+    }
+
+    /// Makes the transaction's writes durable.
+    pub fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit()?;
+        Ok(())
+    }
+}
