@@ -1,1 +1,61 @@
-fn main() {}
+//! `tidewatch`: the command line. A thin layer over the library crates: each subcommand is one
+//! file in `commands/`, every flag is defined once here and its help generated from it.
+
+mod commands;
+mod progress;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Tidewatch — public-opinion monitoring and response (舆情监测与应急处置平台).
+#[derive(Debug, Parser)]
+#[command(name = "tidewatch", version, about, max_term_width = 100)]
+struct Cli {
+    /// Data directory (database, search index, user dictionary).
+    #[arg(long, global = true, env = "TIDEWATCH_DATA_DIR", default_value = "./tidewatch-data")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Import items from JSON Lines or CSV files (`-` for standard input).
+    Import(commands::import::Args),
+    /// Search stored items.
+    Search(commands::search::Args),
+    /// Run the offline text pipeline on JSON Lines (no store): one JSON line out per valid item.
+    Analyze(commands::analyze::Args),
+    /// Start the server on a fresh data directory with the bundled demo data replayed live.
+    Demo(commands::demo::Args),
+    /// Start the server (web UI and API) on the data directory.
+    Serve(commands::serve::Args),
+    /// Measure throughput of the text pipeline and of durable import.
+    Bench(commands::bench::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TIDEWATCH_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Import(a) => commands::import::run(&cli.data_dir, a),
+        Command::Search(a) => commands::search::run(&cli.data_dir, a),
+        Command::Analyze(a) => commands::analyze::run(a),
+        Command::Demo(a) => commands::demo::run(a),
+        Command::Serve(a) => commands::serve::run(&cli.data_dir, a),
+        Command::Bench(a) => commands::bench::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,1 +1,63 @@
-//! tidewatch-web
+//! The HTTP server: the REST API under `/api/v1`, the live stream of new items (server-sent
+//! events), and the web page.
+//!
+//! [`AppState`] holds the writing [`Pipeline`] behind a mutex (one writer per data directory) and
+//! a separate read side (its own SQLite connection and tantivy reader), so that searches do not
+//! wait for writes. Handlers do blocking work on tokio's blocking pool. Errors leave through one
+//! table of stable codes with English and Chinese messages ([`error`]).
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod error;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tidewatch_engine::pipeline::BatchResult;
+use tidewatch_engine::{DataDir, EngineError, Pipeline};
+use tidewatch_store::{Db, SearchIndex};
+use tokio::sync::broadcast;
+
+pub use api::ItemView;
+
+/// Shared state of the server.
+pub struct AppState {
+    /// The writing side.
+    pub pipeline: Mutex<Pipeline>,
+    /// The reading side: a second connection and index reader.
+    pub reader: Mutex<(Db, SearchIndex)>,
+    /// New items, as they are stored.
+    pub live: broadcast::Sender<Arc<ItemView>>,
+}
+
+impl AppState {
+    /// Opens the data directory: the pipeline for writing, a second handle for reading.
+    pub fn open(dir: &DataDir, pipeline: Pipeline) -> Result<Arc<AppState>, EngineError> {
+        let db = Db::open(dir.root())?;
+        let index = SearchIndex::open(&dir.index_dir(), pipeline.segmenter().clone(), false)?;
+        let (live, _) = broadcast::channel(1024);
+        Ok(Arc::new(AppState { pipeline: Mutex::new(pipeline), reader: Mutex::new((db, index)), live }))
+    }
+
+    /// Publishes what a batch stored to live subscribers.
+    pub fn publish(&self, result: &BatchResult) {
+        if self.live.receiver_count() == 0 {
+            return;
+        }
+        for s in &result.stored {
+            let _ = self.live.send(Arc::new(ItemView::from_stored(s, None, 1)));
+        }
+    }
+}
+
+/// Serves the API and the page on `addr` until `shutdown` resolves. Calls `on_bound` with the
+/// address actually bound (useful with port 0).
+pub async fn serve(
+    state: Arc<AppState>,
+    addr: SocketAddr,
+    on_bound: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    on_bound(listener.local_addr()?);
+    axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,112 @@
+//! `tidewatch demo`: the whole product on a fresh data directory, with the bundled data set
+//! replayed as a live stream in accelerated time.
+
+use super::serve::{runtime, shutdown_signal};
+use anyhow::Context;
+use chrono::{Duration as ChronoDuration, Utc};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tidewatch_engine::pipeline::load_segmenter;
+use tidewatch_engine::{DataDir, Pipeline, PipelineConfig};
+use tidewatch_ingest::{read_rows, Format};
+use tidewatch_model::ItemInput;
+use tidewatch_web::AppState;
+
+/// The bundled demo data set (see `demo/README.md`).
+static DEMO_DATA: &str = include_str!("../../../../demo/lanjiang.jsonl");
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Simulated seconds per real second.
+    #[arg(long, default_value_t = 3600.0)]
+    speed: f64,
+    /// Simulated days stored before the server starts (the rest arrives live).
+    #[arg(long, default_value_t = 3.0)]
+    preload_days: f64,
+    /// Data directory for the demo (wiped first); by default a fresh temporary directory.
+    #[arg(long)]
+    demo_dir: Option<std::path::PathBuf>,
+}
+
+/// The demo items, oldest first.
+pub(crate) fn demo_items() -> Vec<ItemInput> {
+    let mut items: Vec<ItemInput> = read_rows(DEMO_DATA.as_bytes(), Format::JsonLines).filter_map(|r| r.result.ok()).collect();
+    items.sort_by_key(|i| i.published_at);
+    items
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if !(args.speed > 0.0 && args.speed.is_finite()) {
+        anyhow::bail!("--speed must be a positive number");
+    }
+    let root = args.demo_dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("tidewatch-demo-{}", std::process::id())));
+    if root.exists() {
+        std::fs::remove_dir_all(&root).with_context(|| format!("cannot clear {}", root.display()))?;
+    }
+    let dir = DataDir::new(&root);
+    let items = demo_items();
+    let first = items.first().and_then(|i| i.published_at).context("the demo data set is empty")?;
+    let preload_until = first + ChronoDuration::seconds((args.preload_days * 86400.0) as i64);
+    let split = items.partition_point(|i| i.published_at.is_some_and(|t| t <= preload_until));
+    let mut pipeline = Pipeline::open(&dir, load_segmenter(&dir)?, PipelineConfig::default())?;
+    for chunk in items[..split].chunks(1000) {
+        pipeline.ingest(chunk, Utc::now())?;
+    }
+    pipeline.flush()?;
+    let state = AppState::open(&dir, pipeline)?;
+    println!("Demo data directory: {}", root.display());
+    println!("{} items stored; {} more arrive live ({}x real time)", split, items.len() - split, args.speed);
+    let live: Vec<ItemInput> = items[split..].to_vec();
+    let replay_state = state.clone();
+    let speed = args.speed;
+    std::thread::spawn(move || replay(replay_state, live, preload_until, speed));
+    let rt = runtime()?;
+    let addr = args.addr;
+    rt.block_on(tidewatch_web::serve(
+        state.clone(),
+        addr,
+        |a| {
+            println!("Tidewatch demo listening on http://{a}");
+        },
+        shutdown_signal(),
+    ))
+    .with_context(|| format!("cannot serve on {addr} (use --addr to pick another)"))?;
+    if args.demo_dir.is_none() {
+        drop(state);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn replay(state: Arc<AppState>, items: Vec<ItemInput>, start: chrono::DateTime<Utc>, speed: f64) {
+    let began = Instant::now();
+    let mut next = 0;
+    while next < items.len() {
+        std::thread::sleep(Duration::from_millis(250));
+        let sim_now = start + ChronoDuration::milliseconds((began.elapsed().as_secs_f64() * speed * 1000.0) as i64);
+        let end = next + items[next..].partition_point(|i| i.published_at.is_some_and(|t| t <= sim_now));
+        if end == next {
+            continue;
+        }
+        let result = {
+            let Ok(mut p) = state.pipeline.lock() else { return };
+            let r = p.ingest(&items[next..end], Utc::now());
+            let _ = p.commit_index();
+            r
+        };
+        match result {
+            Ok(r) => state.publish(&r),
+            Err(e) => {
+                eprintln!("demo replay stopped: {e}");
+                return;
+            }
+        }
+        next = end;
+    }
+    println!("Demo replay finished: all {} live items delivered", items.len());
+}

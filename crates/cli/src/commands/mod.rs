@@ -1,0 +1,8 @@
+//! One module per subcommand.
+
+pub(crate) mod analyze;
+pub(crate) mod bench;
+pub(crate) mod demo;
+pub(crate) mod import;
+pub(crate) mod search;
+pub(crate) mod serve;

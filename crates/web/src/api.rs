@@ -1,0 +1,289 @@
+//! Routes and handlers of `/api/v1` and the page. The API is documented in `docs/api.md`.
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use futures_util::stream::Stream;
+use serde::{Deserialize, Serialize};
+use std::convert::Infallible;
+use std::sync::Arc;
+use tidewatch_model::GroupId;
+use tidewatch_store::{SearchRequest, SortOrder, StoredItem};
+use tidewatch_text::snippet::highlight;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::StreamExt;
+
+/// Longest accepted search query, in characters.
+pub const MAX_QUERY_CHARS: usize = 500;
+/// Largest page of results.
+pub const MAX_LIMIT: usize = 200;
+
+static PAGE: &str = include_str!("../assets/index.html");
+
+/// The router of the whole server.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/search", get(search))
+        .route("/api/v1/items", get(newest))
+        .route("/api/v1/groups", get(groups))
+        .route("/api/v1/groups/{id}", get(group))
+        .route("/api/v1/stream", get(stream))
+        .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
+        .with_state(state)
+}
+
+async fn page() -> impl IntoResponse {
+    ([(header::CONTENT_SECURITY_POLICY, "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'")], Html(PAGE))
+}
+
+/// An item as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemView {
+    /// Store id.
+    pub item_id: i64,
+    /// The id given by the source (`null` when none).
+    pub id: Option<String>,
+    /// Source name.
+    pub source: String,
+    /// URL as given.
+    pub url: Option<String>,
+    /// Title (plain text).
+    pub title: String,
+    /// Text (plain text), at most 2,000 characters in lists.
+    pub text: String,
+    /// Publication time.
+    pub published_at: DateTime<Utc>,
+    /// Author, for citation.
+    pub author: Option<String>,
+    /// Language.
+    pub lang: String,
+    /// Duplicate group.
+    pub group_id: i64,
+    /// Copies of this item's group besides the original.
+    pub repost_count: u64,
+    /// Highlighted snippet (HTML: escaped text with `<b>` around matches), in search results.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snippet: Option<String>,
+    /// Highlighted title, in search results.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title_highlighted: Option<String>,
+}
+
+impl ItemView {
+    /// The view of a stored item.
+    pub fn from_stored(s: &StoredItem, snippet: Option<String>, group_size: u64) -> ItemView {
+        let text: String = s.item.text.chars().take(2000).collect();
+        ItemView {
+            item_id: s.id.0,
+            id: s.item.ext_id.clone(),
+            source: s.item.source.clone(),
+            url: s.item.url.clone(),
+            title: s.item.title.clone(),
+            text,
+            published_at: s.item.published_at,
+            author: s.item.author.clone(),
+            lang: s.item.lang.as_str().to_string(),
+            group_id: s.group.0,
+            repost_count: group_size.saturating_sub(1),
+            snippet,
+            title_highlighted: None,
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::new("internal", e.to_string()))?
+}
+
+#[derive(Serialize)]
+struct StatusView {
+    items: u64,
+    indexed: u64,
+    schema_version: i64,
+}
+
+async fn status(State(state): State<Arc<AppState>>) -> Result<Json<StatusView>, ApiError> {
+    blocking(move || {
+        let r = state.reader.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))?;
+        r.1.reload()?;
+        Ok(Json(StatusView { items: r.0.count_items()?, indexed: r.1.num_docs(), schema_version: r.0.schema_version()? }))
+    })
+    .await
+}
+
+/// Query parameters of `/api/v1/search`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    q: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    source: Option<String>,
+    lang: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+    sort: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SearchView {
+    total: usize,
+    hits: Vec<ItemView>,
+}
+
+fn parse_time(name: &str, v: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => tidewatch_ingest::dates::parse_datetime(s).map(Some).map_err(|e| ApiError::bad_parameter(name, e)),
+    }
+}
+
+async fn search(State(state): State<Arc<AppState>>, params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>) -> Result<Json<SearchView>, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::bad_parameter("query string", e.body_text()))?;
+    let q = p.q.clone().unwrap_or_default();
+    if q.chars().count() > MAX_QUERY_CHARS {
+        return Err(ApiError::new("query_too_long", format!("at most {MAX_QUERY_CHARS} characters")));
+    }
+    let order = match p.sort.as_deref() {
+        None | Some("relevance") => SortOrder::Relevance,
+        Some("newest") => SortOrder::Newest,
+        Some(other) => return Err(ApiError::bad_parameter("sort", format!("{other:?} is not one of relevance, newest"))),
+    };
+    let limit = p.limit.unwrap_or(20);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::bad_parameter("limit", format!("must be 1..={MAX_LIMIT}")));
+    }
+    let req = SearchRequest {
+        query: q,
+        since: parse_time("since", &p.since)?,
+        until: parse_time("until", &p.until)?,
+        sources: p.source.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+        lang: p.lang.clone().filter(|s| !s.is_empty()),
+        limit,
+        offset: p.offset.unwrap_or(0).min(100_000),
+        order,
+    };
+    blocking(move || {
+        let r = state.reader.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))?;
+        r.1.reload()?;
+        let results = r.1.search(&req)?;
+        let ids: Vec<_> = results.hits.iter().map(|h| h.item).collect();
+        let items = r.0.items_by_ids(&ids)?;
+        let sizes = r.0.group_sizes(&items.iter().map(|i| i.group).collect::<Vec<_>>())?;
+        let hits = items
+            .iter()
+            .zip(sizes)
+            .map(|(s, size)| {
+                let body = if s.item.text.is_empty() { &s.item.title } else { &s.item.text };
+                let mut v = ItemView::from_stored(s, Some(highlight(body, &results.terms, 160)), size);
+                v.title_highlighted = Some(highlight(&s.item.title, &results.terms, 200));
+                v
+            })
+            .collect();
+        Ok(Json(SearchView { total: results.total, hits }))
+    })
+    .await
+}
+
+/// Query parameters of list endpoints.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    limit: Option<usize>,
+    min_size: Option<u64>,
+}
+
+fn list_limit(p: &ListParams) -> Result<usize, ApiError> {
+    let limit = p.limit.unwrap_or(50);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::bad_parameter("limit", format!("must be 1..={MAX_LIMIT}")));
+    }
+    Ok(limit)
+}
+
+async fn newest(State(state): State<Arc<AppState>>, params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>) -> Result<Json<Vec<ItemView>>, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::bad_parameter("query string", e.body_text()))?;
+    let limit = list_limit(&p)?;
+    blocking(move || {
+        let r = state.reader.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))?;
+        let items = r.0.newest_items(limit)?;
+        let sizes = r.0.group_sizes(&items.iter().map(|i| i.group).collect::<Vec<_>>())?;
+        Ok(Json(items.iter().zip(sizes).map(|(s, n)| ItemView::from_stored(s, None, n)).collect()))
+    })
+    .await
+}
+
+#[derive(Serialize)]
+struct GroupSummary {
+    group_id: i64,
+    size: u64,
+    repost_count: u64,
+    original: ItemView,
+}
+
+async fn groups(State(state): State<Arc<AppState>>, params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>) -> Result<Json<Vec<GroupSummary>>, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::bad_parameter("query string", e.body_text()))?;
+    let limit = list_limit(&p)?;
+    let min_size = p.min_size.unwrap_or(2).max(1);
+    blocking(move || {
+        let r = state.reader.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))?;
+        let groups = r.0.largest_groups(min_size, limit)?;
+        Ok(Json(
+            groups
+                .into_iter()
+                .map(|g| GroupSummary {
+                    group_id: g.id.0,
+                    size: g.size,
+                    repost_count: g.size.saturating_sub(1),
+                    original: ItemView::from_stored(&g.original, None, g.size),
+                })
+                .collect(),
+        ))
+    })
+    .await
+}
+
+#[derive(Serialize)]
+struct GroupDetail {
+    group_id: i64,
+    size: u64,
+    repost_count: u64,
+    members: Vec<ItemView>,
+}
+
+async fn group(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<GroupDetail>, ApiError> {
+    let id: i64 = id.parse().map_err(|_| ApiError::bad_parameter("id", "must be a whole number"))?;
+    blocking(move || {
+        let r = state.reader.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))?;
+        let members = r.0.group_members(GroupId(id), MAX_LIMIT)?;
+        if members.is_empty() {
+            return Err(ApiError::new("not_found", format!("group {id}")));
+        }
+        let size = r.0.group_sizes(&[GroupId(id)])?[0];
+        Ok(Json(GroupDetail {
+            group_id: id,
+            size,
+            repost_count: size.saturating_sub(1),
+            members: members.iter().map(|s| ItemView::from_stored(s, None, size)).collect(),
+        }))
+    })
+    .await
+}
+
+async fn stream(State(state): State<Arc<AppState>>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let rx = state.live.subscribe();
+    let events = BroadcastStream::new(rx).filter_map(|msg| match msg {
+        Ok(item) => Some(Ok(Event::default().event("item").json_data(&*item).unwrap_or_default())),
+        // A slow client missed items: tell it, so that it can reload the list.
+        Err(_) => Some(Ok(Event::default().event("lagged").data("{}"))),
+    });
+    Sse::new(events).keep_alive(KeepAlive::default())
+}

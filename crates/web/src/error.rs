@@ -1,0 +1,55 @@
+//! The one table of error codes the API returns. Codes are stable: clients may rely on them.
+//! Every code has an English and a Chinese message.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An API error: a stable code, an HTTP status, and details for the reader.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The code's entry in [`CODES`].
+    pub code: &'static str,
+    /// What exactly was wrong (e.g. which parameter), in English.
+    pub detail: String,
+}
+
+/// `(code, HTTP status, English message, Chinese message)`.
+pub const CODES: &[(&str, u16, &str, &str)] = &[
+    ("bad_parameter", 400, "A query parameter is invalid.", "查询参数无效。"),
+    ("query_too_long", 400, "The search query is too long.", "检索语句过长。"),
+    ("not_found", 404, "No such resource.", "资源不存在。"),
+    ("internal", 500, "Internal error; the server log has details.", "服务器内部错误，详情见服务器日志。"),
+];
+
+impl ApiError {
+    /// An error with a code from [`CODES`].
+    pub fn new(code: &'static str, detail: impl Into<String>) -> ApiError {
+        debug_assert!(CODES.iter().any(|c| c.0 == code), "unknown error code {code}");
+        ApiError { code, detail: detail.into() }
+    }
+
+    /// A 400 for a bad parameter.
+    pub fn bad_parameter(name: &str, why: impl std::fmt::Display) -> ApiError {
+        ApiError::new("bad_parameter", format!("{name}: {why}"))
+    }
+}
+
+impl<E: std::error::Error> From<E> for ApiError {
+    fn from(e: E) -> ApiError {
+        tracing::error!(error = %e, "request failed");
+        ApiError::new("internal", "")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, en, zh) = CODES
+            .iter()
+            .find(|c| c.0 == self.code)
+            .map(|c| (c.1, c.2, c.3))
+            .unwrap_or((500, "Internal error.", "服务器内部错误。"));
+        let body = json!({"error": {"code": self.code, "message": en, "message_zh": zh, "detail": self.detail}});
+        (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), axum::Json(body)).into_response()
+    }
+}
