@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use tidewatch_model::{GroupId, ItemId, ItemInput};
 use tidewatch_store::{Db, Inserted, SearchIndex, StoredItem};
 use tidewatch_text::dedup::{DedupConfig, DupReason, Deduper};
-use tidewatch_text::fingerprint::Fingerprint;
 use tidewatch_text::{prepare, InvalidItem, PrepareOptions, Prepared, Segmenter};
 
 /// The layout of a data directory.
@@ -128,10 +127,7 @@ pub fn load_segmenter(dir: &DataDir) -> Result<Arc<Segmenter>, EngineError> {
 
 fn rebuild_dedup(db: &Db, config: DedupConfig) -> Result<Deduper, EngineError> {
     let mut dedup = Deduper::new(config);
-    db.for_each_dedup_row(|r| {
-        let fp = Fingerprint { simhash: r.simhash, core_hash: r.core_hash, core_units: r.core_units, content_hash: r.content_hash };
-        dedup.insert(&fp, r.canonical_url, r.group.0 as u64);
-    })?;
+    db.for_each_dedup_row(|r| dedup.insert(&r.fingerprint, r.canonical_url, r.group.0 as u64))?;
     Ok(dedup)
 }
 
@@ -229,7 +225,7 @@ impl Pipeline {
                 }
                 let found = self.dedup.find(&p.fingerprint, p.item.canonical_url.as_deref());
                 let group = found.map(|(g, _)| GroupId(g as i64));
-                match tx.insert(&p.item, p.fingerprint.core_hash, p.fingerprint.core_units, group, now)? {
+                match tx.insert(&p.item, &p.fingerprint, group, now)? {
                     Inserted::New(id, group) => {
                         self.dedup.insert(&p.fingerprint, p.item.canonical_url.as_deref(), group.0 as u64);
                         result.outcomes.push(Outcome::Stored { id, group, duplicate: found.map(|(_, r)| r) });

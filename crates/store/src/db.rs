@@ -9,6 +9,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::path::Path;
 use tidewatch_model::{GroupId, Item, ItemId, Lang};
+use tidewatch_text::Fingerprint;
 
 /// The migrations, in order. `PRAGMA user_version` records how many have been applied.
 /// Never edit one that has shipped: add a new one.
@@ -33,6 +34,10 @@ const MIGRATIONS: &[&str] = &[
         core_hash          INTEGER NOT NULL,
         core_units         INTEGER NOT NULL,
         content_hash       INTEGER NOT NULL,
+        anchor1_hash       INTEGER NOT NULL,
+        anchor1_units      INTEGER NOT NULL,
+        anchor2_hash       INTEGER NOT NULL,
+        anchor2_units      INTEGER NOT NULL,
         group_id           INTEGER NOT NULL
     );
     CREATE INDEX items_published_at ON items(published_at);
@@ -81,14 +86,8 @@ pub struct DedupRow<'a> {
     pub id: ItemId,
     /// Its group.
     pub group: GroupId,
-    /// SimHash.
-    pub simhash: u64,
-    /// Core hash.
-    pub core_hash: u64,
-    /// Core units.
-    pub core_units: u32,
-    /// Whole-text hash.
-    pub content_hash: u64,
+    /// Its fingerprint.
+    pub fingerprint: Fingerprint,
     /// Canonical URL.
     pub canonical_url: Option<&'a str>,
 }
@@ -179,7 +178,8 @@ impl Db {
     /// Calls `f` for every stored item's duplicate-detection data, in id order.
     pub fn for_each_dedup_row(&self, mut f: impl FnMut(DedupRow<'_>)) -> Result<(), StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT id, group_id, simhash, core_hash, core_units, content_hash, canonical_url FROM items ORDER BY id",
+            "SELECT id, group_id, simhash, core_hash, core_units, content_hash, canonical_url, \
+             anchor1_hash, anchor1_units, anchor2_hash, anchor2_units FROM items ORDER BY id",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
@@ -187,10 +187,16 @@ impl Db {
             f(DedupRow {
                 id: ItemId(r.get(0)?),
                 group: GroupId(r.get(1)?),
-                simhash: r.get::<_, i64>(2)? as u64,
-                core_hash: r.get::<_, i64>(3)? as u64,
-                core_units: r.get::<_, i64>(4)? as u32,
-                content_hash: r.get::<_, i64>(5)? as u64,
+                fingerprint: Fingerprint {
+                    simhash: r.get::<_, i64>(2)? as u64,
+                    core_hash: r.get::<_, i64>(3)? as u64,
+                    core_units: r.get::<_, i64>(4)? as u32,
+                    content_hash: r.get::<_, i64>(5)? as u64,
+                    anchors: [
+                        (r.get::<_, i64>(7)? as u64, r.get::<_, i64>(8)? as u32),
+                        (r.get::<_, i64>(9)? as u64, r.get::<_, i64>(10)? as u32),
+                    ],
+                },
                 canonical_url: url.as_deref(),
             });
         }
@@ -322,13 +328,12 @@ impl WriteTx<'_> {
         ItemId(self.next_id)
     }
 
-    /// Stores an item, in `group` when given, else as the original of a new group.
-    /// `core_hash` and `core_units` come from its fingerprint.
+    /// Stores an item with its fingerprint, in `group` when given, else as the original of a
+    /// new group.
     pub fn insert(
         &mut self,
         item: &Item,
-        core_hash: u64,
-        core_units: u32,
+        fp: &Fingerprint,
         group: Option<GroupId>,
         now: DateTime<Utc>,
     ) -> Result<Inserted, StoreError> {
@@ -341,8 +346,9 @@ impl WriteTx<'_> {
         {
             let mut stmt = self.tx.prepare_cached(
                 "INSERT INTO items (id, dedup_key, source, ext_id, url, canonical_url, title, text, published_at, \
-                 published_at_known, ingested_at, author, lang, simhash, core_hash, core_units, content_hash, group_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                 published_at_known, ingested_at, author, lang, simhash, core_hash, core_units, content_hash, \
+                 anchor1_hash, anchor1_units, anchor2_hash, anchor2_units, group_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
             )?;
             stmt.execute(params![
                 id,
@@ -359,9 +365,13 @@ impl WriteTx<'_> {
                 item.author,
                 item.lang.as_str(),
                 item.simhash as i64,
-                core_hash as i64,
-                core_units as i64,
+                fp.core_hash as i64,
+                fp.core_units as i64,
                 item.content_hash as i64,
+                fp.anchors[0].0 as i64,
+                fp.anchors[0].1 as i64,
+                fp.anchors[1].0 as i64,
+                fp.anchors[1].1 as i64,
                 group_id,
             ])?;
         }

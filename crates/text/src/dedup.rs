@@ -126,25 +126,43 @@ pub enum DupReason {
     SameCore,
     /// SimHash within distance.
     NearText(u32),
+    /// A long sentence in common that makes up most of both texts (a comment was added).
+    SharedSentence,
 }
+
+/// A shared sentence must make up at least this share of the new item's core…
+const ANCHOR_MIN_SHARE: f64 = 0.5;
+/// …and the two cores must be this close in length.
+const ANCHOR_MIN_LENGTH_RATIO: f64 = 0.7;
 
 /// In-memory duplicate-group finder. Groups are identified by a caller-chosen `u64`.
 #[derive(Debug)]
 pub struct Deduper {
-    by_url: HashMap<String, u64>,
+    by_url: HashMap<u64, u64>,
     by_core: HashMap<u64, u64>,
+    /// Sentence hash → (group, core units of the item it came from).
+    by_anchor: HashMap<u64, (u64, u32)>,
     near: SimHashIndex,
+}
+
+fn url_key(url: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(url.as_bytes())
 }
 
 impl Deduper {
     /// An empty finder.
     pub fn new(config: DedupConfig) -> Deduper {
-        Deduper { by_url: HashMap::new(), by_core: HashMap::new(), near: SimHashIndex::new(config.max_distance) }
+        Deduper {
+            by_url: HashMap::new(),
+            by_core: HashMap::new(),
+            by_anchor: HashMap::new(),
+            near: SimHashIndex::new(config.max_distance),
+        }
     }
 
     /// The group an item with this fingerprint and canonical URL duplicates, if any.
     pub fn find(&self, fp: &Fingerprint, canonical_url: Option<&str>) -> Option<(u64, DupReason)> {
-        if let Some(g) = canonical_url.and_then(|u| self.by_url.get(u)) {
+        if let Some(g) = canonical_url.and_then(|u| self.by_url.get(&url_key(u))) {
             return Some((*g, DupReason::SameUrl));
         }
         if fp.core_units > 0 {
@@ -156,6 +174,17 @@ impl Deduper {
             if let Some((d, g)) = self.near.nearest(fp.simhash) {
                 return Some((g, DupReason::NearText(d)));
             }
+            for (hash, units) in fp.anchors {
+                if f64::from(units) < ANCHOR_MIN_SHARE * f64::from(fp.core_units) || units < MIN_SIMHASH_UNITS {
+                    continue;
+                }
+                if let Some(&(g, other_units)) = self.by_anchor.get(&hash) {
+                    let ratio = f64::from(fp.core_units.min(other_units)) / f64::from(fp.core_units.max(other_units));
+                    if ratio >= ANCHOR_MIN_LENGTH_RATIO {
+                        return Some((g, DupReason::SharedSentence));
+                    }
+                }
+            }
         }
         None
     }
@@ -164,13 +193,18 @@ impl Deduper {
     /// group seen for a URL or core is kept.
     pub fn insert(&mut self, fp: &Fingerprint, canonical_url: Option<&str>, group: u64) {
         if let Some(u) = canonical_url {
-            self.by_url.entry(u.to_string()).or_insert(group);
+            self.by_url.entry(url_key(u)).or_insert(group);
         }
         if fp.core_units > 0 {
             self.by_core.entry(fp.core_hash).or_insert(group);
         }
         if fp.core_units >= MIN_SIMHASH_UNITS {
             self.near.insert(fp.simhash, group);
+            for (hash, units) in fp.anchors {
+                if units >= MIN_SIMHASH_UNITS {
+                    self.by_anchor.entry(hash).or_insert((group, fp.core_units));
+                }
+            }
         }
     }
 

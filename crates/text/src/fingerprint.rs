@@ -25,46 +25,49 @@ pub struct Fingerprint {
     pub core_units: u32,
     /// Hash of the whole matching form.
     pub content_hash: u64,
+    /// The two longest sentences of the core: (hash of their units, number of units).
+    /// A copy with a comment added keeps its original's sentences.
+    pub anchors: [(u64, u32); 2],
 }
 
-/// Cuts the repost chain, retweet prefix and links off a matching-form text.
+/// Characters that end a sentence (or set off a comment) for [`Fingerprint::anchors`].
+fn is_sentence_break(c: char) -> bool {
+    matches!(c, '.' | '!' | '?' | ';' | '。' | '！' | '？' | '；' | '【' | '】' | '[' | ']' | '(' | ')' | '（' | '）' | '「' | '」' | '"' | '“' | '”' | '\n' | '…')
+}
+
+fn units_hash(text: &str) -> (u64, u32) {
+    let mut acc: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut units = 0u32;
+    for_each_unit(text, |u| {
+        acc = (acc ^ xxh3_64(u.as_bytes())).wrapping_mul(0x100_0000_01B3).rotate_left(29);
+        units += 1;
+    });
+    (acc ^ u64::from(units), units)
+}
+
+/// Cuts the repost chain, retweet prefix and attribution off a matching-form text.
+///
+/// The text after the last `@name:` (which covers `//@name:` chains, `RT @name:` and
+/// `转发自@name:`) is taken as the core when it is long enough to stand on its own
+/// ([`MIN_SIMHASH_UNITS`] units); a short tail such as `转发微博` is a comment, not a post.
 pub fn core_text(folded: &str) -> &str {
-    let mut core = folded;
-    // Weibo-style chain: "comment //@a: comment //@b: original" — keep the last segment.
-    if let Some(p) = core.rfind("//@") {
-        let after = &core[p + 3..];
-        if let Some(colon) = after.char_indices().take(40).find(|&(_, c)| c == ':').map(|(i, _)| i) {
-            let tail = after[colon + 1..].trim();
-            if tail.chars().filter(|c| c.is_alphanumeric()).count() >= 2 {
-                core = tail;
-            }
+    let mut search_end = folded.len();
+    while let Some(at) = folded[..search_end].rfind('@') {
+        search_end = at;
+        let after = &folded[at + 1..];
+        // A handle: up to 30 characters without spaces, followed by a colon.
+        let Some((colon, _)) = after.char_indices().take(31).find(|&(_, c)| c == ':' || c.is_whitespace()) else { continue };
+        if !after[colon..].starts_with(':') || colon == 0 {
+            continue;
+        }
+        let tail = after[colon + 1..].trim();
+        let mut units = 0;
+        for_each_unit(tail, |_| units += 1);
+        if units >= MIN_SIMHASH_UNITS {
+            return tail;
         }
     }
-    // Twitter-style: "comment RT @a: original" — keep what follows the last marker.
-    if let Some(p) = rfind_rt(core) {
-        let after = &core[p..];
-        if let Some(colon) = after.char_indices().take(60).find(|&(_, c)| c == ':').map(|(i, _)| i) {
-            let tail = after[colon + 1..].trim();
-            if tail.chars().filter(|c| c.is_alphanumeric()).count() >= 2 {
-                core = tail;
-            }
-        }
-    }
-    core
-}
-
-fn rfind_rt(s: &str) -> Option<usize> {
-    let b = s.as_bytes();
-    let mut found = None;
-    let mut i = 0;
-    while let Some(p) = s[i..].find("rt @") {
-        let at = i + p;
-        if at == 0 || !b[at - 1].is_ascii_alphanumeric() {
-            found = Some(at);
-        }
-        i = at + 4;
-    }
-    found
+    folded
 }
 
 /// Calls `f` with each unit of `text`: an ideograph, or a run of Latin letters/digits (a word),
@@ -82,6 +85,15 @@ pub fn for_each_unit(text: &str, mut f: impl FnMut(&str)) {
         }
         let c = rest.chars().next().expect("non-empty");
         let len = c.len_utf8();
+        if c == '@' {
+            // A mention names a person, not what is said: skip the handle.
+            let end = rest[1..]
+                .find(|c: char| c.is_whitespace() || c == ':' || (c.is_ascii_punctuation() && c != '_' && c != '-'))
+                .map(|p| p + 1)
+                .unwrap_or(rest.len());
+            i += end;
+            continue;
+        }
         if c.is_ascii_alphanumeric() {
             let end = rest.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(rest.len());
             f(&rest[..end]);
@@ -130,7 +142,17 @@ pub fn fingerprint(folded: &str) -> Fingerprint {
             simhash |= 1 << bit;
         }
     }
-    Fingerprint { simhash, core_hash: core_acc ^ u64::from(units), core_units: units, content_hash }
+    let mut anchors = [(0u64, 0u32); 2];
+    for sentence in core.split(is_sentence_break) {
+        let (h, n) = units_hash(sentence);
+        if n > anchors[0].1 {
+            anchors[1] = anchors[0];
+            anchors[0] = (h, n);
+        } else if n > anchors[1].1 {
+            anchors[1] = (h, n);
+        }
+    }
+    Fingerprint { simhash, core_hash: core_acc ^ u64::from(units), core_units: units, content_hash, anchors }
 }
 
 #[inline]
@@ -159,10 +181,12 @@ mod tests {
 
     #[test]
     fn repost_chains_reduce_to_the_original() {
-        assert_eq!(core_text(&fold("说得对！//@小王: 太离谱了 //@澜江日报: 食堂出事了")), "食堂出事了");
-        assert_eq!(core_text(&fold("So true RT @news: Canteen closed")), "canteen closed");
+        assert_eq!(core_text(&fold("说得对！//@小王: 太离谱了 //@澜江日报: 第三食堂出事了，多名学生腹泻")), "第三食堂出事了,多名学生腹泻");
+        assert_eq!(core_text(&fold("So true RT @news: Canteen No. 3 closed after students fell ill")), "canteen no. 3 closed after students fell ill");
+        assert_eq!(core_text(&fold("转发自@某人：青禾市图书馆新馆正式开放")), "青禾市图书馆新馆正式开放");
         assert_eq!(core_text("no markers here"), "no markers here");
-        assert_eq!(core_text("art @home: x"), "art @home: x");
+        // A short tail is a comment, not the post: keep everything.
+        assert_eq!(core_text("澜江理工大学第三食堂 //@a:转发微博"), "澜江理工大学第三食堂 //@a:转发微博");
     }
 
     #[test]
@@ -177,7 +201,7 @@ mod tests {
     #[test]
     fn units_split_scripts() {
         let mut units = Vec::new();
-        for_each_unit("食堂 canteen-2024 见 https://x.cn/a?b=1 好", |u| units.push(u.to_string()));
-        assert_eq!(units, vec!["食", "堂", "canteen", "2024", "见", "好"]);
+        for_each_unit("食堂 canteen-2024 见 https://x.cn/a?b=1 好 via @some_one", |u| units.push(u.to_string()));
+        assert_eq!(units, vec!["食", "堂", "canteen", "2024", "见", "好", "via"]);
     }
 }
