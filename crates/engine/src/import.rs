@@ -146,6 +146,9 @@ impl ImportReport {
             }
         }
         flush(self, &mut batch, &mut lines)?;
+        // Rows refused while reading and rows refused by the pipeline: report them in file order.
+        self.rejected.sort_by(|a, b| (a.file != file, a.line).cmp(&(b.file != file, b.line)));
+        self.warnings.sort_by(|a, b| (a.file != file, a.line).cmp(&(b.file != file, b.line)));
         Ok(())
     }
 }

@@ -1,0 +1,69 @@
+//! Helpers shared by the command-line tests.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+pub fn tidewatch(data_dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tidewatch"));
+    c.arg("--data-dir").arg(data_dir).env_remove("TIDEWATCH_DATA_DIR");
+    c
+}
+
+pub fn run(data_dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut c = tidewatch(data_dir);
+    c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    let mut child = c.spawn().expect("spawn tidewatch");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        let mut s = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            let _ = s.write_all(&input);
+        });
+    }
+    child.wait_with_output().expect("tidewatch runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn json_lines(s: &str) -> Vec<serde_json::Value> {
+    s.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+}
+
+/// A deterministic generator of distinct Chinese/English sentences.
+pub fn synthetic_items(n: usize, seed: u64) -> Vec<String> {
+    const ZH: &[&str] = &["学校", "食堂", "宿舍", "图书馆", "校车", "供暖", "选课", "考试", "医院", "社区", "地铁", "停车", "物业", "公园", "博物馆", "菜市场", "自来水", "天气", "比赛", "讲座"];
+    const ZH2: &[&str] = &["今天", "昨晚", "已经", "突然", "终于", "还是", "没有", "非常", "有点", "希望", "通知", "回应", "投诉", "建议", "调查"];
+    const EN: &[&str] = &["canteen", "library", "shuttle", "heating", "exam", "clinic", "metro", "parking", "museum", "market", "water", "weather", "match", "lecture", "council"];
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    (0..n)
+        .map(|i| {
+            if i % 4 == 3 {
+                let words: Vec<&str> = (0..12).map(|_| EN[(next() % EN.len() as u64) as usize]).collect();
+                format!("Report {i}: the {} is {} today, number {}", words.join(" "), words[0], next() % 100_000)
+            } else {
+                let mut t = format!("第{i}条：");
+                for _ in 0..10 {
+                    t.push_str(ZH2[(next() % ZH2.len() as u64) as usize]);
+                    t.push_str(ZH[(next() % ZH.len() as u64) as usize]);
+                }
+                t.push_str(&format!("，编号{}。", next() % 1_000_000));
+                t
+            }
+        })
+        .collect()
+}
