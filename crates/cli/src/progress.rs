@@ -20,7 +20,9 @@ impl Reporter {
                 None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
             };
             let style = if total.is_some() {
-                ProgressStyle::with_template("{prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}")
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
+                )
             } else {
                 ProgressStyle::with_template("{prefix} {spinner} {bytes} {binary_bytes_per_sec} {msg}")
             }

@@ -25,7 +25,8 @@ fn analyze_prints_one_line_per_valid_input_in_order() {
     assert_eq!(out[0]["lang"], "zh");
     assert_eq!(out[1]["lang"], "en");
     assert_eq!(out[4]["lang"], "other");
-    assert!(out.iter().all(|v| v["simhash"].as_str().unwrap().len() == 16 && u64::from_str_radix(v["simhash"].as_str().unwrap(), 16).is_ok()));
+    assert!(out.iter().all(|v| v["simhash"].as_str().unwrap().len() == 16
+        && u64::from_str_radix(v["simhash"].as_str().unwrap(), 16).is_ok()));
     assert_eq!(out[0]["duplicate_of"], serde_json::Value::Null);
     assert_eq!(out[2]["duplicate_of"], "a");
     assert_eq!(out[3]["duplicate_of"], "3");

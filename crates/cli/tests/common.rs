@@ -35,14 +35,44 @@ pub fn stderr(o: &Output) -> String {
 }
 
 pub fn json_lines(s: &str) -> Vec<serde_json::Value> {
-    s.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+    s.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
 }
 
 /// A deterministic generator of distinct Chinese/English sentences.
 pub fn synthetic_items(n: usize, seed: u64) -> Vec<String> {
-    const ZH: &[&str] = &["学校", "食堂", "宿舍", "图书馆", "校车", "供暖", "选课", "考试", "医院", "社区", "地铁", "停车", "物业", "公园", "博物馆", "菜市场", "自来水", "天气", "比赛", "讲座"];
-    const ZH2: &[&str] = &["今天", "昨晚", "已经", "突然", "终于", "还是", "没有", "非常", "有点", "希望", "通知", "回应", "投诉", "建议", "调查"];
-    const EN: &[&str] = &["canteen", "library", "shuttle", "heating", "exam", "clinic", "metro", "parking", "museum", "market", "water", "weather", "match", "lecture", "council"];
+    const ZH: &[&str] = &[
+        "学校",
+        "食堂",
+        "宿舍",
+        "图书馆",
+        "校车",
+        "供暖",
+        "选课",
+        "考试",
+        "医院",
+        "社区",
+        "地铁",
+        "停车",
+        "物业",
+        "公园",
+        "博物馆",
+        "菜市场",
+        "自来水",
+        "天气",
+        "比赛",
+        "讲座",
+    ];
+    const ZH2: &[&str] = &[
+        "今天", "昨晚", "已经", "突然", "终于", "还是", "没有", "非常", "有点", "希望", "通知", "回应", "投诉", "建议",
+        "调查",
+    ];
+    const EN: &[&str] = &[
+        "canteen", "library", "shuttle", "heating", "exam", "clinic", "metro", "parking", "museum", "market", "water",
+        "weather", "match", "lecture", "council",
+    ];
     let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut next = move || {
         s ^= s << 13;

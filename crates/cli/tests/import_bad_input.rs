@@ -15,7 +15,9 @@ fn bad_rows_are_reported_and_good_rows_imported() {
     assert!(o.status.success(), "{}", stderr(&o));
 
     let mut f = Vec::new();
-    f.extend_from_slice(b"{\"id\":\"a1\",\"text\":\"valid one: the canteen reopened\",\"published_at\":\"2026-10-02 10:00\"}\n"); // 1
+    f.extend_from_slice(
+        b"{\"id\":\"a1\",\"text\":\"valid one: the canteen reopened\",\"published_at\":\"2026-10-02 10:00\"}\n",
+    ); // 1
     f.extend_from_slice(b"{\"id\":\"a2\",\"text\":\"invalid \xff\xfe utf8\"}\n"); // 2
     f.extend_from_slice(b"{\"id\":\"a3\",\"text\": \"broken json\n"); // 3
     f.extend_from_slice(b"{\"id\":\"a4\",\"author\":\"x\"}\n"); // 4: no text
@@ -37,8 +39,12 @@ fn bad_rows_are_reported_and_good_rows_imported() {
     let o = run(&data, &["import", "--json", path.to_str().unwrap()], None);
     assert!(o.status.success(), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
-    let rejected: Vec<(u64, String)> =
-        report["rejected"].as_array().unwrap().iter().map(|r| (r["line"].as_u64().unwrap(), r["reason"].as_str().unwrap().to_string())).collect();
+    let rejected: Vec<(u64, String)> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["line"].as_u64().unwrap(), r["reason"].as_str().unwrap().to_string()))
+        .collect();
     let lines: Vec<u64> = rejected.iter().map(|r| r.0).collect();
     assert_eq!(lines, vec![2, 3, 4, 5, 10, 11], "{rejected:?}");
     let reason = |l: u64| rejected.iter().find(|r| r.0 == l).unwrap().1.clone();
@@ -74,7 +80,10 @@ fn bad_rows_are_reported_and_good_rows_imported() {
     // Human-readable output names each rejected row.
     let o = run(&data, &["import", path.to_str().unwrap()], None);
     let out = stdout(&o);
-    assert!(out.starts_with("imported 0 items (0 collapsed into existing duplicate groups), 7 already stored, 6 rejected"), "{out}");
+    assert!(
+        out.starts_with("imported 0 items (0 collapsed into existing duplicate groups), 7 already stored, 6 rejected"),
+        "{out}"
+    );
     assert!(out.contains(&format!("rejected: {} line 5: line is", path.display())), "{out}");
 }
 
@@ -94,8 +103,12 @@ fn csv_rows_with_wrong_column_counts_are_reported() {
     assert!(o.status.success(), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert_eq!(report["imported"], json!(2), "{report}");
-    let rejected: Vec<(u64, String)> =
-        report["rejected"].as_array().unwrap().iter().map(|r| (r["line"].as_u64().unwrap(), r["reason"].as_str().unwrap().to_string())).collect();
+    let rejected: Vec<(u64, String)> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["line"].as_u64().unwrap(), r["reason"].as_str().unwrap().to_string()))
+        .collect();
     assert_eq!(rejected.len(), 3, "{rejected:?}");
     assert_eq!(rejected[0], (3, "CSV row has 4 fields but the header has 5".to_string()));
     assert_eq!(rejected[1], (6, "the item has no text and no title (at least one is required)".to_string()));

@@ -67,12 +67,29 @@ mod tests {
     fn reposts_point_at_the_first_item() {
         let mut a = Analyzer::new(Segmenter::shared_default(), DedupConfig::default());
         let now = Utc::now();
-        let first = a.analyze(1, &input("a", "澜江理工大学第三食堂今天中午多名学生出现腹泻症状，学校已经介入调查"), now).unwrap();
+        let first = a
+            .analyze(1, &input("a", "澜江理工大学第三食堂今天中午多名学生出现腹泻症状，学校已经介入调查"), now)
+            .unwrap();
         assert_eq!(first.duplicate_of, None);
         assert_eq!(first.simhash.len(), 16);
-        let repost = a.analyze(2, &input("b", "太吓人了//@小李:澜江理工大学第三食堂今天中午多名学生出现腹泻症状，学校已经介入调查"), now).unwrap();
+        let repost = a
+            .analyze(
+                2,
+                &input("b", "太吓人了//@小李:澜江理工大学第三食堂今天中午多名学生出现腹泻症状，学校已经介入调查"),
+                now,
+            )
+            .unwrap();
         assert_eq!(repost.duplicate_of.as_deref(), Some("a"));
-        let other = a.analyze(3, &ItemInput { text: Some("Completely unrelated English post about the library".into()), ..Default::default() }, now).unwrap();
+        let other = a
+            .analyze(
+                3,
+                &ItemInput {
+                    text: Some("Completely unrelated English post about the library".into()),
+                    ..Default::default()
+                },
+                now,
+            )
+            .unwrap();
         assert_eq!((other.id.as_str(), other.lang, other.duplicate_of), ("3", Lang::En, None));
     }
 }

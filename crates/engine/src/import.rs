@@ -88,11 +88,15 @@ impl ImportReport {
         format: Format,
         on_progress: &mut dyn FnMut(Progress),
     ) -> Result<(), EngineError> {
+        let (rejected_before, warnings_before) = (self.rejected.len(), self.warnings.len());
         let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let reader = CountingReader { inner: reader, count: counter.clone() };
         let mut batch: Vec<ItemInput> = Vec::with_capacity(BATCH_SIZE);
         let mut lines: Vec<u64> = Vec::with_capacity(BATCH_SIZE);
-        let mut flush = |report: &mut ImportReport, batch: &mut Vec<ItemInput>, lines: &mut Vec<u64>| -> Result<(), EngineError> {
+        let mut flush = |report: &mut ImportReport,
+                         batch: &mut Vec<ItemInput>,
+                         lines: &mut Vec<u64>|
+         -> Result<(), EngineError> {
             if batch.is_empty() {
                 return Ok(());
             }
@@ -115,7 +119,9 @@ impl ImportReport {
                             });
                         }
                     }
-                    Outcome::Rejected(e) => report.rejected.push(Rejection { file: file.to_string(), line, reason: e.to_string() }),
+                    Outcome::Rejected(e) => {
+                        report.rejected.push(Rejection { file: file.to_string(), line, reason: e.to_string() })
+                    }
                 }
             }
             let last_line = lines.last().copied().unwrap_or(0);
@@ -142,13 +148,15 @@ impl ImportReport {
                         flush(self, &mut batch, &mut lines)?;
                     }
                 }
-                Err(e) => self.rejected.push(Rejection { file: file.to_string(), line: row.line, reason: e.to_string() }),
+                Err(e) => {
+                    self.rejected.push(Rejection { file: file.to_string(), line: row.line, reason: e.to_string() })
+                }
             }
         }
         flush(self, &mut batch, &mut lines)?;
         // Rows refused while reading and rows refused by the pipeline: report them in file order.
-        self.rejected.sort_by(|a, b| (a.file != file, a.line).cmp(&(b.file != file, b.line)));
-        self.warnings.sort_by(|a, b| (a.file != file, a.line).cmp(&(b.file != file, b.line)));
+        self.rejected[rejected_before..].sort_by_key(|r| r.line);
+        self.warnings[warnings_before..].sort_by_key(|w| w.line);
         Ok(())
     }
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tidewatch_model::{GroupId, ItemId, ItemInput};
 use tidewatch_store::{Db, Inserted, SearchIndex, StoredItem};
-use tidewatch_text::dedup::{DedupConfig, DupReason, Deduper};
+use tidewatch_text::dedup::{DedupConfig, Deduper, DupReason};
 use tidewatch_text::{prepare, InvalidItem, PrepareOptions, Prepared, Segmenter};
 
 /// The layout of a data directory.
@@ -60,7 +60,11 @@ pub struct PipelineConfig {
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        PipelineConfig { dedup: DedupConfig::default(), index_commit_docs: 100_000, index_commit_interval: Duration::from_secs(5) }
+        PipelineConfig {
+            dedup: DedupConfig::default(),
+            index_commit_docs: 100_000,
+            index_commit_interval: Duration::from_secs(5),
+        }
     }
 }
 

@@ -58,8 +58,8 @@ fn parse_inner(s: &str) -> Option<DateTime<Utc>> {
         };
     }
     // Chinese dates: 2024年3月5日 10:20 → 2024-3-5 10:20
-    let s = s.replace('年', "-").replace('月', "-").replace('日', " ");
-    let s = s.trim().replace('/', "-").replace('.', "-");
+    let s = s.replace(['年', '月'], "-").replace('日', " ");
+    let s = s.trim().replace(['/', '.'], "-");
     // Restore a fractional-seconds dot mangled by the line above (10:20:30-123 → 10:20:30.123).
     let s = match s.rfind(':') {
         Some(colon) if s[colon..].contains('-') => {

@@ -161,18 +161,30 @@ impl<R: BufRead> Iterator for JsonLinesRows<R> {
             let line = self.line;
             let bytes = match raw {
                 Line::TooLong(len) => {
-                    return Some(Row { line, result: Err(RowError::LineTooLong { len, max: MAX_LINE_BYTES }), warnings: vec![] })
+                    return Some(Row {
+                        line,
+                        result: Err(RowError::LineTooLong { len, max: MAX_LINE_BYTES }),
+                        warnings: vec![],
+                    })
                 }
                 Line::Ok(b) => b,
             };
-            let bytes = if line == 1 { bytes.strip_prefix(b"\xEF\xBB\xBF").map(<[u8]>::to_vec).unwrap_or(bytes) } else { bytes };
+            let bytes = if line == 1 {
+                bytes.strip_prefix(b"\xEF\xBB\xBF").map(<[u8]>::to_vec).unwrap_or(bytes)
+            } else {
+                bytes
+            };
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
             let text = match std::str::from_utf8(&bytes) {
                 Ok(t) => t,
                 Err(e) => {
-                    return Some(Row { line, result: Err(RowError::InvalidUtf8 { at: e.valid_up_to() }), warnings: vec![] })
+                    return Some(Row {
+                        line,
+                        result: Err(RowError::InvalidUtf8 { at: e.valid_up_to() }),
+                        warnings: vec![],
+                    })
                 }
             };
             let mut warnings = Vec::new();
@@ -195,7 +207,8 @@ fn kind(v: &Value) -> &'static str {
 
 /// Parses one JSON object into an item input (see `docs/formats.md`).
 pub fn parse_json_item(text: &str, warnings: &mut Vec<String>) -> Result<ItemInput, RowError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| RowError::Json { column: e.column(), message: strip_position(&e.to_string()) })?;
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| RowError::Json { column: e.column(), message: strip_position(&e.to_string()) })?;
     json_value_to_item(&value, warnings)
 }
 
@@ -269,7 +282,14 @@ struct CsvRows<R: Read> {
 impl<R: Read> CsvRows<R> {
     fn new(r: R) -> Self {
         let reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(r);
-        CsvRows { reader, columns: None, header_len: 0, header_warnings: Vec::new(), record: csv::ByteRecord::new(), finished: false }
+        CsvRows {
+            reader,
+            columns: None,
+            header_len: 0,
+            header_warnings: Vec::new(),
+            record: csv::ByteRecord::new(),
+            finished: false,
+        }
     }
 
     fn read_header(&mut self) -> Option<Row> {
@@ -372,7 +392,11 @@ impl<R: Read> Iterator for CsvRows<R> {
             let mut warnings = std::mem::take(&mut self.header_warnings);
             let [id, source, url, title, text, published_at, author, lang] = fields;
             let published_at = published_at.as_deref().and_then(|s| date_or_warn(s, &mut warnings));
-            return Some(Row { line, result: Ok(ItemInput { id, source, url, title, text, published_at, author, lang }), warnings });
+            return Some(Row {
+                line,
+                result: Ok(ItemInput { id, source, url, title, text, published_at, author, lang }),
+                warnings,
+            });
         }
     }
 }
@@ -416,7 +440,8 @@ mod tests {
 
     #[test]
     fn csv_maps_columns_and_reports_wrong_counts() {
-        let data = "ID,Text,published_at,extra\n1,hello,2024-03-05,x\n2,\"multi\nline\",,y\n3,short\n4,ok,2024-01-01,z\n";
+        let data =
+            "ID,Text,published_at,extra\n1,hello,2024-03-05,x\n2,\"multi\nline\",,y\n3,short\n4,ok,2024-01-01,z\n";
         let got = rows(data.as_bytes(), Format::Csv);
         assert_eq!(got[0], (2, "ok hello [header (line 1): unknown columns ignored: extra]".into()));
         assert_eq!(got[1], (3, "ok multi\nline".into()));

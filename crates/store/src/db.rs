@@ -227,16 +227,18 @@ impl Db {
 
     /// Items with id greater than `after`, at most `limit`, in id order.
     pub fn items_after(&self, after: ItemId, limit: usize) -> Result<Vec<StoredItem>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM items WHERE id > ?1 ORDER BY id LIMIT ?2"))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM items WHERE id > ?1 ORDER BY id LIMIT ?2"))?;
         let rows = stmt.query_map(params![after.0, limit as i64], row_to_item)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The newest items by publication time.
     pub fn newest_items(&self, limit: usize) -> Result<Vec<StoredItem>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM items ORDER BY published_at DESC, id DESC LIMIT ?1"))?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ITEM_COLUMNS} FROM items ORDER BY published_at DESC, id DESC LIMIT ?1"
+        ))?;
         let rows = stmt.query_map(params![limit as i64], row_to_item)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -60,7 +60,13 @@ impl Tokenizer for JiebaTokenizer {
             .iter()
             .map(|t| {
                 let (a, b) = map.original_range(t.start, t.end);
-                TvToken { offset_from: a, offset_to: b, position: t.position, text: t.text.to_string(), position_length: 1 }
+                TvToken {
+                    offset_from: a,
+                    offset_to: b,
+                    position: t.position,
+                    text: t.text.to_string(),
+                    position_length: 1,
+                }
             })
             .collect();
         VecTokenStream { tokens, next: 0 }
@@ -81,7 +87,9 @@ struct Fields {
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let text_opts = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default().set_tokenizer(TOKENIZER).set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        TextFieldIndexing::default()
+            .set_tokenizer(TOKENIZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
     let fields = Fields {
         item_id: b.add_i64_field("item_id", INDEXED | FAST | STORED),
@@ -381,20 +389,30 @@ impl SearchIndex {
         if req.since.is_some() || req.until.is_some() {
             let lo = req.since.map(|t| Bound::Included(Term::from_field_i64(f.published_at, t.timestamp_millis())));
             let hi = req.until.map(|t| Bound::Excluded(Term::from_field_i64(f.published_at, t.timestamp_millis())));
-            clauses.push((Occur::Must, Box::new(RangeQuery::new(lo.unwrap_or(Bound::Unbounded), hi.unwrap_or(Bound::Unbounded)))));
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(lo.unwrap_or(Bound::Unbounded), hi.unwrap_or(Bound::Unbounded))),
+            ));
         }
         if !req.sources.is_empty() {
             let any: Vec<(Occur, Box<dyn Query>)> = req
                 .sources
                 .iter()
                 .map(|s| {
-                    (Occur::Should, Box::new(TermQuery::new(Term::from_field_text(f.source, s), IndexRecordOption::Basic)) as Box<dyn Query>)
+                    (
+                        Occur::Should,
+                        Box::new(TermQuery::new(Term::from_field_text(f.source, s), IndexRecordOption::Basic))
+                            as Box<dyn Query>,
+                    )
                 })
                 .collect();
             clauses.push((Occur::Must, Box::new(BooleanQuery::new(any))));
         }
         if let Some(lang) = &req.lang {
-            clauses.push((Occur::Must, Box::new(TermQuery::new(Term::from_field_text(f.lang, lang), IndexRecordOption::Basic))));
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(Term::from_field_text(f.lang, lang), IndexRecordOption::Basic)),
+            ));
         }
         if positive == 0 {
             clauses.push((Occur::Must, Box::new(tantivy::query::AllQuery)));
@@ -407,7 +425,12 @@ impl SearchIndex {
                 searcher.search(&query, &TopDocs::with_limit(limit).and_offset(req.offset)).map_err(tv)?
             }
             _ => searcher
-                .search(&query, &TopDocs::with_limit(limit).and_offset(req.offset).order_by_fast_field::<i64>("published_at", Order::Desc))
+                .search(
+                    &query,
+                    &TopDocs::with_limit(limit)
+                        .and_offset(req.offset)
+                        .order_by_fast_field::<i64>("published_at", Order::Desc),
+                )
                 .map_err(tv)?
                 .into_iter()
                 .map(|(_, a)| (0.0, a))

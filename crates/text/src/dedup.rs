@@ -34,7 +34,12 @@ impl SimHashIndex {
         let blocks = (k + 1).max(4);
         let block_bits = 64u32.div_ceil(blocks);
         let size = 1usize << block_bits;
-        SimHashIndex { k, block_bits, tables: (0..blocks).map(|_| vec![Vec::new(); size]).collect(), entries: Vec::new() }
+        SimHashIndex {
+            k,
+            block_bits,
+            tables: (0..blocks).map(|_| vec![Vec::new(); size]).collect(),
+            entries: Vec::new(),
+        }
     }
 
     /// The distance this index answers for.
@@ -235,7 +240,8 @@ mod tests {
             let mut idx = SimHashIndex::new(k);
             let mut all = Vec::new();
             for i in 0..3000u64 {
-                let base = if i % 3 == 0 || all.is_empty() { lcg(&mut s) } else { all[(lcg(&mut s) as usize) % all.len()] };
+                let base =
+                    if i % 3 == 0 || all.is_empty() { lcg(&mut s) } else { all[(lcg(&mut s) as usize) % all.len()] };
                 // flip a few bits of an existing hash so that near neighbours exist
                 let mut h = base;
                 for _ in 0..(lcg(&mut s) % 9) {

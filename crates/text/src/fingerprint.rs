@@ -32,7 +32,31 @@ pub struct Fingerprint {
 
 /// Characters that end a sentence (or set off a comment) for [`Fingerprint::anchors`].
 fn is_sentence_break(c: char) -> bool {
-    matches!(c, '.' | '!' | '?' | ';' | '。' | '！' | '？' | '；' | '【' | '】' | '[' | ']' | '(' | ')' | '（' | '）' | '「' | '」' | '"' | '“' | '”' | '\n' | '…')
+    matches!(
+        c,
+        '.' | '!'
+            | '?'
+            | ';'
+            | '。'
+            | '！'
+            | '？'
+            | '；'
+            | '【'
+            | '】'
+            | '['
+            | ']'
+            | '('
+            | ')'
+            | '（'
+            | '）'
+            | '「'
+            | '」'
+            | '"'
+            | '“'
+            | '”'
+            | '\n'
+            | '…'
+    )
 }
 
 fn units_hash(text: &str) -> (u64, u32) {
@@ -56,7 +80,9 @@ pub fn core_text(folded: &str) -> &str {
         search_end = at;
         let after = &folded[at + 1..];
         // A handle: up to 30 characters without spaces, followed by a colon.
-        let Some((colon, _)) = after.char_indices().take(31).find(|&(_, c)| c == ':' || c.is_whitespace()) else { continue };
+        let Some((colon, _)) = after.char_indices().take(31).find(|&(_, c)| c == ':' || c.is_whitespace()) else {
+            continue;
+        };
         if !after[colon..].starts_with(':') || colon == 0 {
             continue;
         }
@@ -181,8 +207,14 @@ mod tests {
 
     #[test]
     fn repost_chains_reduce_to_the_original() {
-        assert_eq!(core_text(&fold("说得对！//@小王: 太离谱了 //@澜江日报: 第三食堂出事了，多名学生腹泻")), "第三食堂出事了,多名学生腹泻");
-        assert_eq!(core_text(&fold("So true RT @news: Canteen No. 3 closed after students fell ill")), "canteen no. 3 closed after students fell ill");
+        assert_eq!(
+            core_text(&fold("说得对！//@小王: 太离谱了 //@澜江日报: 第三食堂出事了，多名学生腹泻")),
+            "第三食堂出事了,多名学生腹泻"
+        );
+        assert_eq!(
+            core_text(&fold("So true RT @news: Canteen No. 3 closed after students fell ill")),
+            "canteen no. 3 closed after students fell ill"
+        );
         assert_eq!(core_text(&fold("转发自@某人：青禾市图书馆新馆正式开放")), "青禾市图书馆新馆正式开放");
         assert_eq!(core_text("no markers here"), "no markers here");
         // A short tail is a comment, not the post: keep everything.

@@ -7,11 +7,10 @@
 use tidewatch_model::Lang;
 
 const EN_WORDS: &[&str] = &[
-    "the", "and", "of", "to", "is", "in", "a", "for", "that", "on", "with", "was", "it", "at",
-    "by", "be", "are", "this", "from", "as", "has", "have", "not", "we", "our", "you", "they",
-    "will", "an", "or", "but", "i", "my", "me", "so", "no", "about", "after", "what", "who",
-    "there", "their", "been", "were", "can", "just", "all", "its", "if", "do", "did", "does",
-    "how", "why", "when", "any", "more", "new", "he", "she", "his", "her", "them", "than", "into",
+    "the", "and", "of", "to", "is", "in", "a", "for", "that", "on", "with", "was", "it", "at", "by", "be", "are",
+    "this", "from", "as", "has", "have", "not", "we", "our", "you", "they", "will", "an", "or", "but", "i", "my", "me",
+    "so", "no", "about", "after", "what", "who", "there", "their", "been", "were", "can", "just", "all", "its", "if",
+    "do", "did", "does", "how", "why", "when", "any", "more", "new", "he", "she", "his", "her", "them", "than", "into",
     "out", "up", "still", "very", "today", "please", "thanks", "thank", "yes", "is", "rt",
 ];
 

@@ -111,7 +111,13 @@ pub fn prepare(
     segmenter: &Segmenter,
     options: PrepareOptions,
 ) -> Result<Prepared, InvalidItem> {
-    for (field, v) in [("id", &input.id), ("source", &input.source), ("url", &input.url), ("author", &input.author), ("lang", &input.lang)] {
+    for (field, v) in [
+        ("id", &input.id),
+        ("source", &input.source),
+        ("url", &input.url),
+        ("author", &input.author),
+        ("lang", &input.lang),
+    ] {
         check_len(field, v)?;
     }
     if let Some(t) = &input.text {

@@ -143,8 +143,31 @@ pub fn looks_like_html(s: &str) -> bool {
 }
 
 const BLOCK_TAGS: &[&str] = &[
-    "p", "br", "div", "li", "ul", "ol", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6",
-    "blockquote", "pre", "section", "article", "header", "footer", "table", "hr", "dd", "dt",
+    "p",
+    "br",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "tr",
+    "td",
+    "th",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "table",
+    "hr",
+    "dd",
+    "dt",
 ];
 const SKIP_TAGS: &[&str] = &["script", "style", "noscript", "template", "head", "iframe", "object"];
 

@@ -57,9 +57,7 @@ impl Segmenter {
     /// A process-wide segmenter with the built-in dictionaries, for tools and tests.
     pub fn shared_default() -> Arc<Segmenter> {
         static SHARED: OnceLock<Arc<Segmenter>> = OnceLock::new();
-        SHARED
-            .get_or_init(|| Arc::new(Segmenter::new(None).expect("built-in dictionary is valid")))
-            .clone()
+        SHARED.get_or_init(|| Arc::new(Segmenter::new(None).expect("built-in dictionary is valid"))).clone()
     }
 
     /// Segments `text` (already in matching form) into index tokens: every word of letters,
@@ -127,9 +125,10 @@ fn load_user_dict(jieba: &mut Jieba, r: &mut dyn BufRead) -> Result<(), DictErro
         let mut parts = line.split_whitespace();
         let word = parts.next().unwrap_or_default();
         let freq = match parts.next() {
-            Some(f) => Some(f.parse::<usize>().map_err(|_| {
-                DictError(format!("line {}: frequency {f:?} is not a whole number", n + 1))
-            })?),
+            Some(f) => Some(
+                f.parse::<usize>()
+                    .map_err(|_| DictError(format!("line {}: frequency {f:?} is not a whole number", n + 1)))?,
+            ),
             None => None,
         };
         let tag = parts.next();

@@ -2,10 +2,35 @@
 
 /// Query parameters that only track how a link was shared, never what it points to.
 const TRACKING_PARAMS: &[&str] = &[
-    "spm", "scm", "fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid",
-    "_hsenc", "_hsmi", "ref_src", "ref_url", "share_token", "share_source", "share_medium",
-    "share_from", "share_app_id", "sharer_sharetime", "sharer_shareid", "isappinstalled",
-    "vd_source", "wfr", "from_source", "timestamp", "_openstat", "wt.mc_id", "cmpid",
+    "spm",
+    "scm",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "msclkid",
+    "yclid",
+    "igshid",
+    "mc_cid",
+    "mc_eid",
+    "_hsenc",
+    "_hsmi",
+    "ref_src",
+    "ref_url",
+    "share_token",
+    "share_source",
+    "share_medium",
+    "share_from",
+    "share_app_id",
+    "sharer_sharetime",
+    "sharer_shareid",
+    "isappinstalled",
+    "vd_source",
+    "wfr",
+    "from_source",
+    "timestamp",
+    "_openstat",
+    "wt.mc_id",
+    "cmpid",
 ];
 
 fn is_tracking(name: &str) -> bool {
@@ -26,11 +51,8 @@ pub fn canonicalize_url(raw: &str) -> Option<String> {
         return None;
     }
     url.set_fragment(None);
-    let mut params: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(k, _)| !is_tracking(k))
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let mut params: Vec<(String, String)> =
+        url.query_pairs().filter(|(k, _)| !is_tracking(k)).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     if params.is_empty() {
         url.set_query(None);
     } else {

@@ -41,7 +41,13 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn page() -> impl IntoResponse {
-    ([(header::CONTENT_SECURITY_POLICY, "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'")], Html(PAGE))
+    (
+        [(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'",
+        )],
+        Html(PAGE),
+    )
 }
 
 /// An item as the API shows it.
@@ -114,7 +120,11 @@ async fn status(State(state): State<Arc<AppState>>) -> Result<Json<StatusView>, 
     blocking(move || {
         let r = state.reader.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))?;
         r.1.reload()?;
-        Ok(Json(StatusView { items: r.0.count_items()?, indexed: r.1.num_docs(), schema_version: r.0.schema_version()? }))
+        Ok(Json(StatusView {
+            items: r.0.count_items()?,
+            indexed: r.1.num_docs(),
+            schema_version: r.0.schema_version()?,
+        }))
     })
     .await
 }
@@ -146,7 +156,10 @@ fn parse_time(name: &str, v: &Option<String>) -> Result<Option<DateTime<Utc>>, A
     }
 }
 
-async fn search(State(state): State<Arc<AppState>>, params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>) -> Result<Json<SearchView>, ApiError> {
+async fn search(
+    State(state): State<Arc<AppState>>,
+    params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<SearchView>, ApiError> {
     let Query(p) = params.map_err(|e| ApiError::bad_parameter("query string", e.body_text()))?;
     let q = p.q.clone().unwrap_or_default();
     if q.chars().count() > MAX_QUERY_CHARS {
@@ -155,7 +168,9 @@ async fn search(State(state): State<Arc<AppState>>, params: Result<Query<SearchP
     let order = match p.sort.as_deref() {
         None | Some("relevance") => SortOrder::Relevance,
         Some("newest") => SortOrder::Newest,
-        Some(other) => return Err(ApiError::bad_parameter("sort", format!("{other:?} is not one of relevance, newest"))),
+        Some(other) => {
+            return Err(ApiError::bad_parameter("sort", format!("{other:?} is not one of relevance, newest")))
+        }
     };
     let limit = p.limit.unwrap_or(20);
     if limit == 0 || limit > MAX_LIMIT {
@@ -165,7 +180,14 @@ async fn search(State(state): State<Arc<AppState>>, params: Result<Query<SearchP
         query: q,
         since: parse_time("since", &p.since)?,
         until: parse_time("until", &p.until)?,
-        sources: p.source.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+        sources: p
+            .source
+            .iter()
+            .flat_map(|s| s.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
         lang: p.lang.clone().filter(|s| !s.is_empty()),
         limit,
         offset: p.offset.unwrap_or(0).min(100_000),
@@ -209,7 +231,10 @@ fn list_limit(p: &ListParams) -> Result<usize, ApiError> {
     Ok(limit)
 }
 
-async fn newest(State(state): State<Arc<AppState>>, params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>) -> Result<Json<Vec<ItemView>>, ApiError> {
+async fn newest(
+    State(state): State<Arc<AppState>>,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<ItemView>>, ApiError> {
     let Query(p) = params.map_err(|e| ApiError::bad_parameter("query string", e.body_text()))?;
     let limit = list_limit(&p)?;
     blocking(move || {
@@ -229,7 +254,10 @@ struct GroupSummary {
     original: ItemView,
 }
 
-async fn groups(State(state): State<Arc<AppState>>, params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>) -> Result<Json<Vec<GroupSummary>>, ApiError> {
+async fn groups(
+    State(state): State<Arc<AppState>>,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<GroupSummary>>, ApiError> {
     let Query(p) = params.map_err(|e| ApiError::bad_parameter("query string", e.body_text()))?;
     let limit = list_limit(&p)?;
     let min_size = p.min_size.unwrap_or(2).max(1);

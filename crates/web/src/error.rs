@@ -44,11 +44,11 @@ impl<E: std::error::Error> From<E> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, en, zh) = CODES
-            .iter()
-            .find(|c| c.0 == self.code)
-            .map(|c| (c.1, c.2, c.3))
-            .unwrap_or((500, "Internal error.", "服务器内部错误。"));
+        let (status, en, zh) = CODES.iter().find(|c| c.0 == self.code).map(|c| (c.1, c.2, c.3)).unwrap_or((
+            500,
+            "Internal error.",
+            "服务器内部错误。",
+        ));
         let body = json!({"error": {"code": self.code, "message": en, "message_zh": zh, "detail": self.detail}});
         (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), axum::Json(body)).into_response()
     }

@@ -63,7 +63,11 @@ fn text_pipeline(items: &[ItemInput], seg: &Segmenter) -> f64 {
 }
 
 fn import(items: &[ItemInput], seg: &std::sync::Arc<Segmenter>) -> anyhow::Result<f64> {
-    let tmp = std::env::temp_dir().join(format!("tidewatch-bench-{}-{}", std::process::id(), Utc::now().timestamp_nanos_opt().unwrap_or(0)));
+    let tmp = std::env::temp_dir().join(format!(
+        "tidewatch-bench-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    ));
     let dir = DataDir::new(&tmp);
     let started = Instant::now();
     {
@@ -88,25 +92,45 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .lines()
                 .filter(|l| !l.trim().is_empty())
                 .enumerate()
-                .map(|(n, l)| ItemInput { id: Some(format!("pd{n}")), source: Some("pd1998".into()), text: Some(l.to_string()), ..Default::default() })
+                .map(|(n, l)| ItemInput {
+                    id: Some(format!("pd{n}")),
+                    source: Some("pd1998".into()),
+                    text: Some(l.to_string()),
+                    ..Default::default()
+                })
                 .collect();
             corpora.push(("People's Daily 1998", news));
         }
         Err(e) => eprintln!("skipping the news corpus: {}: {e}", args.news.display()),
     }
-    println!("tidewatch bench: {} items per run, median of {runs} runs (min–max); {} cores", args.items, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "tidewatch bench: {} items per run, median of {runs} runs (min–max); {} cores",
+        args.items,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
     for (name, base) in &corpora {
         let items = corpus_to(base, args.items);
-        let chars: usize = items.iter().map(|i| i.text.as_deref().unwrap_or("").chars().count() + i.title.as_deref().unwrap_or("").chars().count()).sum();
-        println!("\n{name}: {} distinct items, mean {:.0} characters per item", base.len(), chars as f64 / items.len() as f64);
+        let chars: usize = items
+            .iter()
+            .map(|i| i.text.as_deref().unwrap_or("").chars().count() + i.title.as_deref().unwrap_or("").chars().count())
+            .sum();
+        println!(
+            "\n{name}: {} distinct items, mean {:.0} characters per item",
+            base.len(),
+            chars as f64 / items.len() as f64
+        );
         let (m, lo, hi) = median((0..runs).map(|_| text_pipeline(&items, &seg)).collect());
-        println!("  text pipeline, 1 thread (normalize, segment, fingerprint, dedup): {m:>9.0} items/s  ({lo:.0}–{hi:.0})");
+        println!(
+            "  text pipeline, 1 thread (normalize, segment, fingerprint, dedup): {m:>9.0} items/s  ({lo:.0}–{hi:.0})"
+        );
         let mut rates = Vec::new();
         for _ in 0..runs {
             rates.push(import(&items, &seg).context("import benchmark")?);
         }
         let (m, lo, hi) = median(rates);
-        println!("  durable import, end to end (+ SQLite WAL fsync, tantivy index):   {m:>9.0} items/s  ({lo:.0}–{hi:.0})");
+        println!(
+            "  durable import, end to end (+ SQLite WAL fsync, tantivy index):   {m:>9.0} items/s  ({lo:.0}–{hi:.0})"
+        );
     }
     // Near-duplicate index lookups at scale.
     let mut idx = SimHashIndex::new(tidewatch_text::dedup::DEFAULT_MAX_DISTANCE);
@@ -134,6 +158,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         per.push(started.elapsed().as_secs_f64() * 1e9 / queries.len() as f64);
     }
     let (m, lo, hi) = median(per);
-    println!("\nnear-duplicate index, {} fingerprints, k={}: {m:.0} ns per lookup ({lo:.0}–{hi:.0})", args.index_size, idx.max_distance());
+    println!(
+        "\nnear-duplicate index, {} fingerprints, k={}: {m:.0} ns per lookup ({lo:.0}–{hi:.0})",
+        args.index_size,
+        idx.max_distance()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -35,7 +35,8 @@ pub(crate) struct Args {
 
 /// The demo items, oldest first.
 pub(crate) fn demo_items() -> Vec<ItemInput> {
-    let mut items: Vec<ItemInput> = read_rows(DEMO_DATA.as_bytes(), Format::JsonLines).filter_map(|r| r.result.ok()).collect();
+    let mut items: Vec<ItemInput> =
+        read_rows(DEMO_DATA.as_bytes(), Format::JsonLines).filter_map(|r| r.result.ok()).collect();
     items.sort_by_key(|i| i.published_at);
     items
 }
@@ -44,7 +45,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !(args.speed > 0.0 && args.speed.is_finite()) {
         anyhow::bail!("--speed must be a positive number");
     }
-    let root = args.demo_dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("tidewatch-demo-{}", std::process::id())));
+    let root = args
+        .demo_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("tidewatch-demo-{}", std::process::id())));
     if root.exists() {
         std::fs::remove_dir_all(&root).with_context(|| format!("cannot clear {}", root.display()))?;
     }

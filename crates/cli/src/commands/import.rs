@@ -26,8 +26,9 @@ pub(crate) struct Args {
 pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let dir = DataDir::new(data_dir);
     let segmenter = load_segmenter(&dir)?;
-    let mut pipeline = Pipeline::open(&dir, segmenter, PipelineConfig::default())
-        .with_context(|| format!("cannot open the data directory {} (is another Tidewatch writing to it?)", data_dir.display()))?;
+    let mut pipeline = Pipeline::open(&dir, segmenter, PipelineConfig::default()).with_context(|| {
+        format!("cannot open the data directory {} (is another Tidewatch writing to it?)", data_dir.display())
+    })?;
     let mut report = ImportReport::default();
     for name in &args.files {
         let (reader, total): (Box<dyn Read>, Option<u64>) = if name == "-" {

@@ -47,7 +47,8 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         anyhow::bail!("{} holds no Tidewatch data (import something first)", data_dir.display());
     }
     let db = Db::open(dir.root())?;
-    let index = SearchIndex::open(&dir.index_dir(), load_segmenter(&dir)?, false).context("cannot open the search index")?;
+    let index =
+        SearchIndex::open(&dir.index_dir(), load_segmenter(&dir)?, false).context("cannot open the search index")?;
     let req = SearchRequest {
         query: args.query.clone(),
         since: time("since", &args.since)?,
@@ -85,7 +86,13 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
             println!("{v}");
         } else {
             let title = if s.item.title.is_empty() { String::new() } else { format!("{} — ", s.item.title) };
-            println!("\n[{}] {} {}{}", s.item.published_at.format("%Y-%m-%d %H:%M"), s.item.source, title, s.item.url.as_deref().unwrap_or(""));
+            println!(
+                "\n[{}] {} {}{}",
+                s.item.published_at.format("%Y-%m-%d %H:%M"),
+                s.item.source,
+                title,
+                s.item.url.as_deref().unwrap_or("")
+            );
             println!("  {}", terminal_snippet(&snippet));
             if size > 1 {
                 println!("  ({} reposts/copies)", size - 1);

@@ -41,12 +41,18 @@ pub(crate) async fn shutdown_signal() {
 
 pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let dir = DataDir::new(data_dir);
-    let pipeline = Pipeline::open(&dir, load_segmenter(&dir)?, PipelineConfig::default())
-        .with_context(|| format!("cannot open the data directory {} (is another Tidewatch writing to it?)", data_dir.display()))?;
+    let pipeline = Pipeline::open(&dir, load_segmenter(&dir)?, PipelineConfig::default()).with_context(|| {
+        format!("cannot open the data directory {} (is another Tidewatch writing to it?)", data_dir.display())
+    })?;
     let state = AppState::open(&dir, pipeline)?;
     let rt = runtime()?;
-    rt.block_on(tidewatch_web::serve(state.clone(), args.addr, |a| println!("Tidewatch listening on http://{a}"), shutdown_signal()))
-        .with_context(|| format!("cannot serve on {}", args.addr))?;
+    rt.block_on(tidewatch_web::serve(
+        state.clone(),
+        args.addr,
+        |a| println!("Tidewatch listening on http://{a}"),
+        shutdown_signal(),
+    ))
+    .with_context(|| format!("cannot serve on {}", args.addr))?;
     state.pipeline.lock().map_err(|_| anyhow::anyhow!("pipeline lock poisoned"))?.flush()?;
     Ok(ExitCode::SUCCESS)
 }
