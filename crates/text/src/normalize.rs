@@ -175,6 +175,14 @@ const SKIP_TAGS: &[&str] = &["script", "style", "noscript", "template", "head", 
 /// `style` and similar elements dropped), block elements turned into line breaks, entities
 /// decoded, whitespace tidied. Tolerates broken markup: an unclosed `<` is kept as text.
 pub fn html_to_text(html: &str) -> String {
+    // CDATA sections in HTML fields (common in feeds) wrap markup: unwrap them and parse the markup.
+    let unwrapped;
+    let html = if html.contains("<![CDATA[") {
+        unwrapped = html.replace("<![CDATA[", "").replace("]]>", "");
+        unwrapped.as_str()
+    } else {
+        html
+    };
     let mut out = String::with_capacity(html.len());
     let bytes = html.as_bytes();
     let mut i = 0;
@@ -192,24 +200,15 @@ pub fn html_to_text(html: &str) -> String {
             text_start = i;
             continue;
         }
-        if html[i..].starts_with("<![CDATA[") {
-            out.push_str(&html[text_start..i]);
-            let body_start = i + 9;
-            let end = html[body_start..].find("]]>").map(|p| body_start + p).unwrap_or(bytes.len());
-            // CDATA content is literal text: escape '&' so entity decoding leaves it alone.
-            out.push_str(&html[body_start..end].replace('&', "&amp;"));
-            i = (end + 3).min(bytes.len());
-            text_start = i;
-            continue;
-        }
         let Some(n) = bytes.get(i + 1) else { break };
         if !(n.is_ascii_alphabetic() || *n == b'/' || *n == b'!' || *n == b'?') {
             i += 1;
             continue;
         }
         let Some(close) = find_tag_end(bytes, i + 1) else {
-            // No closing '>': treat the rest as text.
-            break;
+            // No closing '>' before the next '<' or the end: this '<' is text.
+            i += 1;
+            continue;
         };
         out.push_str(&html[text_start..i]);
         let tag = &html[i + 1..close];
@@ -331,6 +330,13 @@ mod tests {
         let html = "<html><head><title>x</title><style>p{}</style></head><body><p>食堂&amp;宿舍</p>\
                     <script>alert('<b>')</script><div>second&nbsp;line &#x4E2D;</div></body></html>";
         assert_eq!(html_to_text(html), "食堂&宿舍\nsecond line 中");
+    }
+
+    #[test]
+    fn regression_stray_lt_before_a_script_does_not_leak_it() {
+        // Found by the property test: "</" followed by a tag made the rest of the input plain text.
+        assert_eq!(html_to_text("</<script>x</script>after"), "</after");
+        assert_eq!(html_to_text("<![CDATA[<p>in <b>cdata</b></p>]]>"), "in cdata");
     }
 
     #[test]
