@@ -4,10 +4,14 @@
 use crate::pipeline::{Outcome, Pipeline};
 use crate::EngineError;
 use chrono::Utc;
+use rayon::prelude::*;
 use serde::Serialize;
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use tidewatch_ingest::{read_rows, Format};
 use tidewatch_model::ItemInput;
+use tidewatch_text::{prepare, InvalidItem, PrepareOptions, Prepared};
 
 /// Items per write transaction.
 pub const BATCH_SIZE: usize = 2000;
@@ -66,13 +70,13 @@ pub struct Progress {
 
 struct CountingReader<R> {
     inner: R,
-    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    count: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for CountingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -80,83 +84,110 @@ impl<R: Read> Read for CountingReader<R> {
 impl ImportReport {
     /// Imports the rows of one file into `pipeline`, adding to this report. `on_progress` is
     /// called after every committed batch.
+    ///
+    /// Reading and preparing (on all cores) run on the calling thread while a second thread
+    /// writes the previous batch, so that parsing, segmentation and the store's commits overlap.
     pub fn import_reader(
         &mut self,
         pipeline: &mut Pipeline,
         file: &str,
         reader: impl Read,
         format: Format,
-        on_progress: &mut dyn FnMut(Progress),
+        on_progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<(), EngineError> {
         let (rejected_before, warnings_before) = (self.rejected.len(), self.warnings.len());
-        let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = Arc::new(AtomicU64::new(0));
         let reader = CountingReader { inner: reader, count: counter.clone() };
-        let mut batch: Vec<ItemInput> = Vec::with_capacity(BATCH_SIZE);
-        let mut lines: Vec<u64> = Vec::with_capacity(BATCH_SIZE);
-        let mut flush = |report: &mut ImportReport,
-                         batch: &mut Vec<ItemInput>,
-                         lines: &mut Vec<u64>|
-         -> Result<(), EngineError> {
-            if batch.is_empty() {
-                return Ok(());
-            }
-            let result = pipeline.ingest(batch, Utc::now())?;
-            for (outcome, &line) in result.outcomes.iter().zip(lines.iter()) {
-                match outcome {
-                    Outcome::Stored { duplicate, .. } => {
-                        report.imported += 1;
-                        if duplicate.is_some() {
-                            report.duplicates_collapsed += 1;
-                        }
-                    }
-                    Outcome::AlreadyStored { same_content, .. } => {
-                        report.already_stored += 1;
-                        if !same_content {
-                            report.warnings.push(Warning {
-                                file: file.to_string(),
-                                line,
-                                message: "an item with the same source and id is already stored with different content; the stored one is kept".into(),
-                            });
-                        }
-                    }
-                    Outcome::Rejected(e) => {
-                        report.rejected.push(Rejection { file: file.to_string(), line, reason: e.to_string() })
-                    }
-                }
-            }
-            let last_line = lines.last().copied().unwrap_or(0);
-            batch.clear();
-            lines.clear();
-            on_progress(Progress {
-                bytes_read: counter.load(std::sync::atomic::Ordering::Relaxed),
-                rows: report.rows,
-                imported: report.imported,
-                committed_through_line: last_line,
-            });
-            Ok(())
+        let segmenter = pipeline.segmenter().clone();
+        let prepare_all = |batch: &[ItemInput]| -> Vec<Result<Prepared, InvalidItem>> {
+            let now = Utc::now();
+            batch.par_iter().map(|i| prepare(i, now, &segmenter, PrepareOptions { tokens: true })).collect()
         };
-        for row in read_rows(reader, format) {
-            self.rows += 1;
-            for w in row.warnings {
-                self.warnings.push(Warning { file: file.to_string(), line: row.line, message: w });
-            }
-            match row.result {
-                Ok(input) => {
-                    batch.push(input);
-                    lines.push(row.line);
-                    if batch.len() >= BATCH_SIZE {
-                        flush(self, &mut batch, &mut lines)?;
+        let rows_read = AtomicU64::new(self.rows);
+        let imported_before = self.imported;
+        let written: Result<ImportReport, EngineError> = std::thread::scope(|scope| {
+            let (tx, rx) = mpsc::sync_channel::<(Vec<u64>, Vec<Result<Prepared, InvalidItem>>)>(1);
+            let rows_read = &rows_read;
+            let writer = scope.spawn(move || -> Result<ImportReport, EngineError> {
+                let mut tally = ImportReport::default();
+                for (lines, prepared) in rx {
+                    let result = pipeline.write_prepared(prepared, Utc::now())?;
+                    for (outcome, &line) in result.outcomes.iter().zip(lines.iter()) {
+                        tally.account(file, line, outcome);
+                    }
+                    on_progress(Progress {
+                        bytes_read: counter.load(Ordering::Relaxed),
+                        rows: rows_read.load(Ordering::Relaxed),
+                        imported: imported_before + tally.imported,
+                        committed_through_line: lines.last().copied().unwrap_or(0),
+                    });
+                }
+                Ok(tally)
+            });
+            let mut batch: Vec<ItemInput> = Vec::with_capacity(BATCH_SIZE);
+            let mut lines: Vec<u64> = Vec::with_capacity(BATCH_SIZE);
+            for row in read_rows(reader, format) {
+                rows_read.fetch_add(1, Ordering::Relaxed);
+                for w in row.warnings {
+                    self.warnings.push(Warning { file: file.to_string(), line: row.line, message: w });
+                }
+                match row.result {
+                    Ok(input) => {
+                        batch.push(input);
+                        lines.push(row.line);
+                    }
+                    Err(e) => {
+                        self.rejected.push(Rejection { file: file.to_string(), line: row.line, reason: e.to_string() })
                     }
                 }
-                Err(e) => {
-                    self.rejected.push(Rejection { file: file.to_string(), line: row.line, reason: e.to_string() })
+                if batch.len() >= BATCH_SIZE {
+                    let prepared = prepare_all(&batch);
+                    batch.clear();
+                    if tx.send((std::mem::take(&mut lines), prepared)).is_err() {
+                        break; // the writer failed; its error is reported below
+                    }
                 }
             }
-        }
-        flush(self, &mut batch, &mut lines)?;
+            if !batch.is_empty() {
+                let _ = tx.send((lines, prepare_all(&batch)));
+            }
+            drop(tx);
+            writer.join().map_err(|_| EngineError::Io("the writer thread panicked".into()))?
+        });
+        let tally = written?;
+        self.rows = rows_read.into_inner();
+        self.imported += tally.imported;
+        self.duplicates_collapsed += tally.duplicates_collapsed;
+        self.already_stored += tally.already_stored;
+        self.rejected.extend(tally.rejected);
+        self.warnings.extend(tally.warnings);
         // Rows refused while reading and rows refused by the pipeline: report them in file order.
         self.rejected[rejected_before..].sort_by_key(|r| r.line);
         self.warnings[warnings_before..].sort_by_key(|w| w.line);
         Ok(())
+    }
+
+    fn account(&mut self, file: &str, line: u64, outcome: &Outcome) {
+        match outcome {
+            Outcome::Stored { duplicate, .. } => {
+                self.imported += 1;
+                if duplicate.is_some() {
+                    self.duplicates_collapsed += 1;
+                }
+            }
+            Outcome::AlreadyStored { same_content, .. } => {
+                self.already_stored += 1;
+                if !same_content {
+                    self.warnings.push(Warning {
+                        file: file.to_string(),
+                        line,
+                        message: "an item with the same source and id is already stored with different content; the stored one is kept".into(),
+                    });
+                }
+            }
+            Outcome::Rejected(e) => {
+                self.rejected.push(Rejection { file: file.to_string(), line, reason: e.to_string() })
+            }
+        }
     }
 }
