@@ -16,6 +16,7 @@ pub mod dedup;
 pub mod fingerprint;
 pub mod lang;
 pub mod normalize;
+pub mod rules;
 pub mod segment;
 pub mod snippet;
 pub mod url;
