@@ -27,6 +27,10 @@ enum Command {
     Search(commands::search::Args),
     /// Run the offline text pipeline on JSON Lines (no store): one JSON line out per valid item.
     Analyze(commands::analyze::Args),
+    /// Topics and their rules.
+    Topics(commands::topics::Args),
+    /// Match JSON Lines items against the topics of a file: one JSON line out per valid item.
+    Match(commands::matching::Args),
     /// Start the server on a fresh data directory with the bundled demo data replayed live.
     Demo(commands::demo::Args),
     /// Start the server (web UI and API) on the data directory.
@@ -48,6 +52,8 @@ fn main() -> ExitCode {
         Command::Import(a) => commands::import::run(&cli.data_dir, a),
         Command::Search(a) => commands::search::run(&cli.data_dir, a),
         Command::Analyze(a) => commands::analyze::run(a),
+        Command::Topics(a) => commands::topics::run(a),
+        Command::Match(a) => commands::matching::run(a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Serve(a) => commands::serve::run(&cli.data_dir, a),
         Command::Bench(a) => commands::bench::run(a),

@@ -4,5 +4,7 @@ pub(crate) mod analyze;
 pub(crate) mod bench;
 pub(crate) mod demo;
 pub(crate) mod import;
+pub(crate) mod matching;
 pub(crate) mod search;
 pub(crate) mod serve;
+pub(crate) mod topics;
