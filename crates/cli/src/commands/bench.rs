@@ -30,6 +30,113 @@ pub(crate) struct Args {
     /// Fingerprints in the near-duplicate index for the lookup benchmark.
     #[arg(long, default_value_t = 1_000_000)]
     index_size: usize,
+    /// Generated topic rules for the rule-matching benchmark (0 to skip).
+    #[arg(long, default_value_t = 10_000)]
+    rules: usize,
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Words of realistic rules: frequent words of the corpora (after the 100 most frequent), 2–4
+/// characters of Chinese or 3+ letters of English.
+fn vocabulary(texts: &[String], seg: &Segmenter) -> Vec<String> {
+    let mut freq: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for t in texts {
+        let f = tidewatch_text::normalize::fold(t);
+        for w in seg.cut(&f) {
+            let n = w.chars().count();
+            let cjk = w.chars().all(tidewatch_text::normalize::is_han) && (2..=4).contains(&n);
+            let latin = w.chars().all(|c| c.is_ascii_alphabetic()) && n >= 3;
+            if cjk || latin {
+                *freq.entry(w.to_string()).or_default() += 1;
+            }
+        }
+    }
+    let mut words: Vec<(String, usize)> = freq.into_iter().collect();
+    words.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    words.into_iter().skip(100).take(6000).map(|(w, _)| w).collect()
+}
+
+/// A rule of realistic shape: 2–8 terms, nested AND/OR/NOT; a fifth use NEAR, a tenth fields.
+fn generate_rule(rng: &mut Rng, vocab: &[String], i: usize) -> String {
+    let term = |rng: &mut Rng| vocab[rng.below(vocab.len())].clone();
+    let n_terms = 2 + rng.below(7);
+    let mut groups: Vec<String> = Vec::new();
+    let mut left = n_terms;
+    while left > 0 {
+        let k = 1 + rng.below(left.min(3));
+        let alts: Vec<String> = (0..k).map(|_| term(rng)).collect();
+        groups.push(if k == 1 { alts[0].clone() } else { format!("({})", alts.join(" OR ")) });
+        left -= k;
+    }
+    let mut rule = groups[0].clone();
+    for g in &groups[1..] {
+        rule = match rng.below(5) {
+            0 => format!("{rule} NOT {g}"),
+            1 => format!("({rule}) OR {g}"),
+            _ => format!("{rule} AND {g}"),
+        };
+    }
+    if i % 5 == 0 {
+        rule = format!("({}) AND ({} NEAR/{} {})", rule, term(rng), rng.below(10), term(rng));
+    }
+    if i % 10 == 1 {
+        rule = format!("title:({}) OR ({rule})", term(rng));
+    }
+    rule
+}
+
+fn rules_bench(name: &str, texts: &[String], vocab: &[String], n: usize, runs: usize) {
+    let mut rng = Rng(0x5eed_1234_abcd_ef01);
+    let nodes: Vec<_> =
+        (0..n).filter_map(|i| tidewatch_text::rules::parse_rule(&generate_rule(&mut rng, vocab, i)).ok()).collect();
+    let parsed = nodes.len();
+    let set = tidewatch_text::rules::RuleSet::new(nodes);
+    let literals = set.literals();
+    let bare = aho_corasick::AhoCorasick::new(&literals).expect("literals build");
+    let mut engine_rates = Vec::new();
+    let mut bare_rates = Vec::new();
+    let mut hits = 0usize;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let mut found = 0usize;
+        for t in texts {
+            let f = tidewatch_text::normalize::fold(t);
+            found += bare.find_overlapping_iter(&f).count();
+        }
+        std::hint::black_box(found);
+        bare_rates.push(texts.len() as f64 / started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        hits = 0;
+        for t in texts {
+            let input = tidewatch_text::rules::RuleInput { title: "", text: t, url: None, source: "bench", lang: "zh" };
+            hits += set.matches(&input).len();
+        }
+        engine_rates.push(texts.len() as f64 / started.elapsed().as_secs_f64());
+    }
+    let (e, elo, ehi) = median(engine_rates);
+    let (b, blo, bhi) = median(bare_rates);
+    println!(
+        "
+rule matching, {parsed} rules ({} literals), {name}, {} texts, 1 thread:",
+        literals.len(),
+        texts.len()
+    );
+    println!("  Tidewatch rule engine:                      {e:>9.0} items/s  ({elo:.0}–{ehi:.0}); {hits} topic hits");
+    println!("  bare multi-pattern scan (fold + Aho–Corasick): {b:>6.0} items/s  ({blo:.0}–{bhi:.0})");
+    println!("  engine / bare scan: {:.2}", e / b);
 }
 
 fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
@@ -140,6 +247,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         let (m, lo, hi) = median(rates);
         println!("  durable import, end to end (JSONL parse, pipeline, SQLite commits, index): {m:>7.0} items/s  ({lo:.0}–{hi:.0})");
+    }
+    if args.rules > 0 {
+        let all_texts: Vec<String> =
+            corpora.iter().flat_map(|(_, items)| items.iter().filter_map(|i| i.text.clone())).collect();
+        let vocab = vocabulary(&all_texts, &seg);
+        for (name, items) in &corpora {
+            let texts: Vec<String> = items.iter().filter_map(|i| i.text.clone()).collect();
+            rules_bench(name, &texts, &vocab, args.rules, runs);
+        }
     }
     // Near-duplicate index lookups at scale.
     let mut idx = SimHashIndex::new(tidewatch_text::dedup::DEFAULT_MAX_DISTANCE);
