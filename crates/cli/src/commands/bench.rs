@@ -89,7 +89,7 @@ fn generate_rule(rng: &mut Rng, vocab: &[String], i: usize) -> String {
             _ => format!("{rule} AND {g}"),
         };
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         rule = format!("({}) AND ({} NEAR/{} {})", rule, term(rng), rng.below(10), term(rng));
     }
     if i % 10 == 1 {
