@@ -437,6 +437,81 @@ fn collect_occ(node: &Node, next_leaf: &mut usize, occ: &dyn Fn(usize) -> (bool,
     }
 }
 
+fn count_leaves(node: &Node) -> usize {
+    match node {
+        Node::Leaf(_) => 1,
+        Node::And(v) | Node::Or(v) => v.iter().map(count_leaves).sum(),
+        Node::Not(n) => count_leaves(n),
+        Node::Near { a, b, .. } => count_leaves(a) + count_leaves(b),
+    }
+}
+
+/// The boolean value of `node` alone, short-circuiting, without allocating: the fast path that
+/// decides whether a candidate rule matches before its spans are computed.
+fn eval_bool<'o>(
+    node: &Node,
+    next_leaf: &mut usize,
+    hit: &dyn Fn(usize) -> bool,
+    occ: &dyn Fn(usize) -> &'o [Occ],
+) -> bool {
+    match node {
+        Node::Leaf(_) => {
+            let id = *next_leaf;
+            *next_leaf += 1;
+            hit(id)
+        }
+        Node::And(v) => {
+            let mut all = true;
+            for n in v {
+                if all {
+                    all = eval_bool(n, next_leaf, hit, occ);
+                } else {
+                    *next_leaf += count_leaves(n);
+                }
+            }
+            all
+        }
+        Node::Or(v) => {
+            let mut any = false;
+            for n in v {
+                if any {
+                    *next_leaf += count_leaves(n);
+                } else {
+                    any = eval_bool(n, next_leaf, hit, occ);
+                }
+            }
+            any
+        }
+        Node::Not(n) => !eval_bool(n, next_leaf, hit, occ),
+        Node::Near { a, b, n, ordered } => {
+            let a_start = *next_leaf;
+            let a_end = a_start + count_leaves(a);
+            let b_end = a_end + count_leaves(b);
+            *next_leaf = b_end;
+            for la in a_start..a_end {
+                for x in occ(la) {
+                    for lb in a_end..b_end {
+                        for y in occ(lb) {
+                            if x.field != y.field {
+                                continue;
+                            }
+                            let within = if y.start >= x.end {
+                                y.start - x.end <= *n
+                            } else {
+                                !*ordered && x.start >= y.end && x.start - y.end <= *n
+                            };
+                            if within {
+                                return true;
+                            }
+                        }
+                    }
+                }
+            }
+            false
+        }
+    }
+}
+
 fn leaves(node: &Node) -> Vec<Leaf> {
     let mut v = Vec::new();
     node.for_each_leaf(false, &mut |l, _| v.push(l.clone()));
@@ -588,9 +663,9 @@ impl RuleSet {
     /// Every rule that matches the item, in rule order, with its spans.
     pub fn matches(&self, input: &RuleInput<'_>) -> Vec<RuleMatch> {
         let fields = [FieldText::new(input.title), FieldText::new(input.text)];
-        // (rule, leaf) → occurrences.
-        let mut occs: HashMap<(u32, u32), Vec<Occ>> = HashMap::new();
-        let mut candidates: Vec<u32> = self.always.clone();
+        // (rule, leaf, occurrence) for every verified literal hit; sorted, so each rule's hits
+        // and each leaf's occurrences are contiguous.
+        let mut hits: Vec<(u32, u32, Occ)> = Vec::new();
         if let Some(ac) = &self.automaton {
             for (fi, f) in fields.iter().enumerate() {
                 for m in ac.find_overlapping_iter(&f.folded) {
@@ -606,36 +681,61 @@ impl RuleSet {
                         }
                         let start = tok - offset;
                         if let Some(end) = p.check_at(f, start) {
-                            candidates.push(ri);
-                            occs.entry((ri, li)).or_default().push(Occ {
-                                field: fi as u8,
-                                start: start as u32,
-                                end: end as u32,
-                            });
+                            hits.push((ri, li, Occ { field: fi as u8, start: start as u32, end: end as u32 }));
                         }
                     }
                 }
             }
         }
-        candidates.sort_unstable();
-        candidates.dedup();
+        hits.sort_unstable();
+        hits.dedup();
+        let mut candidates: Vec<(u32, usize, usize)> = Vec::new();
+        let mut i = 0;
+        while i < hits.len() {
+            let r = hits[i].0;
+            let j = i + hits[i..].partition_point(|h| h.0 == r);
+            candidates.push((r, i, j));
+            i = j;
+        }
+        for &r in &self.always {
+            if let Err(pos) = candidates.binary_search_by_key(&r, |c| c.0) {
+                candidates.insert(pos, (r, 0, 0));
+            }
+        }
         let mut out = Vec::new();
-        for ri in candidates {
+        for (ri, from, to) in candidates {
             let rule = &self.rules[ri as usize];
+            let rule_hits = &hits[from..to];
+            let leaf_occs: Vec<Occ>;
+            let bounds = |li: usize| -> (usize, usize) {
+                let lo = rule_hits.partition_point(|h| (h.1 as usize) < li);
+                let hi = rule_hits.partition_point(|h| (h.1 as usize) <= li);
+                (lo, hi)
+            };
+            leaf_occs = rule_hits.iter().map(|h| h.2).collect();
+            let occ_slice = |li: usize| -> &[Occ] {
+                let (lo, hi) = bounds(li);
+                &leaf_occs[lo..hi]
+            };
+            let hit = |li: usize| -> bool {
+                let leaf = &rule.leaves[li];
+                if leaf.field.is_metadata() {
+                    return meta_matches(leaf, input);
+                }
+                let (lo, hi) = bounds(li);
+                hi > lo
+            };
+            let mut next = 0;
+            if !eval_bool(&rule.node, &mut next, &hit, &occ_slice) {
+                continue;
+            }
             let occ = |li: usize| -> (bool, Vec<Occ>) {
                 let leaf = &rule.leaves[li];
                 if leaf.field.is_metadata() {
                     return (meta_matches(leaf, input), Vec::new());
                 }
-                match occs.get(&(ri, li as u32)) {
-                    Some(v) => {
-                        let mut v = v.clone();
-                        v.sort();
-                        v.dedup();
-                        (true, v)
-                    }
-                    None => (false, Vec::new()),
-                }
+                let v = occ_slice(li).to_vec();
+                (!v.is_empty(), v)
             };
             let mut fired = Vec::new();
             let mut next = 0;
