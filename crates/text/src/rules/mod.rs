@@ -706,13 +706,12 @@ impl RuleSet {
         for (ri, from, to) in candidates {
             let rule = &self.rules[ri as usize];
             let rule_hits = &hits[from..to];
-            let leaf_occs: Vec<Occ>;
             let bounds = |li: usize| -> (usize, usize) {
                 let lo = rule_hits.partition_point(|h| (h.1 as usize) < li);
                 let hi = rule_hits.partition_point(|h| (h.1 as usize) <= li);
                 (lo, hi)
             };
-            leaf_occs = rule_hits.iter().map(|h| h.2).collect();
+            let leaf_occs: Vec<Occ> = rule_hits.iter().map(|h| h.2).collect();
             let occ_slice = |li: usize| -> &[Occ] {
                 let (lo, hi) = bounds(li);
                 &leaf_occs[lo..hi]
