@@ -105,6 +105,13 @@ impl ItemView {
     }
 }
 
+/// The read side (second connection and index reader).
+fn read_side(
+    state: &AppState,
+) -> Result<std::sync::MutexGuard<'_, (tidewatch_store::Db, tidewatch_store::SearchIndex)>, ApiError> {
+    state.reader.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))
+}
+
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::new("internal", e.to_string()))?
 }
@@ -118,7 +125,7 @@ struct StatusView {
 
 async fn status(State(state): State<Arc<AppState>>) -> Result<Json<StatusView>, ApiError> {
     blocking(move || {
-        let r = state.reader.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))?;
+        let r = read_side(&state)?;
         r.1.reload()?;
         Ok(Json(StatusView {
             items: r.0.count_items()?,
@@ -194,7 +201,7 @@ async fn search(
         order,
     };
     blocking(move || {
-        let r = state.reader.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))?;
+        let r = read_side(&state)?;
         r.1.reload()?;
         let results = r.1.search(&req)?;
         let ids: Vec<_> = results.hits.iter().map(|h| h.item).collect();
@@ -238,7 +245,7 @@ async fn newest(
     let Query(p) = params.map_err(|e| ApiError::bad_parameter("query string", e.body_text()))?;
     let limit = list_limit(&p)?;
     blocking(move || {
-        let r = state.reader.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))?;
+        let r = read_side(&state)?;
         let items = r.0.newest_items(limit)?;
         let sizes = r.0.group_sizes(&items.iter().map(|i| i.group).collect::<Vec<_>>())?;
         Ok(Json(items.iter().zip(sizes).map(|(s, n)| ItemView::from_stored(s, None, n)).collect()))
@@ -262,7 +269,7 @@ async fn groups(
     let limit = list_limit(&p)?;
     let min_size = p.min_size.unwrap_or(2).max(1);
     blocking(move || {
-        let r = state.reader.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))?;
+        let r = read_side(&state)?;
         let groups = r.0.largest_groups(min_size, limit)?;
         Ok(Json(
             groups
@@ -290,7 +297,7 @@ struct GroupDetail {
 async fn group(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<GroupDetail>, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::bad_parameter("id", "must be a whole number"))?;
     blocking(move || {
-        let r = state.reader.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))?;
+        let r = read_side(&state)?;
         let members = r.0.group_members(GroupId(id), MAX_LIMIT)?;
         if members.is_empty() {
             return Err(ApiError::new("not_found", format!("group {id}")));

@@ -279,6 +279,11 @@ impl LeafPattern {
         }
     }
 
+    /// Whether the pattern looks at field `fi` (0 title, 1 text).
+    fn applies_to(&self, fi: usize) -> bool {
+        !matches!((fi, self.field), (0, Field::Text) | (1, Field::Title))
+    }
+
     /// Whether the pattern occurs at token `i`; returns the end token (exclusive).
     fn check_at(&self, f: &FieldText, i: usize) -> Option<usize> {
         let n = self.tokens.len();
@@ -325,6 +330,19 @@ fn meta_matches(leaf: &Leaf, input: &RuleInput<'_>) -> bool {
             .and_then(|u| u.host_str().map(str::to_lowercase))
             .is_some_and(|h| h == v || h.ends_with(&format!(".{v}"))),
         _ => false,
+    }
+}
+
+/// Whether occurrences `x` (of NEAR's left operand) and `y` are at most `n` tokens apart, in the
+/// same field (`x` first when `ordered`).
+fn near_within(x: &Occ, y: &Occ, n: u32, ordered: bool) -> bool {
+    if x.field != y.field {
+        return false;
+    }
+    if y.start >= x.end {
+        y.start - x.end <= n
+    } else {
+        !ordered && x.start >= y.end && x.start - y.end <= n
     }
 }
 
@@ -396,17 +414,7 @@ fn eval(
             let mut local = Vec::new();
             for x in &oa {
                 for y in &ob {
-                    if x.field != y.field {
-                        continue;
-                    }
-                    let within = if y.start >= x.end {
-                        y.start - x.end <= *n
-                    } else if !*ordered && x.start >= y.end {
-                        x.start - y.end <= *n
-                    } else {
-                        false
-                    };
-                    if within {
+                    if near_within(x, y, *n, *ordered) {
                         hit = true;
                         local.push(*x);
                         local.push(*y);
@@ -492,15 +500,7 @@ fn eval_bool<'o>(
                 for x in occ(la) {
                     for lb in a_end..b_end {
                         for y in occ(lb) {
-                            if x.field != y.field {
-                                continue;
-                            }
-                            let within = if y.start >= x.end {
-                                y.start - x.end <= *n
-                            } else {
-                                !*ordered && x.start >= y.end && x.start - y.end <= *n
-                            };
-                            if within {
+                            if near_within(x, y, *n, *ordered) {
                                 return true;
                             }
                         }
@@ -554,7 +554,7 @@ pub fn evaluate_reference(node: &Node, input: &RuleInput<'_>) -> Option<Vec<Span
         let p = &patterns[id];
         let mut v = Vec::new();
         for (fi, f) in fields.iter().enumerate() {
-            if (fi == 0 && p.field == Field::Text) || (fi == 1 && p.field == Field::Title) {
+            if !p.applies_to(fi) {
                 continue;
             }
             for i in 0..f.tokens.len() {
@@ -672,7 +672,7 @@ impl RuleSet {
                     let Some(tok) = f.token_at_byte(m.start()) else { continue };
                     for &(ri, li) in &self.users[m.pattern().as_usize()] {
                         let p = &self.rules[ri as usize].patterns[li as usize];
-                        if (fi == 0 && p.field == Field::Text) || (fi == 1 && p.field == Field::Title) {
+                        if !p.applies_to(fi) {
                             continue;
                         }
                         let offset = p.literal_offset();
