@@ -33,6 +33,9 @@ pub(crate) struct Args {
     /// Generated topic rules for the rule-matching benchmark (0 to skip).
     #[arg(long, default_value_t = 10_000)]
     rules: usize,
+    /// Run only these parts (repeatable): `pipeline`, `rules`, `dedup`.
+    #[arg(long, value_parser = ["pipeline", "rules", "dedup"])]
+    only: Vec<String>,
 }
 
 struct Rng(u64);
@@ -221,7 +224,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.items,
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
+    let part = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
     for (name, base) in &corpora {
+        if !part("pipeline") {
+            break;
+        }
         let items = corpus_to(base, args.items);
         let chars: usize = items
             .iter()
@@ -248,7 +255,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let (m, lo, hi) = median(rates);
         println!("  durable import, end to end (JSONL parse, pipeline, SQLite commits, index): {m:>7.0} items/s  ({lo:.0}–{hi:.0})");
     }
-    if args.rules > 0 {
+    if args.rules > 0 && part("rules") {
         let all_texts: Vec<String> =
             corpora.iter().flat_map(|(_, items)| items.iter().filter_map(|i| i.text.clone())).collect();
         let vocab = vocabulary(&all_texts, &seg);
@@ -256,6 +263,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             let texts: Vec<String> = items.iter().filter_map(|i| i.text.clone()).collect();
             rules_bench(name, &texts, &vocab, args.rules, runs);
         }
+    }
+    if !part("dedup") {
+        return Ok(ExitCode::SUCCESS);
     }
     // Near-duplicate index lookups at scale.
     let mut idx = SimHashIndex::new(tidewatch_text::dedup::DEFAULT_MAX_DISTANCE);

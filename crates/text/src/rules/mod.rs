@@ -14,8 +14,9 @@
 
 pub mod parse;
 
-use crate::normalize::{fold_with_map, FoldMap};
+use crate::normalize::{fold, fold_with_map, FoldMap};
 use aho_corasick::{AhoCorasick, MatchKind};
+use std::cell::OnceCell;
 use std::collections::HashMap;
 
 pub use parse::{parse_rule, RuleError};
@@ -180,13 +181,14 @@ pub struct RuleInput<'a> {
     pub lang: &'a str,
 }
 
-/// One field cut into tokens.
-#[derive(Debug)]
-struct FieldText {
+/// One field of an item in matching form. Its tokens and its map back to the original are
+/// computed only when a rule needs them (a phrase, a NEAR, or the spans of a match).
+struct FieldText<'a> {
+    original: &'a str,
     folded: String,
-    map: FoldMap,
     /// Byte ranges of tokens in `folded`.
-    tokens: Vec<(usize, usize)>,
+    tokens: OnceCell<Vec<(usize, usize)>>,
+    map: OnceCell<FoldMap>,
 }
 
 fn is_cjk_token_char(c: char) -> bool {
@@ -216,37 +218,52 @@ fn tokenize(s: &str) -> Vec<(usize, usize)> {
     out
 }
 
-impl FieldText {
-    fn new(original: &str) -> FieldText {
-        let (folded, map) = fold_with_map(original);
-        let tokens = tokenize(&folded);
-        FieldText { folded, map, tokens }
+impl<'a> FieldText<'a> {
+    fn new(original: &'a str) -> FieldText<'a> {
+        FieldText { original, folded: fold(original), tokens: OnceCell::new(), map: OnceCell::new() }
+    }
+
+    fn tokens(&self) -> &[(usize, usize)] {
+        self.tokens.get_or_init(|| tokenize(&self.folded))
+    }
+
+    fn map(&self) -> &FoldMap {
+        self.map.get_or_init(|| fold_with_map(self.original).1)
     }
 
     fn tok(&self, i: usize) -> &str {
-        let (a, b) = self.tokens[i];
+        let (a, b) = self.tokens()[i];
         &self.folded[a..b]
     }
 
     fn gap(&self, i: usize) -> &str {
         // Separator between token i-1 and token i.
-        &self.folded[self.tokens[i - 1].1..self.tokens[i].0]
+        let t = self.tokens();
+        &self.folded[t[i - 1].1..t[i].0]
     }
 
-    fn token_at_byte(&self, byte: usize) -> Option<usize> {
-        self.tokens.binary_search_by(|t| t.0.cmp(&byte)).ok()
+    /// The index of the token starting at byte `b`.
+    fn token_starting(&self, b: usize) -> Option<usize> {
+        self.tokens().binary_search_by(|t| t.0.cmp(&b)).ok()
+    }
+
+    /// The index of the token ending at byte `b`.
+    fn token_ending(&self, b: usize) -> Option<usize> {
+        self.tokens().binary_search_by(|t| t.1.cmp(&b)).ok()
     }
 }
 
-/// A leaf prepared for matching: its tokens and the separators a term requires between them.
-#[derive(Debug, Clone)]
+/// How a leaf matches text: its tokens and the separators a term requires between them. Leaves
+/// of different rules with the same pattern share one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct LeafPattern {
     tokens: Vec<String>,
     gaps: Vec<String>,
     phrase: bool,
     wildcard: bool,
+    /// `Any`, `Title` or `Text`.
     field: Field,
-    /// The literal the automaton looks for.
+    /// The literal the automaton looks for: a term's whole text, a phrase's longest token.
     literal: String,
     /// For phrases: which token the literal is.
     literal_index: usize,
@@ -284,10 +301,11 @@ impl LeafPattern {
         !matches!((fi, self.field), (0, Field::Text) | (1, Field::Title))
     }
 
-    /// Whether the pattern occurs at token `i`; returns the end token (exclusive).
-    fn check_at(&self, f: &FieldText, i: usize) -> Option<usize> {
+    /// Whether the pattern occurs at token `i`, comparing token by token; returns the end token
+    /// (exclusive). The reference evaluator's test, and the compiled one's for phrases.
+    fn check_at(&self, f: &FieldText<'_>, i: usize) -> Option<usize> {
         let n = self.tokens.len();
-        if n == 0 || i + n > f.tokens.len() {
+        if n == 0 || i + n > f.tokens().len() {
             return None;
         }
         for (j, want) in self.tokens.iter().enumerate() {
@@ -304,13 +322,51 @@ impl LeafPattern {
         Some(i + n)
     }
 
-    /// The token index of the phrase's first token, given where its literal was found.
-    fn literal_offset(&self) -> usize {
-        self.literal_index
+    /// Whether the pattern occurs where the automaton found its literal (byte `at` of the
+    /// folded field); returns the occurrence's byte range.
+    ///
+    /// A term's literal is its whole text, so the bytes already agree and only the two ends must
+    /// fall on token boundaries (a Latin word may not continue on either side, except after a
+    /// wildcard's prefix): no tokenization is needed. A phrase is checked token by token around
+    /// its literal.
+    fn verify(&self, f: &FieldText<'_>, at: usize) -> Option<(usize, usize)> {
+        let text = f.folded.as_bytes();
+        let lit = self.literal.as_bytes();
+        let end = at + lit.len();
+        if self.phrase {
+            let tok = f.token_starting(at)?;
+            if f.tokens()[tok].1 != end || tok < self.literal_index {
+                return None;
+            }
+            let start = tok - self.literal_index;
+            let last = self.check_at(f, start)?;
+            let t = f.tokens();
+            return Some((t[start].0, t[last - 1].1));
+        }
+        if lit[0].is_ascii_alphanumeric() && at > 0 && text[at - 1].is_ascii_alphanumeric() {
+            return None;
+        }
+        let continues = text.get(end).is_some_and(u8::is_ascii_alphanumeric);
+        if self.wildcard {
+            let more = text[end..].iter().take_while(|b| b.is_ascii_alphanumeric()).count();
+            return Some((at, end + more));
+        }
+        if lit[lit.len() - 1].is_ascii_alphanumeric() && continues {
+            return None;
+        }
+        Some((at, end))
+    }
+
+    /// How unlikely a hit is, roughly: longer literals are rarer. Used to pick the terms that
+    /// select a rule.
+    fn cost(&self) -> f64 {
+        let units = if self.literal.is_ascii() { (self.literal.len() as f64 / 2.5).max(1.0) } else { self.literal.chars().count() as f64 };
+        1.0 / (units * units)
     }
 }
 
-/// One occurrence: field (0 title, 1 text) and token range.
+/// One occurrence of a leaf: field (0 title, 1 text) and the byte range in the folded field,
+/// always on token boundaries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Occ {
     field: u8,
@@ -335,14 +391,17 @@ fn meta_matches(leaf: &Leaf, input: &RuleInput<'_>) -> bool {
 
 /// Whether occurrences `x` (of NEAR's left operand) and `y` are at most `n` tokens apart, in the
 /// same field (`x` first when `ordered`).
-fn near_within(x: &Occ, y: &Occ, n: u32, ordered: bool) -> bool {
+fn near_within(fields: &[FieldText<'_>; 2], x: &Occ, y: &Occ, n: u32, ordered: bool) -> bool {
     if x.field != y.field {
         return false;
     }
-    if y.start >= x.end {
-        y.start - x.end <= n
+    let f = &fields[x.field as usize];
+    let bounds = |o: &Occ| Some((f.token_starting(o.start as usize)?, f.token_ending(o.end as usize)? + 1));
+    let (Some((xs, xe)), Some((ys, ye))) = (bounds(x), bounds(y)) else { return false };
+    if ys >= xe {
+        ys - xe <= n as usize
     } else {
-        !ordered && x.start >= y.end && x.start - y.end <= n
+        !ordered && xs >= ye && xs - ye <= n as usize
     }
 }
 
@@ -357,92 +416,13 @@ pub struct Span {
     pub end: usize,
 }
 
-/// Evaluates `node` given each leaf's occurrences (`occ(leaf_index)`), numbering leaves in
-/// [`Node::for_each_leaf`] order. Records which positive leaves were true.
-fn eval(
-    node: &Node,
-    next_leaf: &mut usize,
-    occ: &dyn Fn(usize) -> (bool, Vec<Occ>),
-    fired: &mut Vec<Occ>,
-    negated: bool,
-) -> bool {
-    match node {
-        Node::Leaf(_) => {
-            let id = *next_leaf;
-            *next_leaf += 1;
-            let (hit, occs) = occ(id);
-            if hit && !negated {
-                fired.extend(occs);
-            }
-            hit
-        }
-        Node::And(v) => {
-            let mut all = true;
-            let mut local = Vec::new();
-            for n in v {
-                // Evaluate every child so that leaf numbering stays aligned.
-                if !eval(n, next_leaf, occ, &mut local, negated) {
-                    all = false;
-                }
-            }
-            if all {
-                fired.extend(local);
-            }
-            all
-        }
-        Node::Or(v) => {
-            let mut any = false;
-            for n in v {
-                if eval(n, next_leaf, occ, fired, negated) {
-                    any = true;
-                }
-            }
-            any
-        }
-        Node::Not(n) => {
-            let mut ignored = Vec::new();
-            !eval(n, next_leaf, occ, &mut ignored, !negated)
-        }
-        Node::Near { a, b, n, ordered } => {
-            let first = *next_leaf;
-            let mut oa = Vec::new();
-            let mut ob = Vec::new();
-            collect_occ(a, next_leaf, occ, &mut oa);
-            collect_occ(b, next_leaf, occ, &mut ob);
-            let _ = first;
-            let mut hit = false;
-            let mut local = Vec::new();
-            for x in &oa {
-                for y in &ob {
-                    if near_within(x, y, *n, *ordered) {
-                        hit = true;
-                        local.push(*x);
-                        local.push(*y);
-                    }
-                }
-            }
-            if hit && !negated {
-                fired.extend(local);
-            }
-            hit
-        }
-    }
-}
-
-fn collect_occ(node: &Node, next_leaf: &mut usize, occ: &dyn Fn(usize) -> (bool, Vec<Occ>), out: &mut Vec<Occ>) {
-    match node {
-        Node::Leaf(_) => {
-            let id = *next_leaf;
-            *next_leaf += 1;
-            out.extend(occ(id).1);
-        }
-        Node::Or(v) => v.iter().for_each(|n| collect_occ(n, next_leaf, occ, out)),
-        // The parser only allows leaves and OR-groups under NEAR.
-        other => {
-            let mut ignored = Vec::new();
-            eval(other, next_leaf, occ, &mut ignored, false);
-        }
-    }
+/// What is known about each leaf of one rule on one item, leaves numbered in
+/// [`Node::for_each_leaf`] order.
+trait LeafState {
+    /// Whether the leaf is true.
+    fn hit(&self, leaf: usize) -> bool;
+    /// Where it occurs (empty for metadata leaves).
+    fn occ(&self, leaf: usize) -> &[Occ];
 }
 
 fn count_leaves(node: &Node) -> usize {
@@ -454,25 +434,48 @@ fn count_leaves(node: &Node) -> usize {
     }
 }
 
-/// The boolean value of `node` alone, short-circuiting, without allocating: the fast path that
-/// decides whether a candidate rule matches before its spans are computed.
-fn eval_bool<'o>(
-    node: &Node,
-    next_leaf: &mut usize,
-    hit: &dyn Fn(usize) -> bool,
-    occ: &dyn Fn(usize) -> &'o [Occ],
+/// Some pair of occurrences of leaves `a` and `b` (ranges of leaf numbers) within NEAR distance;
+/// `each` is called on every such pair until it returns false.
+fn near_pairs(
+    s: &impl LeafState,
+    fields: &[FieldText<'_>; 2],
+    a: std::ops::Range<usize>,
+    b: std::ops::Range<usize>,
+    n: u32,
+    ordered: bool,
+    mut each: impl FnMut(&Occ, &Occ) -> bool,
 ) -> bool {
+    let mut any = false;
+    for la in a {
+        for x in s.occ(la) {
+            for lb in b.clone() {
+                for y in s.occ(lb) {
+                    if near_within(fields, x, y, n, ordered) {
+                        any = true;
+                        if !each(x, y) {
+                            return true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    any
+}
+
+/// The boolean value of `node`, short-circuiting, without allocating: decides whether a rule
+/// matches before its spans are computed.
+fn eval_bool(node: &Node, next_leaf: &mut usize, s: &impl LeafState, fields: &[FieldText<'_>; 2]) -> bool {
     match node {
         Node::Leaf(_) => {
-            let id = *next_leaf;
             *next_leaf += 1;
-            hit(id)
+            s.hit(*next_leaf - 1)
         }
         Node::And(v) => {
             let mut all = true;
             for n in v {
                 if all {
-                    all = eval_bool(n, next_leaf, hit, occ);
+                    all = eval_bool(n, next_leaf, s, fields);
                 } else {
                     *next_leaf += count_leaves(n);
                 }
@@ -485,29 +488,79 @@ fn eval_bool<'o>(
                 if any {
                     *next_leaf += count_leaves(n);
                 } else {
-                    any = eval_bool(n, next_leaf, hit, occ);
+                    any = eval_bool(n, next_leaf, s, fields);
                 }
             }
             any
         }
-        Node::Not(n) => !eval_bool(n, next_leaf, hit, occ),
+        Node::Not(n) => !eval_bool(n, next_leaf, s, fields),
         Node::Near { a, b, n, ordered } => {
             let a_start = *next_leaf;
             let a_end = a_start + count_leaves(a);
             let b_end = a_end + count_leaves(b);
             *next_leaf = b_end;
-            for la in a_start..a_end {
-                for x in occ(la) {
-                    for lb in a_end..b_end {
-                        for y in occ(lb) {
-                            if near_within(x, y, *n, *ordered) {
-                                return true;
-                            }
-                        }
-                    }
+            near_pairs(s, fields, a_start..a_end, a_end..b_end, *n, *ordered, |_, _| false)
+        }
+    }
+}
+
+/// Evaluates `node` and records the occurrences that made it true: every true positive leaf
+/// under a true AND/OR, every pair within distance under a true NEAR.
+fn eval_spans(
+    node: &Node,
+    next_leaf: &mut usize,
+    s: &impl LeafState,
+    fields: &[FieldText<'_>; 2],
+    fired: &mut Vec<Occ>,
+    negated: bool,
+) -> bool {
+    match node {
+        Node::Leaf(_) => {
+            let id = *next_leaf;
+            *next_leaf += 1;
+            let hit = s.hit(id);
+            if hit && !negated {
+                fired.extend_from_slice(s.occ(id));
+            }
+            hit
+        }
+        Node::And(v) => {
+            let mut local = Vec::new();
+            for (i, n) in v.iter().enumerate() {
+                if !eval_spans(n, next_leaf, s, fields, &mut local, negated) {
+                    *next_leaf += v[i + 1..].iter().map(count_leaves).sum::<usize>();
+                    return false;
                 }
             }
-            false
+            fired.extend(local);
+            true
+        }
+        Node::Or(v) => {
+            let mut any = false;
+            for n in v {
+                any |= eval_spans(n, next_leaf, s, fields, fired, negated);
+            }
+            any
+        }
+        Node::Not(n) => {
+            let mut ignored = Vec::new();
+            !eval_spans(n, next_leaf, s, fields, &mut ignored, !negated)
+        }
+        Node::Near { a, b, n, ordered } => {
+            let a_start = *next_leaf;
+            let a_end = a_start + count_leaves(a);
+            let b_end = a_end + count_leaves(b);
+            *next_leaf = b_end;
+            let mut local = Vec::new();
+            let hit = near_pairs(s, fields, a_start..a_end, a_end..b_end, *n, *ordered, |x, y| {
+                local.push(*x);
+                local.push(*y);
+                true
+            });
+            if hit && !negated {
+                fired.extend(local);
+            }
+            hit
         }
     }
 }
@@ -518,66 +571,117 @@ fn leaves(node: &Node) -> Vec<Leaf> {
     v
 }
 
-fn spans(fields: &[FieldText; 2], originals: [&str; 2], fired: &mut [Occ]) -> Vec<Span> {
-    fired.sort();
+fn spans(fields: &[FieldText<'_>; 2], fired: &mut [Occ]) -> Vec<Span> {
+    fired.sort_unstable();
     let mut out: Vec<Span> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut last = None;
     for o in fired.iter() {
-        if !seen.insert(*o) {
+        if last == Some(*o) {
             continue;
         }
+        last = Some(*o);
         let f = &fields[o.field as usize];
-        let (a, _) = f.tokens[o.start as usize];
-        let (_, b) = f.tokens[o.end as usize - 1];
-        let (oa, ob) = f.map.original_range(a, b);
-        let original = originals[o.field as usize];
+        let (oa, ob) = f.map().original_range(o.start as usize, o.end as usize);
         out.push(Span {
             field: if o.field == 0 { "title" } else { "text" },
-            start: original[..oa].chars().count(),
-            end: original[..ob].chars().count(),
+            start: f.original[..oa].chars().count(),
+            end: f.original[..ob].chars().count(),
         });
     }
     out
 }
 
-/// Matches one rule by scanning every token (the reference the compiled engine is tested
-/// against). Returns the spans when it matches.
+/// Every leaf of one rule checked at every token: the reference evaluator's state.
+struct ScannedLeaves {
+    hits: Vec<bool>,
+    occs: Vec<Vec<Occ>>,
+}
+
+impl LeafState for ScannedLeaves {
+    fn hit(&self, leaf: usize) -> bool {
+        self.hits[leaf]
+    }
+    fn occ(&self, leaf: usize) -> &[Occ] {
+        &self.occs[leaf]
+    }
+}
+
+/// Matches one rule by checking each leaf at every token (the reference the compiled engine is
+/// tested against). Returns the spans when it matches.
 pub fn evaluate_reference(node: &Node, input: &RuleInput<'_>) -> Option<Vec<Span>> {
     let fields = [FieldText::new(input.title), FieldText::new(input.text)];
-    let leaves = leaves(node);
-    let patterns: Vec<LeafPattern> = leaves.iter().map(LeafPattern::new).collect();
-    let occ = |id: usize| -> (bool, Vec<Occ>) {
-        let leaf = &leaves[id];
+    let mut state = ScannedLeaves { hits: Vec::new(), occs: Vec::new() };
+    for leaf in leaves(node) {
         if leaf.field.is_metadata() {
-            return (meta_matches(leaf, input), Vec::new());
+            state.hits.push(meta_matches(&leaf, input));
+            state.occs.push(Vec::new());
+            continue;
         }
-        let p = &patterns[id];
+        let p = LeafPattern::new(&leaf);
         let mut v = Vec::new();
         for (fi, f) in fields.iter().enumerate() {
             if !p.applies_to(fi) {
                 continue;
             }
-            for i in 0..f.tokens.len() {
+            for i in 0..f.tokens().len() {
                 if let Some(end) = p.check_at(f, i) {
-                    v.push(Occ { field: fi as u8, start: i as u32, end: end as u32 });
+                    let t = f.tokens();
+                    v.push(Occ { field: fi as u8, start: t[i].0 as u32, end: t[end - 1].1 as u32 });
                 }
             }
         }
-        (!v.is_empty(), v)
-    };
+        state.hits.push(!v.is_empty());
+        state.occs.push(v);
+    }
     let mut fired = Vec::new();
-    let mut next = 0;
-    if eval(node, &mut next, &occ, &mut fired, false) {
-        Some(spans(&fields, [input.title, input.text], &mut fired))
+    if eval_spans(node, &mut 0, &state, &fields, &mut fired, false) {
+        Some(spans(&fields, &mut fired))
     } else {
         None
     }
 }
 
+/// Marks a metadata leaf in [`CompiledRule::patterns`].
+const NO_PATTERN: u32 = u32::MAX;
+
 struct CompiledRule {
     node: Node,
     leaves: Vec<Leaf>,
-    patterns: Vec<LeafPattern>,
+    /// The shared pattern of each leaf ([`NO_PATTERN`] for metadata leaves).
+    patterns: Vec<u32>,
+}
+
+/// The verified pattern hits of one item (sorted by pattern, as two parallel lists) seen through
+/// one rule.
+struct RuleView<'a> {
+    rule: &'a CompiledRule,
+    pids: &'a [u32],
+    occs: &'a [Occ],
+    input: &'a RuleInput<'a>,
+}
+
+impl RuleView<'_> {
+    fn range(&self, leaf: usize) -> std::ops::Range<usize> {
+        let p = self.rule.patterns[leaf];
+        let lo = self.pids.partition_point(|&q| q < p);
+        let hi = lo + self.pids[lo..].partition_point(|&q| q == p);
+        lo..hi
+    }
+}
+
+impl LeafState for RuleView<'_> {
+    fn hit(&self, leaf: usize) -> bool {
+        if self.rule.patterns[leaf] == NO_PATTERN {
+            return meta_matches(&self.rule.leaves[leaf], self.input);
+        }
+        !self.range(leaf).is_empty()
+    }
+    fn occ(&self, leaf: usize) -> &[Occ] {
+        if self.rule.patterns[leaf] == NO_PATTERN {
+            return &[];
+        }
+        &self.occs[self.range(leaf)]
+    }
 }
 
 /// A rule that fired on an item, with the spans that made it fire.
@@ -590,64 +694,137 @@ pub struct RuleMatch {
 }
 
 /// Every rule compiled together.
+///
+/// Leaves with the same pattern share it; each pattern is verified once per automaton hit.
+/// Each rule is *selected* by a set of patterns at least one of which occurs in every item it
+/// matches (for AND, the rarest-looking child's set; for OR, the union of its children's); only
+/// selected rules are evaluated.
 pub struct RuleSet {
     rules: Vec<CompiledRule>,
+    patterns: Vec<LeafPattern>,
     automaton: Option<AhoCorasick>,
-    /// For each automaton pattern: the (rule, leaf) pairs that use it.
-    users: Vec<Vec<(u32, u32)>>,
-    /// Rules whose text leaves cannot select them (metadata-only rules): always evaluated.
+    /// For each automaton literal: the patterns found by it.
+    literal_patterns: Vec<Vec<u32>>,
+    /// For each pattern: the rules it selects.
+    selects: Vec<Vec<u32>>,
+    /// Rules no pattern can select (their positive part is only metadata): always evaluated.
     always: Vec<u32>,
 }
 
 impl std::fmt::Debug for RuleSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RuleSet").field("rules", &self.rules.len()).field("patterns", &self.users.len()).finish()
+        f.debug_struct("RuleSet")
+            .field("rules", &self.rules.len())
+            .field("patterns", &self.patterns.len())
+            .field("literals", &self.literal_patterns.len())
+            .finish()
+    }
+}
+
+/// The patterns that select a rule: at least one of them occurs whenever `node` is true, or
+/// `None` when no such set exists. Also returns the set's cost (lower is more selective).
+fn selectors(node: &Node, next_leaf: &mut usize, rule: &CompiledRule, patterns: &[LeafPattern]) -> Option<(Vec<u32>, f64)> {
+    match node {
+        Node::Leaf(_) => {
+            let p = rule.patterns[*next_leaf];
+            *next_leaf += 1;
+            (p != NO_PATTERN).then(|| (vec![p], patterns[p as usize].cost()))
+        }
+        Node::And(v) => {
+            let mut best: Option<(Vec<u32>, f64)> = None;
+            for n in v {
+                if let Some(c) = selectors(n, next_leaf, rule, patterns) {
+                    if best.as_ref().is_none_or(|b| c.1 < b.1) {
+                        best = Some(c);
+                    }
+                }
+            }
+            best
+        }
+        Node::Or(v) => {
+            let mut all = Some((Vec::new(), 0.0));
+            for n in v {
+                let c = selectors(n, next_leaf, rule, patterns);
+                all = match (all, c) {
+                    (Some((mut a, ca)), Some((b, cb))) => {
+                        a.extend(b);
+                        Some((a, ca + cb))
+                    }
+                    _ => None,
+                };
+            }
+            all
+        }
+        Node::Not(n) => {
+            *next_leaf += count_leaves(n);
+            None
+        }
+        Node::Near { a, b, .. } => {
+            let x = selectors(a, next_leaf, rule, patterns);
+            let y = selectors(b, next_leaf, rule, patterns);
+            match (x, y) {
+                (Some(x), Some(y)) => Some(if y.1 < x.1 { y } else { x }),
+                (x, y) => x.or(y),
+            }
+        }
     }
 }
 
 impl RuleSet {
     /// Compiles parsed rules (indexes in the result refer to positions in `rules`).
     pub fn new(rules: Vec<Node>) -> RuleSet {
-        let mut literal_ids: HashMap<String, usize> = HashMap::new();
-        let mut literals: Vec<String> = Vec::new();
-        let mut users: Vec<Vec<(u32, u32)>> = Vec::new();
-        let mut always = Vec::new();
+        let mut pattern_ids: HashMap<LeafPattern, u32> = HashMap::new();
+        let mut patterns: Vec<LeafPattern> = Vec::new();
         let mut compiled = Vec::with_capacity(rules.len());
-        for (ri, node) in rules.into_iter().enumerate() {
+        for node in rules {
             let leaves = leaves(&node);
-            let patterns: Vec<LeafPattern> = leaves.iter().map(LeafPattern::new).collect();
-            let mut has_text_leaf = false;
-            for (li, (leaf, p)) in leaves.iter().zip(&patterns).enumerate() {
-                if leaf.field.is_metadata() || p.literal.is_empty() {
-                    continue;
-                }
-                has_text_leaf = true;
-                let id = *literal_ids.entry(p.literal.clone()).or_insert_with(|| {
-                    literals.push(p.literal.clone());
-                    users.push(Vec::new());
-                    literals.len() - 1
-                });
-                users[id].push((ri as u32, li as u32));
-            }
-            // A rule whose positive part is only metadata cannot be selected by words.
-            let mut positive_text = false;
-            node.for_each_leaf(false, &mut |l, neg| positive_text |= !neg && !l.field.is_metadata());
-            if !has_text_leaf || !positive_text {
-                always.push(ri as u32);
-            }
-            compiled.push(CompiledRule { node, leaves, patterns });
+            let ids = leaves
+                .iter()
+                .map(|leaf| {
+                    let p = LeafPattern::new(leaf);
+                    if leaf.field.is_metadata() || p.literal.is_empty() {
+                        return NO_PATTERN;
+                    }
+                    *pattern_ids.entry(p.clone()).or_insert_with(|| {
+                        patterns.push(p);
+                        (patterns.len() - 1) as u32
+                    })
+                })
+                .collect();
+            compiled.push(CompiledRule { node, leaves, patterns: ids });
         }
-        let automaton = if literals.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .build(&literals)
-                    .expect("literals are plain strings within automaton limits"),
-            )
-        };
-        RuleSet { rules: compiled, automaton, users, always }
+        let mut literal_ids: HashMap<&str, usize> = HashMap::new();
+        let mut literals: Vec<&str> = Vec::new();
+        let mut literal_patterns: Vec<Vec<u32>> = Vec::new();
+        for (pi, p) in patterns.iter().enumerate() {
+            let id = *literal_ids.entry(p.literal.as_str()).or_insert_with(|| {
+                literals.push(p.literal.as_str());
+                literal_patterns.push(Vec::new());
+                literals.len() - 1
+            });
+            literal_patterns[id].push(pi as u32);
+        }
+        let mut selects = vec![Vec::new(); patterns.len()];
+        let mut always = Vec::new();
+        for (ri, rule) in compiled.iter().enumerate() {
+            match selectors(&rule.node, &mut 0, rule, &patterns) {
+                Some((mut ps, _)) => {
+                    ps.sort_unstable();
+                    ps.dedup();
+                    for p in ps {
+                        selects[p as usize].push(ri as u32);
+                    }
+                }
+                None => always.push(ri as u32),
+            }
+        }
+        let automaton = (!literals.is_empty()).then(|| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .build(&literals)
+                .expect("literals are plain strings within automaton limits")
+        });
+        RuleSet { rules: compiled, patterns, automaton, literal_patterns, selects, always }
     }
 
     /// Number of rules.
@@ -663,25 +840,18 @@ impl RuleSet {
     /// Every rule that matches the item, in rule order, with its spans.
     pub fn matches(&self, input: &RuleInput<'_>) -> Vec<RuleMatch> {
         let fields = [FieldText::new(input.title), FieldText::new(input.text)];
-        // (rule, leaf, occurrence) for every verified literal hit; sorted, so each rule's hits
-        // and each leaf's occurrences are contiguous.
-        let mut hits: Vec<(u32, u32, Occ)> = Vec::new();
+        // Verified occurrences of every pattern, sorted by pattern.
+        let mut hits: Vec<(u32, Occ)> = Vec::new();
         if let Some(ac) = &self.automaton {
             for (fi, f) in fields.iter().enumerate() {
                 for m in ac.find_overlapping_iter(&f.folded) {
-                    let Some(tok) = f.token_at_byte(m.start()) else { continue };
-                    for &(ri, li) in &self.users[m.pattern().as_usize()] {
-                        let p = &self.rules[ri as usize].patterns[li as usize];
+                    for &pi in &self.literal_patterns[m.pattern().as_usize()] {
+                        let p = &self.patterns[pi as usize];
                         if !p.applies_to(fi) {
                             continue;
                         }
-                        let offset = p.literal_offset();
-                        if tok < offset {
-                            continue;
-                        }
-                        let start = tok - offset;
-                        if let Some(end) = p.check_at(f, start) {
-                            hits.push((ri, li, Occ { field: fi as u8, start: start as u32, end: end as u32 }));
+                        if let Some((start, end)) = p.verify(f, m.start()) {
+                            hits.push((pi, Occ { field: fi as u8, start: start as u32, end: end as u32 }));
                         }
                     }
                 }
@@ -689,70 +859,33 @@ impl RuleSet {
         }
         hits.sort_unstable();
         hits.dedup();
-        let mut candidates: Vec<(u32, usize, usize)> = Vec::new();
-        let mut i = 0;
-        while i < hits.len() {
-            let r = hits[i].0;
-            let j = i + hits[i..].partition_point(|h| h.0 == r);
-            candidates.push((r, i, j));
-            i = j;
-        }
-        for &r in &self.always {
-            if let Err(pos) = candidates.binary_search_by_key(&r, |c| c.0) {
-                candidates.insert(pos, (r, 0, 0));
+        let (pids, occs): (Vec<u32>, Vec<Occ>) = hits.into_iter().unzip();
+        let mut candidates: Vec<u32> = self.always.clone();
+        let mut last = NO_PATTERN;
+        for &p in &pids {
+            if p != last {
+                candidates.extend_from_slice(&self.selects[p as usize]);
+                last = p;
             }
         }
+        candidates.sort_unstable();
+        candidates.dedup();
         let mut out = Vec::new();
-        for (ri, from, to) in candidates {
-            let rule = &self.rules[ri as usize];
-            let rule_hits = &hits[from..to];
-            let bounds = |li: usize| -> (usize, usize) {
-                let lo = rule_hits.partition_point(|h| (h.1 as usize) < li);
-                let hi = rule_hits.partition_point(|h| (h.1 as usize) <= li);
-                (lo, hi)
-            };
-            let leaf_occs: Vec<Occ> = rule_hits.iter().map(|h| h.2).collect();
-            let occ_slice = |li: usize| -> &[Occ] {
-                let (lo, hi) = bounds(li);
-                &leaf_occs[lo..hi]
-            };
-            let hit = |li: usize| -> bool {
-                let leaf = &rule.leaves[li];
-                if leaf.field.is_metadata() {
-                    return meta_matches(leaf, input);
-                }
-                let (lo, hi) = bounds(li);
-                hi > lo
-            };
-            let mut next = 0;
-            if !eval_bool(&rule.node, &mut next, &hit, &occ_slice) {
+        for ri in candidates {
+            let view = RuleView { rule: &self.rules[ri as usize], pids: &pids, occs: &occs, input };
+            if !eval_bool(&view.rule.node, &mut 0, &view, &fields) {
                 continue;
             }
-            let occ = |li: usize| -> (bool, Vec<Occ>) {
-                let leaf = &rule.leaves[li];
-                if leaf.field.is_metadata() {
-                    return (meta_matches(leaf, input), Vec::new());
-                }
-                let v = occ_slice(li).to_vec();
-                (!v.is_empty(), v)
-            };
             let mut fired = Vec::new();
-            let mut next = 0;
-            if eval(&rule.node, &mut next, &occ, &mut fired, false) {
-                out.push(RuleMatch { rule: ri as usize, spans: spans(&fields, [input.title, input.text], &mut fired) });
-            }
+            eval_spans(&view.rule.node, &mut 0, &view, &fields, &mut fired, false);
+            out.push(RuleMatch { rule: ri as usize, spans: spans(&fields, &mut fired) });
         }
         out
     }
 
     /// The literals of every term (for the bare-scan baseline of the benchmark).
     pub fn literals(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .rules
-            .iter()
-            .flat_map(|r| r.patterns.iter().map(|p| p.literal.clone()))
-            .filter(|l| !l.is_empty())
-            .collect();
+        let mut v: Vec<String> = self.patterns.iter().map(|p| p.literal.clone()).collect();
         v.sort();
         v.dedup();
         v
