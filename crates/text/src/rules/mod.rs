@@ -16,7 +16,8 @@ pub mod parse;
 
 use crate::normalize::{fold, fold_with_map, FoldMap};
 use aho_corasick::{AhoCorasick, MatchKind};
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::ops::Range;
 use std::collections::HashMap;
 
 pub use parse::{parse_rule, RuleError};
@@ -434,13 +435,45 @@ fn count_leaves(node: &Node) -> usize {
     }
 }
 
+/// A rule's tree as evaluated: leaves numbered in [`Node::for_each_leaf`] order, NEAR operands
+/// as ranges of leaf numbers (the parser allows only terms and OR-groups of terms there).
+#[derive(Debug, Clone)]
+enum Tree {
+    Leaf(usize),
+    And(Vec<Tree>),
+    Or(Vec<Tree>),
+    Not(Box<Tree>),
+    Near { a: Range<usize>, b: Range<usize>, n: u32, ordered: bool },
+}
+
+impl Tree {
+    fn new(node: &Node, next: &mut usize) -> Tree {
+        match node {
+            Node::Leaf(_) => {
+                *next += 1;
+                Tree::Leaf(*next - 1)
+            }
+            Node::And(v) => Tree::And(v.iter().map(|n| Tree::new(n, next)).collect()),
+            Node::Or(v) => Tree::Or(v.iter().map(|n| Tree::new(n, next)).collect()),
+            Node::Not(n) => Tree::Not(Box::new(Tree::new(n, next))),
+            Node::Near { a, b, n, ordered } => {
+                let start = *next;
+                let mid = start + count_leaves(a);
+                let end = mid + count_leaves(b);
+                *next = end;
+                Tree::Near { a: start..mid, b: mid..end, n: *n, ordered: *ordered }
+            }
+        }
+    }
+}
+
 /// Some pair of occurrences of leaves `a` and `b` (ranges of leaf numbers) within NEAR distance;
 /// `each` is called on every such pair until it returns false.
 fn near_pairs(
     s: &impl LeafState,
     fields: &[FieldText<'_>; 2],
-    a: std::ops::Range<usize>,
-    b: std::ops::Range<usize>,
+    a: Range<usize>,
+    b: Range<usize>,
     n: u32,
     ordered: bool,
     mut each: impl FnMut(&Occ, &Occ) -> bool,
@@ -463,96 +496,59 @@ fn near_pairs(
     any
 }
 
-/// The boolean value of `node`, short-circuiting, without allocating: decides whether a rule
+/// The boolean value of `tree`, short-circuiting, without allocating: decides whether a rule
 /// matches before its spans are computed.
-fn eval_bool(node: &Node, next_leaf: &mut usize, s: &impl LeafState, fields: &[FieldText<'_>; 2]) -> bool {
-    match node {
-        Node::Leaf(_) => {
-            *next_leaf += 1;
-            s.hit(*next_leaf - 1)
-        }
-        Node::And(v) => {
-            let mut all = true;
-            for n in v {
-                if all {
-                    all = eval_bool(n, next_leaf, s, fields);
-                } else {
-                    *next_leaf += count_leaves(n);
-                }
-            }
-            all
-        }
-        Node::Or(v) => {
-            let mut any = false;
-            for n in v {
-                if any {
-                    *next_leaf += count_leaves(n);
-                } else {
-                    any = eval_bool(n, next_leaf, s, fields);
-                }
-            }
-            any
-        }
-        Node::Not(n) => !eval_bool(n, next_leaf, s, fields),
-        Node::Near { a, b, n, ordered } => {
-            let a_start = *next_leaf;
-            let a_end = a_start + count_leaves(a);
-            let b_end = a_end + count_leaves(b);
-            *next_leaf = b_end;
-            near_pairs(s, fields, a_start..a_end, a_end..b_end, *n, *ordered, |_, _| false)
-        }
+fn eval_bool(tree: &Tree, s: &impl LeafState, fields: &[FieldText<'_>; 2]) -> bool {
+    match tree {
+        Tree::Leaf(l) => s.hit(*l),
+        Tree::And(v) => v.iter().all(|t| eval_bool(t, s, fields)),
+        Tree::Or(v) => v.iter().any(|t| eval_bool(t, s, fields)),
+        Tree::Not(t) => !eval_bool(t, s, fields),
+        Tree::Near { a, b, n, ordered } => near_pairs(s, fields, a.clone(), b.clone(), *n, *ordered, |_, _| false),
     }
 }
 
-/// Evaluates `node` and records the occurrences that made it true: every true positive leaf
+/// Evaluates `tree` and records the occurrences that made it true: every true positive leaf
 /// under a true AND/OR, every pair within distance under a true NEAR.
 fn eval_spans(
-    node: &Node,
-    next_leaf: &mut usize,
+    tree: &Tree,
     s: &impl LeafState,
     fields: &[FieldText<'_>; 2],
     fired: &mut Vec<Occ>,
     negated: bool,
 ) -> bool {
-    match node {
-        Node::Leaf(_) => {
-            let id = *next_leaf;
-            *next_leaf += 1;
-            let hit = s.hit(id);
+    match tree {
+        Tree::Leaf(l) => {
+            let hit = s.hit(*l);
             if hit && !negated {
-                fired.extend_from_slice(s.occ(id));
+                fired.extend_from_slice(s.occ(*l));
             }
             hit
         }
-        Node::And(v) => {
+        Tree::And(v) => {
             let mut local = Vec::new();
-            for (i, n) in v.iter().enumerate() {
-                if !eval_spans(n, next_leaf, s, fields, &mut local, negated) {
-                    *next_leaf += v[i + 1..].iter().map(count_leaves).sum::<usize>();
+            for t in v {
+                if !eval_spans(t, s, fields, &mut local, negated) {
                     return false;
                 }
             }
             fired.extend(local);
             true
         }
-        Node::Or(v) => {
+        Tree::Or(v) => {
             let mut any = false;
-            for n in v {
-                any |= eval_spans(n, next_leaf, s, fields, fired, negated);
+            for t in v {
+                any |= eval_spans(t, s, fields, fired, negated);
             }
             any
         }
-        Node::Not(n) => {
+        Tree::Not(t) => {
             let mut ignored = Vec::new();
-            !eval_spans(n, next_leaf, s, fields, &mut ignored, !negated)
+            !eval_spans(t, s, fields, &mut ignored, !negated)
         }
-        Node::Near { a, b, n, ordered } => {
-            let a_start = *next_leaf;
-            let a_end = a_start + count_leaves(a);
-            let b_end = a_end + count_leaves(b);
-            *next_leaf = b_end;
+        Tree::Near { a, b, n, ordered } => {
             let mut local = Vec::new();
-            let hit = near_pairs(s, fields, a_start..a_end, a_end..b_end, *n, *ordered, |x, y| {
+            let hit = near_pairs(s, fields, a.clone(), b.clone(), *n, *ordered, |x, y| {
                 local.push(*x);
                 local.push(*y);
                 true
@@ -634,7 +630,7 @@ pub fn evaluate_reference(node: &Node, input: &RuleInput<'_>) -> Option<Vec<Span
         state.occs.push(v);
     }
     let mut fired = Vec::new();
-    if eval_spans(node, &mut 0, &state, &fields, &mut fired, false) {
+    if eval_spans(&Tree::new(node, &mut 0), &state, &fields, &mut fired, false) {
         Some(spans(&fields, &mut fired))
     } else {
         None
@@ -645,42 +641,48 @@ pub fn evaluate_reference(node: &Node, input: &RuleInput<'_>) -> Option<Vec<Span
 const NO_PATTERN: u32 = u32::MAX;
 
 struct CompiledRule {
-    node: Node,
+    tree: Tree,
     leaves: Vec<Leaf>,
     /// The shared pattern of each leaf ([`NO_PATTERN`] for metadata leaves).
     patterns: Vec<u32>,
 }
 
-/// The verified pattern hits of one item (sorted by pattern, as two parallel lists) seen through
-/// one rule.
+/// Per-thread working memory of [`RuleSet::matches`]: for each pattern, the call (generation)
+/// that last saw it and where its occurrences are.
+#[derive(Default)]
+struct Scratch {
+    generation: u32,
+    seen: Vec<u32>,
+    ranges: Vec<(u32, u32)>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// The verified pattern hits of one item seen through one rule.
 struct RuleView<'a> {
     rule: &'a CompiledRule,
-    pids: &'a [u32],
+    scratch: &'a Scratch,
     occs: &'a [Occ],
     input: &'a RuleInput<'a>,
 }
 
-impl RuleView<'_> {
-    fn range(&self, leaf: usize) -> std::ops::Range<usize> {
-        let p = self.rule.patterns[leaf];
-        let lo = self.pids.partition_point(|&q| q < p);
-        let hi = lo + self.pids[lo..].partition_point(|&q| q == p);
-        lo..hi
-    }
-}
-
 impl LeafState for RuleView<'_> {
     fn hit(&self, leaf: usize) -> bool {
-        if self.rule.patterns[leaf] == NO_PATTERN {
+        let p = self.rule.patterns[leaf];
+        if p == NO_PATTERN {
             return meta_matches(&self.rule.leaves[leaf], self.input);
         }
-        !self.range(leaf).is_empty()
+        self.scratch.seen[p as usize] == self.scratch.generation
     }
     fn occ(&self, leaf: usize) -> &[Occ] {
-        if self.rule.patterns[leaf] == NO_PATTERN {
+        let p = self.rule.patterns[leaf] as usize;
+        if p == NO_PATTERN as usize || self.scratch.seen[p] != self.scratch.generation {
             return &[];
         }
-        &self.occs[self.range(leaf)]
+        let (lo, hi) = self.scratch.ranges[p];
+        &self.occs[lo as usize..hi as usize]
     }
 }
 
@@ -721,52 +723,37 @@ impl std::fmt::Debug for RuleSet {
     }
 }
 
-/// The patterns that select a rule: at least one of them occurs whenever `node` is true, or
+/// The patterns that select a rule: at least one of them occurs whenever `tree` is true, or
 /// `None` when no such set exists. Also returns the set's cost (lower is more selective).
-fn selectors(node: &Node, next_leaf: &mut usize, rule: &CompiledRule, patterns: &[LeafPattern]) -> Option<(Vec<u32>, f64)> {
-    match node {
-        Node::Leaf(_) => {
-            let p = rule.patterns[*next_leaf];
-            *next_leaf += 1;
-            (p != NO_PATTERN).then(|| (vec![p], patterns[p as usize].cost()))
+fn selectors(tree: &Tree, rule: &CompiledRule, patterns: &[LeafPattern]) -> Option<(Vec<u32>, f64)> {
+    let union = |leaves: Range<usize>| -> Option<(Vec<u32>, f64)> {
+        let ps: Vec<u32> = leaves.map(|l| rule.patterns[l]).collect();
+        if ps.contains(&NO_PATTERN) {
+            return None;
         }
-        Node::And(v) => {
-            let mut best: Option<(Vec<u32>, f64)> = None;
-            for n in v {
-                if let Some(c) = selectors(n, next_leaf, rule, patterns) {
-                    if best.as_ref().is_none_or(|b| c.1 < b.1) {
-                        best = Some(c);
-                    }
-                }
+        let cost = ps.iter().map(|&p| patterns[p as usize].cost()).sum();
+        Some((ps, cost))
+    };
+    match tree {
+        Tree::Leaf(l) => union(*l..*l + 1),
+        Tree::And(v) => v
+            .iter()
+            .filter_map(|t| selectors(t, rule, patterns))
+            .min_by(|x, y| x.1.total_cmp(&y.1)),
+        Tree::Or(v) => {
+            let mut all = (Vec::new(), 0.0);
+            for t in v {
+                let (ps, cost) = selectors(t, rule, patterns)?;
+                all.0.extend(ps);
+                all.1 += cost;
             }
-            best
+            Some(all)
         }
-        Node::Or(v) => {
-            let mut all = Some((Vec::new(), 0.0));
-            for n in v {
-                let c = selectors(n, next_leaf, rule, patterns);
-                all = match (all, c) {
-                    (Some((mut a, ca)), Some((b, cb))) => {
-                        a.extend(b);
-                        Some((a, ca + cb))
-                    }
-                    _ => None,
-                };
-            }
-            all
-        }
-        Node::Not(n) => {
-            *next_leaf += count_leaves(n);
-            None
-        }
-        Node::Near { a, b, .. } => {
-            let x = selectors(a, next_leaf, rule, patterns);
-            let y = selectors(b, next_leaf, rule, patterns);
-            match (x, y) {
-                (Some(x), Some(y)) => Some(if y.1 < x.1 { y } else { x }),
-                (x, y) => x.or(y),
-            }
-        }
+        Tree::Not(_) => None,
+        Tree::Near { a, b, .. } => [union(a.clone()), union(b.clone())]
+            .into_iter()
+            .flatten()
+            .min_by(|x, y| x.1.total_cmp(&y.1)),
     }
 }
 
@@ -791,7 +778,7 @@ impl RuleSet {
                     })
                 })
                 .collect();
-            compiled.push(CompiledRule { node, leaves, patterns: ids });
+            compiled.push(CompiledRule { tree: Tree::new(&node, &mut 0), leaves, patterns: ids });
         }
         let mut literal_ids: HashMap<&str, usize> = HashMap::new();
         let mut literals: Vec<&str> = Vec::new();
@@ -807,7 +794,7 @@ impl RuleSet {
         let mut selects = vec![Vec::new(); patterns.len()];
         let mut always = Vec::new();
         for (ri, rule) in compiled.iter().enumerate() {
-            match selectors(&rule.node, &mut 0, rule, &patterns) {
+            match selectors(&rule.tree, rule, &patterns) {
                 Some((mut ps, _)) => {
                     ps.sort_unstable();
                     ps.dedup();
@@ -859,28 +846,42 @@ impl RuleSet {
         }
         hits.sort_unstable();
         hits.dedup();
-        let (pids, occs): (Vec<u32>, Vec<Occ>) = hits.into_iter().unzip();
-        let mut candidates: Vec<u32> = self.always.clone();
-        let mut last = NO_PATTERN;
-        for &p in &pids {
-            if p != last {
+        SCRATCH.with_borrow_mut(|scratch| {
+            scratch.generation = scratch.generation.wrapping_add(1);
+            if scratch.generation == 0 {
+                scratch.seen.fill(0);
+                scratch.generation = 1;
+            }
+            if scratch.seen.len() < self.patterns.len() {
+                scratch.seen.resize(self.patterns.len(), 0);
+                scratch.ranges.resize(self.patterns.len(), (0, 0));
+            }
+            let mut candidates: Vec<u32> = self.always.clone();
+            let mut i = 0;
+            while i < hits.len() {
+                let p = hits[i].0;
+                let j = i + hits[i..].partition_point(|h| h.0 == p);
+                scratch.seen[p as usize] = scratch.generation;
+                scratch.ranges[p as usize] = (i as u32, j as u32);
                 candidates.extend_from_slice(&self.selects[p as usize]);
-                last = p;
+                i = j;
             }
-        }
-        candidates.sort_unstable();
-        candidates.dedup();
-        let mut out = Vec::new();
-        for ri in candidates {
-            let view = RuleView { rule: &self.rules[ri as usize], pids: &pids, occs: &occs, input };
-            if !eval_bool(&view.rule.node, &mut 0, &view, &fields) {
-                continue;
+            candidates.sort_unstable();
+            candidates.dedup();
+            let occs: Vec<Occ> = hits.iter().map(|h| h.1).collect();
+            let mut out = Vec::new();
+            for ri in candidates {
+                let rule = &self.rules[ri as usize];
+                let view = RuleView { rule, scratch, occs: &occs, input };
+                if !eval_bool(&rule.tree, &view, &fields) {
+                    continue;
+                }
+                let mut fired = Vec::new();
+                eval_spans(&rule.tree, &view, &fields, &mut fired, false);
+                out.push(RuleMatch { rule: ri as usize, spans: spans(&fields, &mut fired) });
             }
-            let mut fired = Vec::new();
-            eval_spans(&view.rule.node, &mut 0, &view, &fields, &mut fired, false);
-            out.push(RuleMatch { rule: ri as usize, spans: spans(&fields, &mut fired) });
-        }
-        out
+            out
+        })
     }
 
     /// The literals of every term (for the bare-scan baseline of the benchmark).
