@@ -72,7 +72,9 @@ fn vocabulary(texts: &[String], seg: &Segmenter) -> Vec<String> {
     words.into_iter().skip(100).take(6000).map(|(w, _)| w).collect()
 }
 
-/// A rule of realistic shape: 2–8 terms, nested AND/OR/NOT; a fifth use NEAR, a tenth fields.
+/// A rule of realistic shape: 2–8 terms in groups of alternatives (`(食堂 OR 餐厅)`) joined by
+/// AND, some excluded with NOT, a tenth made of two such clauses joined by OR; a fifth add a
+/// NEAR, a tenth a field.
 fn generate_rule(rng: &mut Rng, vocab: &[String], i: usize) -> String {
     let term = |rng: &mut Rng| vocab[rng.below(vocab.len())].clone();
     let n_terms = 2 + rng.below(7);
@@ -84,14 +86,19 @@ fn generate_rule(rng: &mut Rng, vocab: &[String], i: usize) -> String {
         groups.push(if k == 1 { alts[0].clone() } else { format!("({})", alts.join(" OR ")) });
         left -= k;
     }
-    let mut rule = groups[0].clone();
-    for g in &groups[1..] {
-        rule = match rng.below(5) {
-            0 => format!("{rule} NOT {g}"),
-            1 => format!("({rule}) OR {g}"),
-            _ => format!("{rule} AND {g}"),
-        };
-    }
+    let clause = |rng: &mut Rng, groups: &[String]| {
+        let mut c = groups[0].clone();
+        for g in &groups[1..] {
+            c = if rng.below(5) == 0 { format!("{c} NOT {g}") } else { format!("{c} AND {g}") };
+        }
+        c
+    };
+    let mut rule = if groups.len() >= 4 && rng.below(10) == 0 {
+        let half = groups.len() / 2;
+        format!("({}) OR ({})", clause(rng, &groups[..half]), clause(rng, &groups[half..]))
+    } else {
+        clause(rng, &groups)
+    };
     if i.is_multiple_of(5) {
         rule = format!("({}) AND ({} NEAR/{} {})", rule, term(rng), rng.below(10), term(rng));
     }
@@ -111,7 +118,17 @@ fn rules_bench(name: &str, texts: &[String], vocab: &[String], n: usize, runs: u
     let bare = aho_corasick::AhoCorasick::new(&literals).expect("literals build");
     let mut engine_rates = Vec::new();
     let mut bare_rates = Vec::new();
+    let mut span_rates = Vec::new();
     let mut hits = 0usize;
+    if std::env::var("PROFILE_RULES").is_ok() {
+        for _ in 0..20 {
+            for t in texts {
+                let input = tidewatch_text::rules::RuleInput { title: "", text: t, url: None, source: "bench", lang: "zh" };
+                std::hint::black_box(set.matching(&input));
+            }
+        }
+        return;
+    }
     for _ in 0..runs {
         let started = Instant::now();
         let mut found = 0usize;
@@ -125,12 +142,23 @@ fn rules_bench(name: &str, texts: &[String], vocab: &[String], n: usize, runs: u
         hits = 0;
         for t in texts {
             let input = tidewatch_text::rules::RuleInput { title: "", text: t, url: None, source: "bench", lang: "zh" };
-            hits += set.matches(&input).len();
+            hits += set.matching(&input).len();
         }
         engine_rates.push(texts.len() as f64 / started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let mut spans = 0;
+        for t in texts {
+            let input = tidewatch_text::rules::RuleInput { title: "", text: t, url: None, source: "bench", lang: "zh" };
+            spans += set.matches(&input).iter().map(|m| m.spans.len()).sum::<usize>();
+        }
+        std::hint::black_box(spans);
+        span_rates.push(texts.len() as f64 / started.elapsed().as_secs_f64());
     }
+    let st: Vec<usize> = tidewatch_text::rules::STATS.iter().map(|a| a.swap(0, std::sync::atomic::Ordering::Relaxed)).collect();
+    println!("hits/item {:.1} candidates/item {:.1}", st[0] as f64 / st[2] as f64, st[1] as f64 / st[2] as f64);
     let (e, elo, ehi) = median(engine_rates);
     let (b, blo, bhi) = median(bare_rates);
+    let (sp, splo, sphi) = median(span_rates);
     println!(
         "
 rule matching, {parsed} rules ({} literals), {name}, {} texts, 1 thread:",
@@ -138,6 +166,7 @@ rule matching, {parsed} rules ({} literals), {name}, {} texts, 1 thread:",
         texts.len()
     );
     println!("  Tidewatch rule engine:                      {e:>9.0} items/s  ({elo:.0}–{ehi:.0}); {hits} topic hits");
+    println!("  the same, with the spans of every match:   {sp:>9.0} items/s  ({splo:.0}–{sphi:.0})");
     println!("  bare multi-pattern scan (fold + Aho–Corasick): {b:>6.0} items/s  ({blo:.0}–{bhi:.0})");
     println!("  engine / bare scan: {:.2}", e / b);
 }

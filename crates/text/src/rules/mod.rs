@@ -323,39 +323,18 @@ impl LeafPattern {
         Some(i + n)
     }
 
-    /// Whether the pattern occurs where the automaton found its literal (byte `at` of the
-    /// folded field); returns the occurrence's byte range.
-    ///
-    /// A term's literal is its whole text, so the bytes already agree and only the two ends must
-    /// fall on token boundaries (a Latin word may not continue on either side, except after a
-    /// wildcard's prefix): no tokenization is needed. A phrase is checked token by token around
-    /// its literal.
-    fn verify(&self, f: &FieldText<'_>, at: usize) -> Option<(usize, usize)> {
-        let text = f.folded.as_bytes();
-        let lit = self.literal.as_bytes();
-        let end = at + lit.len();
-        if self.phrase {
-            let tok = f.token_starting(at)?;
-            if f.tokens()[tok].1 != end || tok < self.literal_index {
-                return None;
-            }
-            let start = tok - self.literal_index;
-            let last = self.check_at(f, start)?;
-            let t = f.tokens();
-            return Some((t[start].0, t[last - 1].1));
-        }
-        if lit[0].is_ascii_alphanumeric() && at > 0 && text[at - 1].is_ascii_alphanumeric() {
+    /// Whether the phrase occurs where the automaton found its literal (the byte range
+    /// `at..end` of the folded field), checked token by token around it; returns the
+    /// occurrence's byte range.
+    fn verify_phrase(&self, f: &FieldText<'_>, at: usize, end: usize) -> Option<(usize, usize)> {
+        let tok = f.token_starting(at)?;
+        if f.tokens()[tok].1 != end || tok < self.literal_index {
             return None;
         }
-        let continues = text.get(end).is_some_and(u8::is_ascii_alphanumeric);
-        if self.wildcard {
-            let more = text[end..].iter().take_while(|b| b.is_ascii_alphanumeric()).count();
-            return Some((at, end + more));
-        }
-        if lit[lit.len() - 1].is_ascii_alphanumeric() && continues {
-            return None;
-        }
-        Some((at, end))
+        let start = tok - self.literal_index;
+        let last = self.check_at(f, start)?;
+        let t = f.tokens();
+        Some((t[start].0, t[last - 1].1))
     }
 
     /// How unlikely a hit is, roughly: longer literals are rarer. Used to pick the terms that
@@ -363,6 +342,71 @@ impl LeafPattern {
     fn cost(&self) -> f64 {
         let units = if self.literal.is_ascii() { (self.literal.len() as f64 / 2.5).max(1.0) } else { self.literal.chars().count() as f64 };
         1.0 / (units * units)
+    }
+}
+
+/// Whether a term occurs where the automaton found its literal (bytes `start..end` of `text`,
+/// the folded field); returns the occurrence's byte range.
+///
+/// A term's literal is its whole text, so the bytes already agree and only the two ends must fall
+/// on token boundaries: a Latin word may not continue on either side, except after a wildcard's
+/// prefix, which takes the rest of the word. No tokenization is needed.
+fn verify_term(text: &[u8], start: usize, end: usize, wildcard: bool) -> Option<(usize, usize)> {
+    let alnum = |i: usize| text.get(i).is_some_and(u8::is_ascii_alphanumeric);
+    if alnum(start) && start > 0 && alnum(start - 1) {
+        return None;
+    }
+    if wildcard {
+        let more = text[end..].iter().take_while(|b| b.is_ascii_alphanumeric()).count();
+        return Some((start, end + more));
+    }
+    if alnum(end - 1) && alnum(end) {
+        return None;
+    }
+    Some((start, end))
+}
+
+/// What to check when the automaton finds a literal: one per pattern using that literal.
+#[derive(Debug, Clone, Copy)]
+struct Check {
+    pattern: u32,
+    field: Field,
+    kind: CheckKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CheckKind {
+    Term,
+    Wildcard,
+    Phrase,
+}
+
+/// Lists stored one after another in one allocation (compressed rows): looking one up costs no
+/// pointer chasing, which matters in the loops that run per automaton hit.
+#[derive(Debug)]
+struct Lists<T> {
+    starts: Vec<u32>,
+    items: Vec<T>,
+}
+
+impl<T> Lists<T> {
+    fn new(lists: Vec<Vec<T>>) -> Lists<T> {
+        let mut starts = Vec::with_capacity(lists.len() + 1);
+        let mut items = Vec::new();
+        starts.push(0);
+        for l in lists {
+            items.extend(l);
+            starts.push(items.len() as u32);
+        }
+        Lists { starts, items }
+    }
+
+    fn get(&self, i: usize) -> &[T] {
+        &self.items[self.starts[i] as usize..self.starts[i + 1] as usize]
+    }
+
+    fn len(&self) -> usize {
+        self.starts.len() - 1
     }
 }
 
@@ -494,18 +538,6 @@ fn near_pairs(
         }
     }
     any
-}
-
-/// The boolean value of `tree`, short-circuiting, without allocating: decides whether a rule
-/// matches before its spans are computed.
-fn eval_bool(tree: &Tree, s: &impl LeafState, fields: &[FieldText<'_>; 2]) -> bool {
-    match tree {
-        Tree::Leaf(l) => s.hit(*l),
-        Tree::And(v) => v.iter().all(|t| eval_bool(t, s, fields)),
-        Tree::Or(v) => v.iter().any(|t| eval_bool(t, s, fields)),
-        Tree::Not(t) => !eval_bool(t, s, fields),
-        Tree::Near { a, b, n, ordered } => near_pairs(s, fields, a.clone(), b.clone(), *n, *ordered, |_, _| false),
-    }
 }
 
 /// Evaluates `tree` and records the occurrences that made it true: every true positive leaf
@@ -645,6 +677,78 @@ struct CompiledRule {
     leaves: Vec<Leaf>,
     /// The shared pattern of each leaf ([`NO_PATTERN`] for metadata leaves).
     patterns: Vec<u32>,
+    /// The rule in postfix form for the boolean pass: a slice of [`RuleSet::ops`].
+    ops: Range<usize>,
+    /// Its NEAR nodes, numbered by [`Op::Near`].
+    nears: Vec<Tree>,
+}
+
+/// One instruction of a rule in postfix form. The boolean pass runs these over a small stack:
+/// one rule's program is contiguous in memory, which matters when thousands of candidate rules
+/// are checked per second.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    /// Push whether the pattern occurs in the item.
+    Pattern(u32),
+    /// Push whether the rule's metadata leaf holds.
+    Meta(u32),
+    /// Replace the top n values by whether all are true.
+    And(u32),
+    /// Replace the top n values by whether any is true.
+    Or(u32),
+    /// Negate the top value.
+    Not,
+    /// Push the value of the rule's NEAR node.
+    Near(u32),
+}
+
+fn compile_ops(tree: &Tree, patterns: &[u32], ops: &mut Vec<Op>, nears: &mut Vec<Tree>) {
+    match tree {
+        Tree::Leaf(l) => ops.push(match patterns[*l] {
+            NO_PATTERN => Op::Meta(*l as u32),
+            p => Op::Pattern(p),
+        }),
+        Tree::And(v) | Tree::Or(v) => {
+            v.iter().for_each(|t| compile_ops(t, patterns, ops, nears));
+            ops.push(if matches!(tree, Tree::And(_)) { Op::And(v.len() as u32) } else { Op::Or(v.len() as u32) });
+        }
+        Tree::Not(t) => {
+            compile_ops(t, patterns, ops, nears);
+            ops.push(Op::Not);
+        }
+        Tree::Near { .. } => {
+            ops.push(Op::Near(nears.len() as u32));
+            nears.push(tree.clone());
+        }
+    }
+}
+
+/// Runs a rule's program (see [`Op`]).
+fn run_ops(ops: &[Op], view: &RuleView<'_>, fields: &[FieldText<'_>; 2], stack: &mut Vec<bool>) -> bool {
+    stack.clear();
+    for op in ops {
+        let v = match *op {
+            Op::Pattern(p) => view.scratch.seen[p as usize] == view.scratch.generation,
+            Op::Meta(l) => meta_matches(&view.rule.leaves[l as usize], view.input),
+            Op::And(n) | Op::Or(n) => {
+                let from = stack.len() - n as usize;
+                let v = if matches!(op, Op::And(_)) {
+                    stack[from..].iter().all(|&b| b)
+                } else {
+                    stack[from..].iter().any(|&b| b)
+                };
+                stack.truncate(from);
+                v
+            }
+            Op::Not => !stack.pop().unwrap_or(true),
+            Op::Near(i) => match &view.rule.nears[i as usize] {
+                Tree::Near { a, b, n, ordered } => near_pairs(view, fields, a.clone(), b.clone(), *n, *ordered, |_, _| false),
+                _ => false,
+            },
+        };
+        stack.push(v);
+    }
+    stack.pop().unwrap_or(false)
 }
 
 /// Per-thread working memory of [`RuleSet::matches`]: for each pattern, the call (generation)
@@ -656,6 +760,8 @@ struct Scratch {
     ranges: Vec<(u32, u32)>,
 }
 
+/// tmp
+pub static STATS: [std::sync::atomic::AtomicUsize; 3] = [std::sync::atomic::AtomicUsize::new(0), std::sync::atomic::AtomicUsize::new(0), std::sync::atomic::AtomicUsize::new(0)];
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
@@ -703,12 +809,17 @@ pub struct RuleMatch {
 /// selected rules are evaluated.
 pub struct RuleSet {
     rules: Vec<CompiledRule>,
+    /// Every rule's program, one after another.
+    ops: Vec<Op>,
     patterns: Vec<LeafPattern>,
     automaton: Option<AhoCorasick>,
     /// For each automaton literal: the patterns found by it.
-    literal_patterns: Vec<Vec<u32>>,
+    literal_checks: Lists<Check>,
     /// For each pattern: the rules it selects.
-    selects: Vec<Vec<u32>>,
+    selects: Lists<u32>,
+    /// For each rule: its program's range in `ops` (kept apart from the rest of the rule so that
+    /// the boolean pass touches little memory).
+    rule_ops: Vec<(u32, u32)>,
     /// Rules no pattern can select (their positive part is only metadata): always evaluated.
     always: Vec<u32>,
 }
@@ -718,7 +829,7 @@ impl std::fmt::Debug for RuleSet {
         f.debug_struct("RuleSet")
             .field("rules", &self.rules.len())
             .field("patterns", &self.patterns.len())
-            .field("literals", &self.literal_patterns.len())
+            .field("literals", &self.literal_checks.len())
             .finish()
     }
 }
@@ -763,9 +874,10 @@ impl RuleSet {
         let mut pattern_ids: HashMap<LeafPattern, u32> = HashMap::new();
         let mut patterns: Vec<LeafPattern> = Vec::new();
         let mut compiled = Vec::with_capacity(rules.len());
+        let mut ops = Vec::new();
         for node in rules {
             let leaves = leaves(&node);
-            let ids = leaves
+            let ids: Vec<u32> = leaves
                 .iter()
                 .map(|leaf| {
                     let p = LeafPattern::new(leaf);
@@ -778,18 +890,27 @@ impl RuleSet {
                     })
                 })
                 .collect();
-            compiled.push(CompiledRule { tree: Tree::new(&node, &mut 0), leaves, patterns: ids });
+            let tree = Tree::new(&node, &mut 0);
+            let start = ops.len();
+            let mut nears = Vec::new();
+            compile_ops(&tree, &ids, &mut ops, &mut nears);
+            compiled.push(CompiledRule { tree, leaves, patterns: ids, ops: start..ops.len(), nears });
         }
         let mut literal_ids: HashMap<&str, usize> = HashMap::new();
         let mut literals: Vec<&str> = Vec::new();
-        let mut literal_patterns: Vec<Vec<u32>> = Vec::new();
+        let mut literal_checks: Vec<Vec<Check>> = Vec::new();
         for (pi, p) in patterns.iter().enumerate() {
             let id = *literal_ids.entry(p.literal.as_str()).or_insert_with(|| {
                 literals.push(p.literal.as_str());
-                literal_patterns.push(Vec::new());
+                literal_checks.push(Vec::new());
                 literals.len() - 1
             });
-            literal_patterns[id].push(pi as u32);
+            let kind = match (p.phrase, p.wildcard) {
+                (true, _) => CheckKind::Phrase,
+                (false, true) => CheckKind::Wildcard,
+                (false, false) => CheckKind::Term,
+            };
+            literal_checks[id].push(Check { pattern: pi as u32, field: p.field, kind });
         }
         let mut selects = vec![Vec::new(); patterns.len()];
         let mut always = Vec::new();
@@ -811,7 +932,17 @@ impl RuleSet {
                 .build(&literals)
                 .expect("literals are plain strings within automaton limits")
         });
-        RuleSet { rules: compiled, patterns, automaton, literal_patterns, selects, always }
+        let rule_ops = compiled.iter().map(|r| (r.ops.start as u32, r.ops.end as u32)).collect();
+        RuleSet {
+            rules: compiled,
+            ops,
+            rule_ops,
+            patterns,
+            automaton,
+            literal_checks: Lists::new(literal_checks),
+            selects: Lists::new(selects),
+            always,
+        }
     }
 
     /// Number of rules.
@@ -826,23 +957,48 @@ impl RuleSet {
 
     /// Every rule that matches the item, in rule order, with its spans.
     pub fn matches(&self, input: &RuleInput<'_>) -> Vec<RuleMatch> {
+        let mut out = Vec::new();
+        self.evaluate(input, |ri, view, fields| {
+            let mut fired = Vec::new();
+            eval_spans(&view.rule.tree, view, fields, &mut fired, false);
+            out.push(RuleMatch { rule: ri, spans: spans(fields, &mut fired) });
+        });
+        out
+    }
+
+    /// Every rule that matches the item, in rule order, without spans: what the pipeline
+    /// records for each item.
+    pub fn matching(&self, input: &RuleInput<'_>) -> Vec<usize> {
+        let mut out = Vec::new();
+        self.evaluate(input, |ri, _, _| out.push(ri));
+        out
+    }
+
+    /// Finds the candidate rules and calls `each` on every one that matches, in rule order.
+    fn evaluate(&self, input: &RuleInput<'_>, mut each: impl FnMut(usize, &RuleView<'_>, &[FieldText<'_>; 2])) {
         let fields = [FieldText::new(input.title), FieldText::new(input.text)];
         // Verified occurrences of every pattern, sorted by pattern.
         let mut hits: Vec<(u32, Occ)> = Vec::new();
         if let Some(ac) = &self.automaton {
             for (fi, f) in fields.iter().enumerate() {
                 for m in ac.find_overlapping_iter(&f.folded) {
-                    for &pi in &self.literal_patterns[m.pattern().as_usize()] {
-                        let p = &self.patterns[pi as usize];
-                        if !p.applies_to(fi) {
+                    for c in self.literal_checks.get(m.pattern().as_usize()) {
+                        if matches!((fi, c.field), (0, Field::Text) | (1, Field::Title)) {
                             continue;
                         }
-                        if let Some((start, end)) = p.verify(f, m.start()) {
-                            hits.push((pi, Occ { field: fi as u8, start: start as u32, end: end as u32 }));
+                        let found = match c.kind {
+                            CheckKind::Phrase => self.patterns[c.pattern as usize].verify_phrase(f, m.start(), m.end()),
+                            kind => verify_term(f.folded.as_bytes(), m.start(), m.end(), kind == CheckKind::Wildcard),
+                        };
+                        if let Some((start, end)) = found {
+                            hits.push((c.pattern, Occ { field: fi as u8, start: start as u32, end: end as u32 }));
                         }
                     }
                 }
             }
+        }
+        if hits.is_empty() && self.always.is_empty() {
+            return;
         }
         hits.sort_unstable();
         hits.dedup();
@@ -863,24 +1019,24 @@ impl RuleSet {
                 let j = i + hits[i..].partition_point(|h| h.0 == p);
                 scratch.seen[p as usize] = scratch.generation;
                 scratch.ranges[p as usize] = (i as u32, j as u32);
-                candidates.extend_from_slice(&self.selects[p as usize]);
+                candidates.extend_from_slice(self.selects.get(p as usize));
                 i = j;
             }
             candidates.sort_unstable();
             candidates.dedup();
+            STATS[0].fetch_add(hits.len(), std::sync::atomic::Ordering::Relaxed);
+            STATS[1].fetch_add(candidates.len(), std::sync::atomic::Ordering::Relaxed);
+            STATS[2].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let occs: Vec<Occ> = hits.iter().map(|h| h.1).collect();
-            let mut out = Vec::new();
+            let mut stack = Vec::with_capacity(16);
             for ri in candidates {
+                let (from, to) = self.rule_ops[ri as usize];
                 let rule = &self.rules[ri as usize];
                 let view = RuleView { rule, scratch, occs: &occs, input };
-                if !eval_bool(&rule.tree, &view, &fields) {
-                    continue;
+                if run_ops(&self.ops[from as usize..to as usize], &view, &fields, &mut stack) {
+                    each(ri as usize, &view, &fields);
                 }
-                let mut fired = Vec::new();
-                eval_spans(&rule.tree, &view, &fields, &mut fired, false);
-                out.push(RuleMatch { rule: ri as usize, spans: spans(&fields, &mut fired) });
             }
-            out
         })
     }
 
