@@ -677,47 +677,60 @@ struct CompiledRule {
     leaves: Vec<Leaf>,
     /// The shared pattern of each leaf ([`NO_PATTERN`] for metadata leaves).
     patterns: Vec<u32>,
-    /// The rule in postfix form for the boolean pass: a slice of [`RuleSet::ops`].
-    ops: Range<usize>,
+    /// The rule in postfix form for the boolean pass.
+    ops: Vec<Op>,
     /// Its NEAR nodes, numbered by [`Op::Near`].
     nears: Vec<Tree>,
 }
 
-/// One instruction of a rule in postfix form. The boolean pass runs these over a small stack:
-/// one rule's program is contiguous in memory, which matters when thousands of candidate rules
-/// are checked per second.
-#[derive(Debug, Clone, Copy)]
-enum Op {
-    /// Push whether the pattern occurs in the item.
-    Pattern(u32),
-    /// Push whether the rule's metadata leaf holds.
-    Meta(u32),
-    /// Replace the top n values by whether all are true.
-    And(u32),
-    /// Replace the top n values by whether any is true.
-    Or(u32),
+/// One instruction of a rule in postfix form, packed in a word: an opcode in the top three
+/// bits, an operand below. The boolean pass runs these over a small stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Op(u32);
+
+impl Op {
+    const OPERAND: u32 = (1 << 29) - 1;
+    /// Push whether pattern `operand` occurs in the item.
+    const PATTERN: u32 = 0;
+    /// Push whether the rule's metadata leaf `operand` holds.
+    const META: u32 = 1;
+    /// Replace the top `operand` values by whether all are true.
+    const AND: u32 = 2;
+    /// Replace the top `operand` values by whether any is true.
+    const OR: u32 = 3;
     /// Negate the top value.
-    Not,
-    /// Push the value of the rule's NEAR node.
-    Near(u32),
+    const NOT: u32 = 4;
+    /// Push the value of the rule's NEAR node `operand`.
+    const NEAR: u32 = 5;
+
+    fn new(code: u32, operand: usize) -> Op {
+        assert!(operand as u64 <= Op::OPERAND as u64, "rule set too large");
+        Op(code << 29 | operand as u32)
+    }
+    fn code(self) -> u32 {
+        self.0 >> 29
+    }
+    fn operand(self) -> usize {
+        (self.0 & Op::OPERAND) as usize
+    }
 }
 
 fn compile_ops(tree: &Tree, patterns: &[u32], ops: &mut Vec<Op>, nears: &mut Vec<Tree>) {
     match tree {
         Tree::Leaf(l) => ops.push(match patterns[*l] {
-            NO_PATTERN => Op::Meta(*l as u32),
-            p => Op::Pattern(p),
+            NO_PATTERN => Op::new(Op::META, *l),
+            p => Op::new(Op::PATTERN, p as usize),
         }),
         Tree::And(v) | Tree::Or(v) => {
             v.iter().for_each(|t| compile_ops(t, patterns, ops, nears));
-            ops.push(if matches!(tree, Tree::And(_)) { Op::And(v.len() as u32) } else { Op::Or(v.len() as u32) });
+            ops.push(Op::new(if matches!(tree, Tree::And(_)) { Op::AND } else { Op::OR }, v.len()));
         }
         Tree::Not(t) => {
             compile_ops(t, patterns, ops, nears);
-            ops.push(Op::Not);
+            ops.push(Op::new(Op::NOT, 0));
         }
         Tree::Near { .. } => {
-            ops.push(Op::Near(nears.len() as u32));
+            ops.push(Op::new(Op::NEAR, nears.len()));
             nears.push(tree.clone());
         }
     }
@@ -726,13 +739,13 @@ fn compile_ops(tree: &Tree, patterns: &[u32], ops: &mut Vec<Op>, nears: &mut Vec
 /// Runs a rule's program (see [`Op`]).
 fn run_ops(ops: &[Op], view: &RuleView<'_>, fields: &[FieldText<'_>; 2], stack: &mut Vec<bool>) -> bool {
     stack.clear();
-    for op in ops {
-        let v = match *op {
-            Op::Pattern(p) => view.scratch.seen[p as usize] == view.scratch.generation,
-            Op::Meta(l) => meta_matches(&view.rule.leaves[l as usize], view.input),
-            Op::And(n) | Op::Or(n) => {
-                let from = stack.len() - n as usize;
-                let v = if matches!(op, Op::And(_)) {
+    for &op in ops {
+        let v = match op.code() {
+            Op::PATTERN => view.scratch.seen[op.operand()] == view.scratch.generation,
+            Op::META => meta_matches(&view.rule.leaves[op.operand()], view.input),
+            Op::AND | Op::OR => {
+                let from = stack.len() - op.operand();
+                let v = if op.code() == Op::AND {
                     stack[from..].iter().all(|&b| b)
                 } else {
                     stack[from..].iter().any(|&b| b)
@@ -740,8 +753,8 @@ fn run_ops(ops: &[Op], view: &RuleView<'_>, fields: &[FieldText<'_>; 2], stack: 
                 stack.truncate(from);
                 v
             }
-            Op::Not => !stack.pop().unwrap_or(true),
-            Op::Near(i) => match &view.rule.nears[i as usize] {
+            Op::NOT => !stack.pop().unwrap_or(true),
+            _ => match &view.rule.nears[op.operand()] {
                 Tree::Near { a, b, n, ordered } => near_pairs(view, fields, a.clone(), b.clone(), *n, *ordered, |_, _| false),
                 _ => false,
             },
@@ -757,6 +770,8 @@ fn run_ops(ops: &[Op], view: &RuleView<'_>, fields: &[FieldText<'_>; 2], stack: 
 struct Scratch {
     generation: u32,
     seen: Vec<u32>,
+    /// For each rule, the generation that last evaluated it.
+    evaluated: Vec<u32>,
     ranges: Vec<(u32, u32)>,
 }
 
@@ -809,17 +824,14 @@ pub struct RuleMatch {
 /// selected rules are evaluated.
 pub struct RuleSet {
     rules: Vec<CompiledRule>,
-    /// Every rule's program, one after another.
-    ops: Vec<Op>,
     patterns: Vec<LeafPattern>,
     automaton: Option<AhoCorasick>,
     /// For each automaton literal: the patterns found by it.
     literal_checks: Lists<Check>,
-    /// For each pattern: the rules it selects.
-    selects: Lists<u32>,
-    /// For each rule: its program's range in `ops` (kept apart from the rest of the rule so that
-    /// the boolean pass touches little memory).
-    rule_ops: Vec<(u32, u32)>,
+    /// For each pattern: the rules it selects, each as its index, its program's length and its
+    /// program. A rule's program is copied under every pattern that selects it so that the
+    /// candidates of a hit are evaluated from one contiguous run of memory.
+    selects: Lists<Op>,
     /// Rules no pattern can select (their positive part is only metadata): always evaluated.
     always: Vec<u32>,
 }
@@ -874,7 +886,6 @@ impl RuleSet {
         let mut pattern_ids: HashMap<LeafPattern, u32> = HashMap::new();
         let mut patterns: Vec<LeafPattern> = Vec::new();
         let mut compiled = Vec::with_capacity(rules.len());
-        let mut ops = Vec::new();
         for node in rules {
             let leaves = leaves(&node);
             let ids: Vec<u32> = leaves
@@ -891,10 +902,10 @@ impl RuleSet {
                 })
                 .collect();
             let tree = Tree::new(&node, &mut 0);
-            let start = ops.len();
+            let mut ops = Vec::new();
             let mut nears = Vec::new();
             compile_ops(&tree, &ids, &mut ops, &mut nears);
-            compiled.push(CompiledRule { tree, leaves, patterns: ids, ops: start..ops.len(), nears });
+            compiled.push(CompiledRule { tree, leaves, patterns: ids, ops, nears });
         }
         let mut literal_ids: HashMap<&str, usize> = HashMap::new();
         let mut literals: Vec<&str> = Vec::new();
@@ -920,7 +931,10 @@ impl RuleSet {
                     ps.sort_unstable();
                     ps.dedup();
                     for p in ps {
-                        selects[p as usize].push(ri as u32);
+                        let program = &mut selects[p as usize];
+                        program.push(Op(ri as u32));
+                        program.push(Op(rule.ops.len() as u32));
+                        program.extend_from_slice(&rule.ops);
                     }
                 }
                 None => always.push(ri as u32),
@@ -932,11 +946,8 @@ impl RuleSet {
                 .build(&literals)
                 .expect("literals are plain strings within automaton limits")
         });
-        let rule_ops = compiled.iter().map(|r| (r.ops.start as u32, r.ops.end as u32)).collect();
         RuleSet {
             rules: compiled,
-            ops,
-            rule_ops,
             patterns,
             automaton,
             literal_checks: Lists::new(literal_checks),
@@ -1012,30 +1023,57 @@ impl RuleSet {
                 scratch.seen.resize(self.patterns.len(), 0);
                 scratch.ranges.resize(self.patterns.len(), (0, 0));
             }
-            let mut candidates: Vec<u32> = self.always.clone();
+            if scratch.evaluated.len() < self.rules.len() {
+                scratch.evaluated.resize(self.rules.len(), 0);
+            }
             let mut i = 0;
             while i < hits.len() {
                 let p = hits[i].0;
                 let j = i + hits[i..].partition_point(|h| h.0 == p);
                 scratch.seen[p as usize] = scratch.generation;
                 scratch.ranges[p as usize] = (i as u32, j as u32);
-                candidates.extend_from_slice(self.selects.get(p as usize));
                 i = j;
             }
-            candidates.sort_unstable();
-            candidates.dedup();
-            STATS[0].fetch_add(hits.len(), std::sync::atomic::Ordering::Relaxed);
-            STATS[1].fetch_add(candidates.len(), std::sync::atomic::Ordering::Relaxed);
-            STATS[2].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let occs: Vec<Occ> = hits.iter().map(|h| h.1).collect();
             let mut stack = Vec::with_capacity(16);
-            for ri in candidates {
-                let (from, to) = self.rule_ops[ri as usize];
+            let mut matched: Vec<u32> = Vec::new();
+            let mut candidates = 0;
+            for &ri in &self.always {
                 let rule = &self.rules[ri as usize];
                 let view = RuleView { rule, scratch, occs: &occs, input };
-                if run_ops(&self.ops[from as usize..to as usize], &view, &fields, &mut stack) {
-                    each(ri as usize, &view, &fields);
+                if run_ops(&rule.ops, &view, &fields, &mut stack) {
+                    matched.push(ri);
                 }
+            }
+            let mut i = 0;
+            while i < hits.len() {
+                let p = hits[i].0;
+                i += hits[i..].partition_point(|h| h.0 == p);
+                let programs = self.selects.get(p as usize);
+                let mut at = 0;
+                while at < programs.len() {
+                    let ri = programs[at].0;
+                    let ops = &programs[at + 2..at + 2 + programs[at + 1].0 as usize];
+                    at += 2 + ops.len();
+                    if scratch.evaluated[ri as usize] == scratch.generation {
+                        continue;
+                    }
+                    scratch.evaluated[ri as usize] = scratch.generation;
+                    candidates += 1;
+                    let rule = &self.rules[ri as usize];
+                    let view = RuleView { rule, scratch, occs: &occs, input };
+                    if run_ops(ops, &view, &fields, &mut stack) {
+                        matched.push(ri);
+                    }
+                }
+            }
+            STATS[0].fetch_add(hits.len(), std::sync::atomic::Ordering::Relaxed);
+            STATS[1].fetch_add(candidates, std::sync::atomic::Ordering::Relaxed);
+            STATS[2].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            matched.sort_unstable();
+            for ri in matched {
+                let rule = &self.rules[ri as usize];
+                each(ri as usize, &RuleView { rule, scratch, occs: &occs, input }, &fields);
             }
         })
     }
