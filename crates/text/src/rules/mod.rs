@@ -683,25 +683,27 @@ struct CompiledRule {
     nears: Vec<Tree>,
 }
 
-/// One instruction of a rule in postfix form, packed in a word: an opcode in the top three
-/// bits, an operand below. The boolean pass runs these over a small stack.
+/// One instruction of a rule's program, packed in a word: an opcode in the top three bits, an
+/// operand below. Programs evaluate with short circuits into one boolean register: an AND stops
+/// at its first false child, an OR at its first true one, and [`compile_ops`] orders children so
+/// that the child most likely to decide comes first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Op(u32);
 
 impl Op {
     const OPERAND: u32 = (1 << 29) - 1;
-    /// Push whether pattern `operand` occurs in the item.
+    /// Whether pattern `operand` occurs in the item.
     const PATTERN: u32 = 0;
-    /// Push whether the rule's metadata leaf `operand` holds.
+    /// Whether the rule's metadata leaf `operand` holds.
     const META: u32 = 1;
-    /// Replace the top `operand` values by whether all are true.
-    const AND: u32 = 2;
-    /// Replace the top `operand` values by whether any is true.
-    const OR: u32 = 3;
-    /// Negate the top value.
-    const NOT: u32 = 4;
-    /// Push the value of the rule's NEAR node `operand`.
-    const NEAR: u32 = 5;
+    /// Negate the register.
+    const NOT: u32 = 2;
+    /// The value of the rule's NEAR node `operand`.
+    const NEAR: u32 = 3;
+    /// Go to instruction `operand` if the register is false.
+    const JUMP_IF_FALSE: u32 = 4;
+    /// Go to instruction `operand` if the register is true.
+    const JUMP_IF_TRUE: u32 = 5;
 
     fn new(code: u32, operand: usize) -> Op {
         assert!(operand as u64 <= Op::OPERAND as u64, "rule set too large");
@@ -715,53 +717,84 @@ impl Op {
     }
 }
 
-fn compile_ops(tree: &Tree, patterns: &[u32], ops: &mut Vec<Op>, nears: &mut Vec<Tree>) {
+/// Compiles `tree` to a program (see [`Op`]). AND children likely to be false come first — the
+/// rarest terms, then negations and metadata, and last the child whose terms select the rule (it
+/// is known to have occurred); OR children likely to be true come first.
+fn compile_ops(tree: &Tree, rule: &CompiledRule, patterns: &[LeafPattern], ops: &mut Vec<Op>, nears: &mut Vec<Tree>) {
     match tree {
-        Tree::Leaf(l) => ops.push(match patterns[*l] {
+        Tree::Leaf(l) => ops.push(match rule.patterns[*l] {
             NO_PATTERN => Op::new(Op::META, *l),
             p => Op::new(Op::PATTERN, p as usize),
         }),
-        Tree::And(v) | Tree::Or(v) => {
-            v.iter().for_each(|t| compile_ops(t, patterns, ops, nears));
-            ops.push(Op::new(if matches!(tree, Tree::And(_)) { Op::AND } else { Op::OR }, v.len()));
-        }
         Tree::Not(t) => {
-            compile_ops(t, patterns, ops, nears);
+            compile_ops(t, rule, patterns, ops, nears);
             ops.push(Op::new(Op::NOT, 0));
         }
         Tree::Near { .. } => {
             ops.push(Op::new(Op::NEAR, nears.len()));
             nears.push(tree.clone());
         }
+        Tree::And(v) | Tree::Or(v) => {
+            let and = matches!(tree, Tree::And(_));
+            let costs: Vec<Option<f64>> = v.iter().map(|t| selectors(t, rule, patterns).map(|s| s.1)).collect();
+            let selector = if and {
+                (0..v.len()).filter(|&i| costs[i].is_some()).min_by(|&i, &j| costs[i].unwrap().total_cmp(&costs[j].unwrap()))
+            } else {
+                None
+            };
+            let mut order: Vec<usize> = (0..v.len()).collect();
+            order.sort_by(|&i, &j| {
+                let key = |k: usize| -> (u8, f64) {
+                    match (Some(k) == selector, costs[k]) {
+                        (true, _) => (2, 0.0),
+                        (false, Some(c)) => (0, if and { c } else { -c }),
+                        (false, None) => (1, 0.0),
+                    }
+                };
+                let (a, b) = (key(i), key(j));
+                a.0.cmp(&b.0).then(a.1.total_cmp(&b.1))
+            });
+            let mut jumps = Vec::new();
+            for (n, &i) in order.iter().enumerate() {
+                compile_ops(&v[i], rule, patterns, ops, nears);
+                if n + 1 < order.len() {
+                    jumps.push(ops.len());
+                    ops.push(Op(0));
+                }
+            }
+            let end = ops.len();
+            let code = if and { Op::JUMP_IF_FALSE } else { Op::JUMP_IF_TRUE };
+            for j in jumps {
+                ops[j] = Op::new(code, end);
+            }
+        }
     }
 }
 
 /// Runs a rule's program (see [`Op`]).
-fn run_ops(ops: &[Op], view: &RuleView<'_>, fields: &[FieldText<'_>; 2], stack: &mut Vec<bool>) -> bool {
-    stack.clear();
-    for &op in ops {
-        let v = match op.code() {
-            Op::PATTERN => view.scratch.seen[op.operand()] == view.scratch.generation,
-            Op::META => meta_matches(&view.rule.leaves[op.operand()], view.input),
-            Op::AND | Op::OR => {
-                let from = stack.len() - op.operand();
-                let v = if op.code() == Op::AND {
-                    stack[from..].iter().all(|&b| b)
-                } else {
-                    stack[from..].iter().any(|&b| b)
-                };
-                stack.truncate(from);
-                v
+fn run_ops(ops: &[Op], view: &RuleView<'_>, fields: &[FieldText<'_>; 2]) -> bool {
+    let mut value = false;
+    let mut pc = 0;
+    while let Some(&op) = ops.get(pc) {
+        pc += 1;
+        match op.code() {
+            Op::PATTERN => value = view.scratch.seen[op.operand()] == view.scratch.generation,
+            Op::META => value = meta_matches(&view.rule.leaves[op.operand()], view.input),
+            Op::NOT => value = !value,
+            Op::NEAR => {
+                value = match &view.rule.nears[op.operand()] {
+                    Tree::Near { a, b, n, ordered } => {
+                        near_pairs(view, fields, a.clone(), b.clone(), *n, *ordered, |_, _| false)
+                    }
+                    _ => false,
+                }
             }
-            Op::NOT => !stack.pop().unwrap_or(true),
-            _ => match &view.rule.nears[op.operand()] {
-                Tree::Near { a, b, n, ordered } => near_pairs(view, fields, a.clone(), b.clone(), *n, *ordered, |_, _| false),
-                _ => false,
-            },
-        };
-        stack.push(v);
+            Op::JUMP_IF_FALSE if !value => pc = op.operand(),
+            Op::JUMP_IF_TRUE if value => pc = op.operand(),
+            _ => {}
+        }
     }
-    stack.pop().unwrap_or(false)
+    value
 }
 
 /// Per-thread working memory of [`RuleSet::matches`]: for each pattern, the call (generation)
@@ -902,10 +935,12 @@ impl RuleSet {
                 })
                 .collect();
             let tree = Tree::new(&node, &mut 0);
-            let mut ops = Vec::new();
-            let mut nears = Vec::new();
-            compile_ops(&tree, &ids, &mut ops, &mut nears);
-            compiled.push(CompiledRule { tree, leaves, patterns: ids, ops, nears });
+            compiled.push(CompiledRule { tree, leaves, patterns: ids, ops: Vec::new(), nears: Vec::new() });
+        }
+        for rule in &mut compiled {
+            let (mut ops, mut nears) = (Vec::new(), Vec::new());
+            compile_ops(&rule.tree, rule, &patterns, &mut ops, &mut nears);
+            (rule.ops, rule.nears) = (ops, nears);
         }
         let mut literal_ids: HashMap<&str, usize> = HashMap::new();
         let mut literals: Vec<&str> = Vec::new();
@@ -1035,13 +1070,12 @@ impl RuleSet {
                 i = j;
             }
             let occs: Vec<Occ> = hits.iter().map(|h| h.1).collect();
-            let mut stack = Vec::with_capacity(16);
             let mut matched: Vec<u32> = Vec::new();
             let mut candidates = 0;
             for &ri in &self.always {
                 let rule = &self.rules[ri as usize];
                 let view = RuleView { rule, scratch, occs: &occs, input };
-                if run_ops(&rule.ops, &view, &fields, &mut stack) {
+                if run_ops(&rule.ops, &view, &fields) {
                     matched.push(ri);
                 }
             }
@@ -1062,7 +1096,7 @@ impl RuleSet {
                     candidates += 1;
                     let rule = &self.rules[ri as usize];
                     let view = RuleView { rule, scratch, occs: &occs, input };
-                    if run_ops(ops, &view, &fields, &mut stack) {
+                    if run_ops(ops, &view, &fields) {
                         matched.push(ri);
                     }
                 }
