@@ -1048,68 +1048,80 @@ impl RuleSet {
         }
         hits.sort_unstable();
         hits.dedup();
-        SCRATCH.with_borrow_mut(|scratch| {
-            scratch.generation = scratch.generation.wrapping_add(1);
-            if scratch.generation == 0 {
-                scratch.seen.fill(0);
-                scratch.generation = 1;
+        SCRATCH.with_borrow_mut(|scratch| self.evaluate_in(scratch, &fields, &hits, input, &mut each))
+    }
+
+    /// The second half of [`RuleSet::evaluate`]: marks the patterns that occurred and runs the
+    /// candidate rules' programs.
+    #[inline(never)]
+    fn evaluate_in(
+        &self,
+        scratch: &mut Scratch,
+        fields: &[FieldText<'_>; 2],
+        hits: &[(u32, Occ)],
+        input: &RuleInput<'_>,
+        each: &mut impl FnMut(usize, &RuleView<'_>, &[FieldText<'_>; 2]),
+    ) {
+        scratch.generation = scratch.generation.wrapping_add(1);
+        if scratch.generation == 0 {
+            scratch.seen.fill(0);
+            scratch.generation = 1;
+        }
+        if scratch.seen.len() < self.patterns.len() {
+            scratch.seen.resize(self.patterns.len(), 0);
+            scratch.ranges.resize(self.patterns.len(), (0, 0));
+        }
+        if scratch.evaluated.len() < self.rules.len() {
+            scratch.evaluated.resize(self.rules.len(), 0);
+        }
+        let mut i = 0;
+        while i < hits.len() {
+            let p = hits[i].0;
+            let j = i + hits[i..].partition_point(|h| h.0 == p);
+            scratch.seen[p as usize] = scratch.generation;
+            scratch.ranges[p as usize] = (i as u32, j as u32);
+            i = j;
+        }
+        let occs: Vec<Occ> = hits.iter().map(|h| h.1).collect();
+        let mut matched: Vec<u32> = Vec::new();
+        let mut candidates = 0;
+        for &ri in &self.always {
+            let rule = &self.rules[ri as usize];
+            let view = RuleView { rule, scratch, occs: &occs, input };
+            if run_ops(&rule.ops, &view, fields) {
+                matched.push(ri);
             }
-            if scratch.seen.len() < self.patterns.len() {
-                scratch.seen.resize(self.patterns.len(), 0);
-                scratch.ranges.resize(self.patterns.len(), (0, 0));
-            }
-            if scratch.evaluated.len() < self.rules.len() {
-                scratch.evaluated.resize(self.rules.len(), 0);
-            }
-            let mut i = 0;
-            while i < hits.len() {
-                let p = hits[i].0;
-                let j = i + hits[i..].partition_point(|h| h.0 == p);
-                scratch.seen[p as usize] = scratch.generation;
-                scratch.ranges[p as usize] = (i as u32, j as u32);
-                i = j;
-            }
-            let occs: Vec<Occ> = hits.iter().map(|h| h.1).collect();
-            let mut matched: Vec<u32> = Vec::new();
-            let mut candidates = 0;
-            for &ri in &self.always {
+        }
+        let mut i = 0;
+        while i < hits.len() {
+            let p = hits[i].0;
+            i += hits[i..].partition_point(|h| h.0 == p);
+            let programs = self.selects.get(p as usize);
+            let mut at = 0;
+            while at < programs.len() {
+                let ri = programs[at].0;
+                let ops = &programs[at + 2..at + 2 + programs[at + 1].0 as usize];
+                at += 2 + ops.len();
+                if scratch.evaluated[ri as usize] == scratch.generation {
+                    continue;
+                }
+                scratch.evaluated[ri as usize] = scratch.generation;
+                candidates += 1;
                 let rule = &self.rules[ri as usize];
                 let view = RuleView { rule, scratch, occs: &occs, input };
-                if run_ops(&rule.ops, &view, &fields) {
+                if run_ops(ops, &view, fields) {
                     matched.push(ri);
                 }
             }
-            let mut i = 0;
-            while i < hits.len() {
-                let p = hits[i].0;
-                i += hits[i..].partition_point(|h| h.0 == p);
-                let programs = self.selects.get(p as usize);
-                let mut at = 0;
-                while at < programs.len() {
-                    let ri = programs[at].0;
-                    let ops = &programs[at + 2..at + 2 + programs[at + 1].0 as usize];
-                    at += 2 + ops.len();
-                    if scratch.evaluated[ri as usize] == scratch.generation {
-                        continue;
-                    }
-                    scratch.evaluated[ri as usize] = scratch.generation;
-                    candidates += 1;
-                    let rule = &self.rules[ri as usize];
-                    let view = RuleView { rule, scratch, occs: &occs, input };
-                    if run_ops(ops, &view, &fields) {
-                        matched.push(ri);
-                    }
-                }
-            }
-            STATS[0].fetch_add(hits.len(), std::sync::atomic::Ordering::Relaxed);
-            STATS[1].fetch_add(candidates, std::sync::atomic::Ordering::Relaxed);
-            STATS[2].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            matched.sort_unstable();
-            for ri in matched {
-                let rule = &self.rules[ri as usize];
-                each(ri as usize, &RuleView { rule, scratch, occs: &occs, input }, &fields);
-            }
-        })
+        }
+        STATS[0].fetch_add(hits.len(), std::sync::atomic::Ordering::Relaxed);
+        STATS[1].fetch_add(candidates, std::sync::atomic::Ordering::Relaxed);
+        STATS[2].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        matched.sort_unstable();
+        for ri in matched {
+            let rule = &self.rules[ri as usize];
+            each(ri as usize, &RuleView { rule, scratch, occs: &occs, input }, &fields);
+        }
     }
 
     /// The literals of every term (for the bare-scan baseline of the benchmark).
