@@ -805,6 +805,10 @@ struct Scratch {
     seen: Vec<u32>,
     /// For each rule, the generation that last evaluated it.
     evaluated: Vec<u32>,
+    /// Buffers kept between calls.
+    hits: Vec<(u32, Occ)>,
+    occs: Vec<Occ>,
+    matched: Vec<u32>,
     ranges: Vec<(u32, u32)>,
 }
 
@@ -1024,7 +1028,8 @@ impl RuleSet {
     fn evaluate(&self, input: &RuleInput<'_>, mut each: impl FnMut(usize, &RuleView<'_>, &[FieldText<'_>; 2])) {
         let fields = [FieldText::new(input.title), FieldText::new(input.text)];
         // Verified occurrences of every pattern, sorted by pattern.
-        let mut hits: Vec<(u32, Occ)> = Vec::new();
+        let mut hits: Vec<(u32, Occ)> = SCRATCH.with_borrow_mut(|s| std::mem::take(&mut s.hits));
+        hits.clear();
         if let Some(ac) = &self.automaton {
             for (fi, f) in fields.iter().enumerate() {
                 for m in ac.find_overlapping_iter(&f.folded) {
@@ -1043,12 +1048,12 @@ impl RuleSet {
                 }
             }
         }
-        if hits.is_empty() && self.always.is_empty() {
-            return;
+        if !hits.is_empty() || !self.always.is_empty() {
+            hits.sort_unstable();
+            hits.dedup();
+            SCRATCH.with_borrow_mut(|scratch| self.evaluate_in(scratch, &fields, &hits, input, &mut each));
         }
-        hits.sort_unstable();
-        hits.dedup();
-        SCRATCH.with_borrow_mut(|scratch| self.evaluate_in(scratch, &fields, &hits, input, &mut each))
+        SCRATCH.with_borrow_mut(|s| s.hits = hits);
     }
 
     /// The second half of [`RuleSet::evaluate`]: marks the patterns that occurred and runs the
@@ -1082,8 +1087,11 @@ impl RuleSet {
             scratch.ranges[p as usize] = (i as u32, j as u32);
             i = j;
         }
-        let occs: Vec<Occ> = hits.iter().map(|h| h.1).collect();
-        let mut matched: Vec<u32> = Vec::new();
+        let mut occs = std::mem::take(&mut scratch.occs);
+        occs.clear();
+        occs.extend(hits.iter().map(|h| h.1));
+        let mut matched = std::mem::take(&mut scratch.matched);
+        matched.clear();
         let mut candidates = 0;
         for &ri in &self.always {
             let rule = &self.rules[ri as usize];
@@ -1118,10 +1126,11 @@ impl RuleSet {
         STATS[1].fetch_add(candidates, std::sync::atomic::Ordering::Relaxed);
         STATS[2].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         matched.sort_unstable();
-        for ri in matched {
+        for &ri in &matched {
             let rule = &self.rules[ri as usize];
-            each(ri as usize, &RuleView { rule, scratch, occs: &occs, input }, &fields);
+            each(ri as usize, &RuleView { rule, scratch, occs: &occs, input }, fields);
         }
+        (scratch.occs, scratch.matched) = (occs, matched);
     }
 
     /// The literals of every term (for the bare-scan baseline of the benchmark).
