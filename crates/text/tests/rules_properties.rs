@@ -36,6 +36,19 @@ fn term() -> impl Strategy<Value = String> {
         1 => prop::sample::select(&["protest*", "cat*", "poison*"][..]).prop_map(String::from),
         1 => (prop::sample::select(WORDS), prop::sample::select(WORDS)).prop_map(|(a, b)| format!("\"{a} {b}\"")),
         1 => (prop::sample::select(&["title:", "text:"][..]), prop::sample::select(WORDS)).prop_map(|(f, w)| format!("{f}{w}")),
+        1 => prop::sample::select(&["lang:zh", "lang:en", "source:s", "site:example.com", "site:ample.com", "url:news"][..]).prop_map(String::from),
+    ]
+}
+
+/// A word or phrase, or an OR-group of them (what NEAR accepts).
+fn near_operand() -> impl Strategy<Value = String> {
+    let word = prop_oneof![
+        3 => prop::sample::select(WORDS).prop_map(String::from),
+        1 => (prop::sample::select(WORDS), prop::sample::select(WORDS)).prop_map(|(a, b)| format!("\"{a} {b}\"")),
+    ];
+    prop_oneof![
+        3 => word.clone(),
+        1 => (word.clone(), word).prop_map(|(a, b)| format!("({a} OR {b})")),
     ]
 }
 
@@ -46,7 +59,7 @@ fn rule() -> impl Strategy<Value = String> {
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} OR {b})")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} NOT {b})")),
             (inner.clone(), inner).prop_map(|(a, b)| format!("{a} {b}")),
-            (term(), term(), 0u32..4, any::<bool>())
+            (near_operand(), near_operand(), 0u32..4, any::<bool>())
                 .prop_map(|(a, b, n, f)| format!("({a} NEAR/{n}{} {b})", if f { "f" } else { "" })),
         ]
     })
@@ -61,14 +74,16 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(600))]
+    #![proptest_config(ProptestConfig::with_cases(std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(600)))]
 
     #[test]
     fn compiled_engine_agrees_with_reference(rules in prop::collection::vec(rule(), 1..6), title in text(), body in text()) {
         let parsed: Vec<_> = rules.iter().filter_map(|r| parse_rule(r).ok()).collect();
-        let input = RuleInput { title: &title, text: &body, url: None, source: "s", lang: "zh" };
+        let input = RuleInput { title: &title, text: &body, url: Some("https://www.example.com/news/1"), source: "s", lang: "zh" };
         let set = RuleSet::new(parsed.clone());
         let compiled = set.matches(&input);
+        let ids: Vec<usize> = compiled.iter().map(|m| m.rule).collect();
+        prop_assert_eq!(set.matching(&input), ids, "matching() and matches() agree");
         let mut got = compiled.iter();
         for (i, node) in parsed.iter().enumerate() {
             let want = evaluate_reference(node, &input);

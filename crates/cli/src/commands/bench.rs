@@ -120,15 +120,6 @@ fn rules_bench(name: &str, texts: &[String], vocab: &[String], n: usize, runs: u
     let mut bare_rates = Vec::new();
     let mut span_rates = Vec::new();
     let mut hits = 0usize;
-    if std::env::var("PROFILE_RULES").is_ok() {
-        for _ in 0..20 {
-            for t in texts {
-                let input = tidewatch_text::rules::RuleInput { title: "", text: t, url: None, source: "bench", lang: "zh" };
-                std::hint::black_box(set.matching(&input));
-            }
-        }
-        return;
-    }
     for _ in 0..runs {
         let started = Instant::now();
         let mut found = 0usize;
@@ -154,8 +145,6 @@ fn rules_bench(name: &str, texts: &[String], vocab: &[String], n: usize, runs: u
         std::hint::black_box(spans);
         span_rates.push(texts.len() as f64 / started.elapsed().as_secs_f64());
     }
-    let st: Vec<usize> = tidewatch_text::rules::STATS.iter().map(|a| a.swap(0, std::sync::atomic::Ordering::Relaxed)).collect();
-    println!("hits/item {:.1} candidates/item {:.1}", st[0] as f64 / st[2] as f64, st[1] as f64 / st[2] as f64);
     let (e, elo, ehi) = median(engine_rates);
     let (b, blo, bhi) = median(bare_rates);
     let (sp, splo, sphi) = median(span_rates);

@@ -17,8 +17,8 @@ pub mod parse;
 use crate::normalize::{fold, fold_with_map, FoldMap};
 use aho_corasick::{AhoCorasick, MatchKind};
 use std::cell::{OnceCell, RefCell};
-use std::ops::Range;
 use std::collections::HashMap;
+use std::ops::Range;
 
 pub use parse::{parse_rule, RuleError};
 
@@ -340,7 +340,11 @@ impl LeafPattern {
     /// How unlikely a hit is, roughly: longer literals are rarer. Used to pick the terms that
     /// select a rule.
     fn cost(&self) -> f64 {
-        let units = if self.literal.is_ascii() { (self.literal.len() as f64 / 2.5).max(1.0) } else { self.literal.chars().count() as f64 };
+        let units = if self.literal.is_ascii() {
+            (self.literal.len() as f64 / 2.5).max(1.0)
+        } else {
+            self.literal.chars().count() as f64
+        };
         1.0 / (units * units)
     }
 }
@@ -738,7 +742,9 @@ fn compile_ops(tree: &Tree, rule: &CompiledRule, patterns: &[LeafPattern], ops: 
             let and = matches!(tree, Tree::And(_));
             let costs: Vec<Option<f64>> = v.iter().map(|t| selectors(t, rule, patterns).map(|s| s.1)).collect();
             let selector = if and {
-                (0..v.len()).filter(|&i| costs[i].is_some()).min_by(|&i, &j| costs[i].unwrap().total_cmp(&costs[j].unwrap()))
+                (0..v.len())
+                    .filter(|&i| costs[i].is_some())
+                    .min_by(|&i, &j| costs[i].unwrap().total_cmp(&costs[j].unwrap()))
             } else {
                 None
             };
@@ -812,8 +818,6 @@ struct Scratch {
     ranges: Vec<(u32, u32)>,
 }
 
-/// tmp
-pub static STATS: [std::sync::atomic::AtomicUsize; 3] = [std::sync::atomic::AtomicUsize::new(0), std::sync::atomic::AtomicUsize::new(0), std::sync::atomic::AtomicUsize::new(0)];
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
@@ -896,10 +900,7 @@ fn selectors(tree: &Tree, rule: &CompiledRule, patterns: &[LeafPattern]) -> Opti
     };
     match tree {
         Tree::Leaf(l) => union(*l..*l + 1),
-        Tree::And(v) => v
-            .iter()
-            .filter_map(|t| selectors(t, rule, patterns))
-            .min_by(|x, y| x.1.total_cmp(&y.1)),
+        Tree::And(v) => v.iter().filter_map(|t| selectors(t, rule, patterns)).min_by(|x, y| x.1.total_cmp(&y.1)),
         Tree::Or(v) => {
             let mut all = (Vec::new(), 0.0);
             for t in v {
@@ -910,10 +911,9 @@ fn selectors(tree: &Tree, rule: &CompiledRule, patterns: &[LeafPattern]) -> Opti
             Some(all)
         }
         Tree::Not(_) => None,
-        Tree::Near { a, b, .. } => [union(a.clone()), union(b.clone())]
-            .into_iter()
-            .flatten()
-            .min_by(|x, y| x.1.total_cmp(&y.1)),
+        Tree::Near { a, b, .. } => {
+            [union(a.clone()), union(b.clone())].into_iter().flatten().min_by(|x, y| x.1.total_cmp(&y.1))
+        }
     }
 }
 
@@ -1092,7 +1092,6 @@ impl RuleSet {
         occs.extend(hits.iter().map(|h| h.1));
         let mut matched = std::mem::take(&mut scratch.matched);
         matched.clear();
-        let mut candidates = 0;
         for &ri in &self.always {
             let rule = &self.rules[ri as usize];
             let view = RuleView { rule, scratch, occs: &occs, input };
@@ -1114,7 +1113,6 @@ impl RuleSet {
                     continue;
                 }
                 scratch.evaluated[ri as usize] = scratch.generation;
-                candidates += 1;
                 let rule = &self.rules[ri as usize];
                 let view = RuleView { rule, scratch, occs: &occs, input };
                 if run_ops(ops, &view, fields) {
@@ -1122,9 +1120,6 @@ impl RuleSet {
                 }
             }
         }
-        STATS[0].fetch_add(hits.len(), std::sync::atomic::Ordering::Relaxed);
-        STATS[1].fetch_add(candidates, std::sync::atomic::Ordering::Relaxed);
-        STATS[2].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         matched.sort_unstable();
         for &ri in &matched {
             let rule = &self.rules[ri as usize];
