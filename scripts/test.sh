@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, crate arrows, and every test.
-# Needs only the Rust toolchain (cargo, rustfmt, clippy) and python3; run from anywhere.
+# Needs the Rust toolchain (stable with rustfmt and clippy, plus nightly for the fuzzer) and
+# python3; installs cargo-fuzz from crates.io if it is missing. Run from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,4 +14,20 @@ python3 scripts/check_arrows.py
 echo "== tests"
 # --nocapture: tests that measure (near-duplicate precision/recall, the SIGKILL import) print figures.
 cargo test --workspace --locked -- --nocapture
+echo "== fuzzing the rule parser and evaluators (${TIDEWATCH_FUZZ_SECONDS:-30} s)"
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked --version 0.13.2
+fi
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+mkdir "$work/corpus"
+status=0
+(cd fuzz && cargo +nightly fuzz run rules "$work/corpus" seeds/rules -- \
+    -max_total_time="${TIDEWATCH_FUZZ_SECONDS:-30}" -print_final_stats=1) >"$work/log" 2>&1 || status=$?
+grep -E "^stat::number_of_executed_units|^Done" "$work/log" || true
+if [ "$status" -ne 0 ]; then
+    tail -60 "$work/log" >&2
+    echo "fuzzing failed (exit $status); the crashing input is in fuzz/artifacts/rules/" >&2
+    exit 1
+fi
 echo "== all tests passed"
