@@ -52,7 +52,7 @@ fn main() -> ExitCode {
         Command::Import(a) => commands::import::run(&cli.data_dir, a),
         Command::Search(a) => commands::search::run(&cli.data_dir, a),
         Command::Analyze(a) => commands::analyze::run(a),
-        Command::Topics(a) => commands::topics::run(a),
+        Command::Topics(a) => commands::topics::run(&cli.data_dir, a),
         Command::Match(a) => commands::matching::run(a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Serve(a) => commands::serve::run(&cli.data_dir, a),

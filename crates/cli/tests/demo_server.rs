@@ -143,3 +143,109 @@ fn the_live_stream_delivers_new_items() {
 fn urlencode(s: &str) -> String {
     s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
+
+fn send(method: reqwest::Method, url: &str, body: &str) -> (u16, serde_json::Value) {
+    let r = reqwest::blocking::Client::new()
+        .request(method, url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(serde_json::Value::Null))
+}
+
+#[test]
+fn topics_over_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_demo(&dir.path().join("demo"), "1");
+    let base = &server.base;
+    let post = |path: &str, body: &str| send(reqwest::Method::POST, &format!("{base}{path}"), body);
+    let put = |path: &str, body: &str| send(reqwest::Method::PUT, &format!("{base}{path}"), body);
+
+    // The demo's topics are stored and its items carry their hits.
+    let (_, topics) = get(&format!("{base}/api/v1/topics"));
+    let ids: Vec<&str> = topics.as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"food-safety") && ids.contains(&"rumour-closure"), "{topics}");
+    let (status, res) = get(&format!("{base}/api/v1/search?q=&topic=heating-water&limit=50"));
+    assert_eq!(status, 200, "{res}");
+    let hits = res["hits"].as_array().unwrap();
+    assert!(!hits.is_empty(), "{res}");
+    for h in hits {
+        assert!(h["topics"].as_array().unwrap().iter().any(|t| t == "heating-water"), "{h}");
+    }
+
+    // Checking a rule: the same positioned error, in both languages, as the command line.
+    let (status, ok) = post("/api/v1/rules/check", r#"{"rule": "食堂 AND 腹泻"}"#);
+    assert_eq!((status, ok["valid"].as_bool()), (200, Some(true)), "{ok}");
+    let (status, bad) = post("/api/v1/rules/check", r#"{"rule": "食堂 AND (腹泻 OR"}"#);
+    assert_eq!((status, bad["valid"].as_bool()), (200, Some(false)));
+    assert_eq!(bad["errors"][0]["column"], 14, "{bad}");
+    assert!(
+        bad["errors"][0]["message_zh"].as_str().unwrap().contains("第")
+            || !bad["errors"][0]["message_zh"].as_str().unwrap().is_empty()
+    );
+    let (_, warn) = post("/api/v1/rules/check", r#"{"rule": "食堂 OR 的"}"#);
+    assert!(warn["warnings"][0]["message"].as_str().unwrap().contains("stop word"), "{warn}");
+
+    // Saving: a bad rule is refused with its column; a good one is version 1, an edit version 2.
+    let (status, err) = put("/api/v1/topics/library", r#"{"rule": "图书馆 AND (开放 OR"}"#);
+    assert_eq!((status, err["error"]["code"].as_str()), (400, Some("invalid_rule")), "{err}");
+    assert_eq!(err["error"]["rule_error"]["column"], 15, "{err}");
+    let (status, saved) =
+        put("/api/v1/topics/library", r#"{"rule": "图书馆 AND 开放", "unit": "图书馆", "severity": "low"}"#);
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!((saved["topic"]["version"].as_i64(), saved["changed"].as_bool()), (Some(1), Some(true)));
+    let (_, same) =
+        put("/api/v1/topics/library", r#"{"rule": "图书馆 AND 开放", "unit": "图书馆", "severity": "low"}"#);
+    assert_eq!((same["topic"]["version"].as_i64(), same["changed"].as_bool()), (Some(1), Some(false)));
+    let (_, edited) =
+        put("/api/v1/topics/library", r#"{"rule": "图书馆 AND (开放 OR 延长)", "unit": "图书馆", "severity": "low"}"#);
+    assert_eq!(edited["topic"]["version"].as_i64(), Some(2), "{edited}");
+    let (_, detail) = get(&format!("{base}/api/v1/topics/library"));
+    let versions = detail["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2, "{detail}");
+    assert_eq!(versions[0]["rule"], "图书馆 AND 开放");
+    assert_eq!(versions[1]["changed_by"], "api");
+
+    // Hostile and malformed bodies and parameters: coded errors.
+    for (status_want, code, resp) in [
+        (400, "bad_body", put("/api/v1/topics/x", "not json")),
+        (400, "bad_body", put("/api/v1/topics/x", r#"{"rule": "a", "colour": "red"}"#)),
+        (400, "bad_body", put("/api/v1/topics/x", r#"{"rule": "a", "severity": "apocalyptic"}"#)),
+        (400, "bad_body", post("/api/v1/rules/check", &format!(r#"{{"rule": "{}"}}"#, "a ".repeat(6000)))),
+        (400, "bad_parameter", put("/api/v1/topics/bad%20id%3B", r#"{"rule": "a"}"#)),
+        (400, "invalid_rule", post("/api/v1/topics/backtest", r#"{"rule": "NOT a"}"#)),
+        (400, "bad_parameter", post("/api/v1/topics/backtest", r#"{"rule": "a", "days": 0}"#)),
+    ] {
+        assert_eq!((resp.0, resp.1["error"]["code"].as_str()), (status_want, Some(code)), "{}", resp.1);
+    }
+    let (status, body) = get(&format!("{base}/api/v1/topics/nosuch/counts"));
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+    let (status, body) = get(&format!("{base}/api/v1/topics/food-safety/counts?days=9999"));
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_parameter")));
+
+    // Per-day counts: one entry per day, the food-safety hits among them.
+    let (status, counts) = get(&format!("{base}/api/v1/topics/rumour-closure/counts?days=30&until=2026-10-26"));
+    assert_eq!(status, 200, "{counts}");
+    let counts = counts.as_array().unwrap();
+    assert_eq!(counts.len(), 30);
+
+    // Backtest of a draft: per-day hits over stored items, and samples with spans.
+    let (status, bt) = post(
+        "/api/v1/topics/backtest",
+        r#"{"rule": "热水 OR \"hot water\"", "days": 30, "until": "2026-10-26", "samples": 3}"#,
+    );
+    assert_eq!(status, 200, "{bt}");
+    let per_day: u64 = bt["days"].as_array().unwrap().iter().map(|d| d["count"].as_u64().unwrap()).sum();
+    assert!(per_day > 0 && per_day == bt["hits"].as_u64().unwrap(), "{bt}");
+    let samples = bt["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 3);
+    for s in samples {
+        let span = &s["spans"][0];
+        let field = s[span["field"].as_str().unwrap()].as_str().unwrap();
+        let (a, b) = (span["start"].as_u64().unwrap() as usize, span["end"].as_u64().unwrap() as usize);
+        let marked: String = field.chars().skip(a).take(b - a).collect();
+        assert!(marked == "热水" || marked.eq_ignore_ascii_case("hot water"), "{marked:?} in {s}");
+    }
+}

@@ -8,6 +8,7 @@
 //! the new items to tantivy; the index is committed from time to time and always catches up with
 //! the store when opened, so it never disagrees with the store for long, and never after a restart.
 
+use crate::topics::{ActiveTopics, TopicDiagnostic};
 use crate::EngineError;
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
@@ -98,6 +99,8 @@ pub struct BatchResult {
     pub outcomes: Vec<Outcome>,
     /// The items stored by this batch, for live display.
     pub stored: Vec<StoredItem>,
+    /// The ids of the topics each of them matched.
+    pub stored_topics: Vec<Vec<String>>,
 }
 
 /// The store, the index and the duplicate finder, kept in agreement.
@@ -109,6 +112,7 @@ pub struct Pipeline {
     config: PipelineConfig,
     last_index_commit: Instant,
     last_stored: ItemId,
+    topics: ActiveTopics,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -143,9 +147,41 @@ impl Pipeline {
         let index = SearchIndex::open(&dir.index_dir(), segmenter.clone(), true)?;
         let dedup = rebuild_dedup(&db, config.dedup)?;
         let last_stored = db.max_item_id()?;
-        let mut p = Pipeline { db, index, dedup, segmenter, config, last_index_commit: Instant::now(), last_stored };
+        let mut p = Pipeline {
+            db,
+            index,
+            dedup,
+            segmenter,
+            config,
+            last_index_commit: Instant::now(),
+            last_stored,
+            topics: ActiveTopics::empty(),
+        };
+        p.reload_topics()?;
         p.catch_up_index()?;
         Ok(p)
+    }
+
+    /// Compiles the store's enabled topics again (after a topic was saved). Items stored from
+    /// now on are matched against them; items already stored keep the hits they got when they
+    /// were stored. Returns the topics that could not be compiled.
+    pub fn reload_topics(&mut self) -> Result<Vec<TopicDiagnostic>, EngineError> {
+        let (topics, diags) = ActiveTopics::new(&self.db.topics()?);
+        for d in &diags {
+            tracing::warn!(%d, "stored topic left out");
+        }
+        self.topics = topics;
+        Ok(diags)
+    }
+
+    /// The topics items are matched against.
+    pub fn topics(&self) -> &ActiveTopics {
+        &self.topics
+    }
+
+    /// The store, for writes that are not items (topics, settings).
+    pub fn db_mut(&mut self) -> &mut Db {
+        &mut self.db
     }
 
     /// Indexes every stored item the index does not cover yet. Returns how many were indexed.
@@ -163,8 +199,10 @@ impl Pipeline {
             let seg = &self.segmenter;
             let tokens: Vec<_> =
                 items.par_iter().map(|s| tidewatch_text::index_tokens(&s.item.title, &s.item.text, seg)).collect();
-            for (s, (title, text)) in items.iter().zip(tokens) {
-                self.index.add(s.id, s.group, &s.item, &title, &text)?;
+            let ids: Vec<ItemId> = items.iter().map(|s| s.id).collect();
+            let topics = self.db.topics_of_items(&ids)?;
+            for ((s, (title, text)), topics) in items.iter().zip(tokens).zip(topics) {
+                self.index.add(s.id, s.group, &s.item, &title, &text, &topics)?;
             }
             n += items.len();
             after = last;
@@ -211,8 +249,9 @@ impl Pipeline {
         prepared: Vec<Result<Prepared, InvalidItem>>,
         now: DateTime<Utc>,
     ) -> Result<BatchResult, EngineError> {
-        let mut result = BatchResult { outcomes: Vec::with_capacity(prepared.len()), stored: Vec::new() };
-        let mut new_items: Vec<(ItemId, GroupId, Prepared)> = Vec::new();
+        let mut result =
+            BatchResult { outcomes: Vec::with_capacity(prepared.len()), stored: Vec::new(), stored_topics: Vec::new() };
+        let mut new_items: Vec<(ItemId, GroupId, Prepared, Vec<String>)> = Vec::new();
         let written = (|| -> Result<(), EngineError> {
             let mut tx = self.db.writer()?;
             for p in prepared {
@@ -232,8 +271,13 @@ impl Pipeline {
                 match tx.insert(&p.item, &p.fingerprint, group, now)? {
                     Inserted::New(id, group) => {
                         self.dedup.insert(&p.fingerprint, p.item.canonical_url.as_deref(), group.0 as u64);
+                        let hits = self.topics.hits(&p.item);
+                        if !hits.is_empty() {
+                            let keys: Vec<_> = hits.iter().map(|h| (h.key, h.version)).collect();
+                            tx.insert_topic_hits(id, p.item.published_at, &keys)?;
+                        }
                         result.outcomes.push(Outcome::Stored { id, group, duplicate: found.map(|(_, r)| r) });
-                        new_items.push((id, group, p));
+                        new_items.push((id, group, p, hits.into_iter().map(|h| h.id).collect()));
                     }
                     Inserted::Existing(id) => {
                         result.outcomes.push(Outcome::AlreadyStored { id, same_content: true });
@@ -248,10 +292,11 @@ impl Pipeline {
             self.dedup = rebuild_dedup(&self.db, self.config.dedup)?;
             return Err(e);
         }
-        for (id, group, p) in new_items {
-            self.index.add(id, group, &p.item, &p.title_tokens, &p.text_tokens)?;
+        for (id, group, p, topics) in new_items {
+            self.index.add(id, group, &p.item, &p.title_tokens, &p.text_tokens, &topics)?;
             self.last_stored = self.last_stored.max(id);
             result.stored.push(StoredItem { id, group, ingested_at: now, item: p.item });
+            result.stored_topics.push(topics);
         }
         if self.index.pending() >= self.config.index_commit_docs
             || (self.index.pending() > 0 && self.last_index_commit.elapsed() >= self.config.index_commit_interval)

@@ -2,8 +2,12 @@
 //! `unit`, `severity`, `enabled`). Every topic is checked on its own: one bad rule is reported
 //! with its topic id and column and does not stop the others from loading.
 
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Tz;
 use serde::Deserialize;
-use tidewatch_text::rules::{parse_rule, Field, Node, RuleError, RuleSet};
+use tidewatch_model::{Item, ItemId};
+use tidewatch_store::{Db, StoreError, StoredItem, TopicDraft, TopicKey, TopicRecord};
+use tidewatch_text::rules::{parse_rule, Field, Node, RuleError, RuleInput, RuleSet, Span};
 
 /// A topic as written in the file.
 #[derive(Debug, Clone, Deserialize)]
@@ -201,7 +205,7 @@ pub fn load_topics(src: &str) -> (Vec<Topic>, Vec<TopicDiagnostic>) {
             continue;
         }
         if let Some(s) = &config.severity {
-            if !["low", "medium", "high", "critical"].contains(&s.as_str()) {
+            if !SEVERITIES.contains(&s.as_str()) {
                 diags.push(TopicDiagnostic {
                     topic: config.id.clone(),
                     error: true,
@@ -246,6 +250,208 @@ pub fn compile(topics: &[Topic]) -> (RuleSet, Vec<String>) {
         RuleSet::new(enabled.iter().map(|t| t.rule.clone()).collect()),
         enabled.iter().map(|t| t.config.id.clone()).collect(),
     )
+}
+
+/// Checks one rule for topic `topic`: the parsed rule and its lint warnings, or its positioned
+/// error. The one check behind the command line, the API and topics files.
+pub fn check_rule(topic: &str, src: &str) -> Result<(Node, Vec<TopicDiagnostic>), TopicDiagnostic> {
+    match parse_rule(src) {
+        Ok(rule) => {
+            let warnings = lint(&rule)
+                .into_iter()
+                .map(|(column, message, message_zh)| TopicDiagnostic {
+                    topic: topic.to_string(),
+                    error: false,
+                    column: Some(column),
+                    message,
+                    message_zh,
+                })
+                .collect();
+            Ok((rule, warnings))
+        }
+        Err(RuleError { column, message, message_zh }) => {
+            Err(TopicDiagnostic { topic: topic.to_string(), error: true, column: Some(column), message, message_zh })
+        }
+    }
+}
+
+/// The severities a topic may have, lowest first.
+pub const SEVERITIES: &[&str] = &["low", "medium", "high", "critical"];
+
+impl Topic {
+    /// The topic as the store keeps it.
+    pub fn draft(&self) -> TopicDraft {
+        let c = &self.config;
+        TopicDraft {
+            id: c.id.clone(),
+            name: c.name.clone().unwrap_or_else(|| c.id.clone()),
+            rule: c.rule.clone(),
+            unit: c.unit.clone(),
+            severity: c.severity.clone().unwrap_or_else(|| "medium".into()),
+            enabled: c.enabled,
+        }
+    }
+}
+
+/// Saves topics to the store (each versioned: see [`Db::save_topic`]). Returns each topic's id,
+/// its version and whether it changed.
+pub fn save_topics(
+    db: &mut Db,
+    topics: &[Topic],
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, i64, bool)>, StoreError> {
+    topics.iter().map(|t| db.save_topic(&t.draft(), by, now).map(|(r, changed)| (r.id, r.version, changed))).collect()
+}
+
+/// The fields of a stored item that rules look at.
+pub fn rule_input(item: &Item) -> RuleInput<'_> {
+    RuleInput {
+        title: &item.title,
+        text: &item.text,
+        url: item.canonical_url.as_deref().or(item.url.as_deref()),
+        source: &item.source,
+        lang: item.lang.as_str(),
+    }
+}
+
+/// The enabled topics of the store, compiled for matching every ingested item.
+pub struct ActiveTopics {
+    set: RuleSet,
+    /// Per rule: the topic's key, the version of its rule, and its id.
+    topics: Vec<(TopicKey, i64, String)>,
+}
+
+impl std::fmt::Debug for ActiveTopics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActiveTopics").field("topics", &self.topics.len()).finish()
+    }
+}
+
+/// One topic an item matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicHit {
+    /// Store key.
+    pub key: TopicKey,
+    /// Version of the rule that matched.
+    pub version: i64,
+    /// Topic id.
+    pub id: String,
+}
+
+impl ActiveTopics {
+    /// Compiles the enabled topics among `records`. A stored rule that no longer parses (it was
+    /// saved by a Tidewatch with another rule language) is left out and reported.
+    pub fn new(records: &[TopicRecord]) -> (ActiveTopics, Vec<TopicDiagnostic>) {
+        let mut nodes = Vec::new();
+        let mut topics = Vec::new();
+        let mut diags = Vec::new();
+        for r in records.iter().filter(|r| r.enabled) {
+            match check_rule(&r.id, &r.rule) {
+                Ok((node, _)) => {
+                    nodes.push(node);
+                    topics.push((r.key, r.version, r.id.clone()));
+                }
+                Err(d) => diags.push(d),
+            }
+        }
+        (ActiveTopics { set: RuleSet::new(nodes), topics }, diags)
+    }
+
+    /// No topics.
+    pub fn empty() -> ActiveTopics {
+        ActiveTopics { set: RuleSet::new(Vec::new()), topics: Vec::new() }
+    }
+
+    /// Number of enabled topics.
+    pub fn len(&self) -> usize {
+        self.topics.len()
+    }
+
+    /// True when no topic is enabled.
+    pub fn is_empty(&self) -> bool {
+        self.topics.is_empty()
+    }
+
+    /// The topics `item` matches, in topic id order.
+    pub fn hits(&self, item: &Item) -> Vec<TopicHit> {
+        if self.topics.is_empty() {
+            return Vec::new();
+        }
+        let mut out: Vec<TopicHit> = self
+            .set
+            .matching(&rule_input(item))
+            .into_iter()
+            .map(|i| {
+                let (key, version, id) = &self.topics[i];
+                TopicHit { key: *key, version: *version, id: id.clone() }
+            })
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out
+    }
+}
+
+/// What a draft rule would have matched among stored items.
+#[derive(Debug, Clone)]
+pub struct Backtest {
+    /// Hits per day (local midnight in the zone asked for), oldest first, empty days included.
+    pub days: Vec<(DateTime<Utc>, u64)>,
+    /// Items looked at.
+    pub scanned: u64,
+    /// Items matched.
+    pub hits: u64,
+    /// Up to the number of samples asked for, spread over the period (newest first), with spans.
+    pub samples: Vec<(StoredItem, Vec<Span>)>,
+}
+
+/// Midnight, in `zone`, `days - 1` days before `now`'s day: the start of a `days`-day period
+/// that ends with today.
+pub fn period_start(now: DateTime<Utc>, days: u32, zone: Tz) -> DateTime<Utc> {
+    let local = now.with_timezone(&zone).date_naive() - chrono::Days::new(days.saturating_sub(1) as u64);
+    let midnight = local.and_hms_opt(0, 0, 0).expect("midnight exists");
+    zone.from_local_datetime(&midnight).earliest().map(|t| t.with_timezone(&Utc)).unwrap_or(now)
+}
+
+/// Runs `rule` over the items published in the `days` whole days that end with the day of `now`
+/// (days start at midnight in `zone`), without saving anything.
+pub fn backtest(
+    db: &Db,
+    rule: &Node,
+    days: u32,
+    now: DateTime<Utc>,
+    zone: Tz,
+    samples: usize,
+) -> Result<Backtest, StoreError> {
+    let days = days.clamp(1, 366);
+    let since = period_start(now, days, zone);
+    let set = RuleSet::new(vec![rule.clone()]);
+    let mut counts = vec![0u64; days as usize];
+    let (mut scanned, mut hits) = (0u64, 0u64);
+    let mut matched: Vec<ItemId> = Vec::new();
+    db.for_each_item_published(since, since + chrono::Duration::days(days as i64), |s| {
+        scanned += 1;
+        if !set.matching(&rule_input(&s.item)).is_empty() {
+            hits += 1;
+            let day = (s.item.published_at - since).num_days().clamp(0, days as i64 - 1) as usize;
+            counts[day] += 1;
+            matched.push(s.id);
+        }
+        true
+    })?;
+    // Samples spread evenly over the hits, newest first.
+    let n = samples.min(matched.len());
+    let picked: Vec<ItemId> = (0..n).map(|i| matched[matched.len() - 1 - i * matched.len() / n.max(1)]).collect();
+    let samples = db
+        .items_by_ids(&picked)?
+        .into_iter()
+        .map(|s| {
+            let spans = set.matches(&rule_input(&s.item)).into_iter().next().map(|m| m.spans).unwrap_or_default();
+            (s, spans)
+        })
+        .collect();
+    let days = counts.into_iter().enumerate().map(|(i, c)| (since + chrono::Duration::days(i as i64), c)).collect();
+    Ok(Backtest { days, scanned, hits, samples })
 }
 
 #[cfg(test)]

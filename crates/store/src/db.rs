@@ -53,6 +53,41 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX dup_groups_size ON dup_groups(size);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     "#,
+    // 2: topics, their rule history, and the topics each item matched when it was stored.
+    r#"
+    CREATE TABLE topics (
+        key        INTEGER PRIMARY KEY,
+        id         TEXT NOT NULL UNIQUE,
+        name       TEXT NOT NULL,
+        rule       TEXT NOT NULL,
+        unit       TEXT,
+        severity   TEXT NOT NULL,
+        enabled    INTEGER NOT NULL,
+        version    INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE topic_versions (
+        topic      INTEGER NOT NULL REFERENCES topics(key),
+        version    INTEGER NOT NULL,
+        name       TEXT NOT NULL,
+        rule       TEXT NOT NULL,
+        unit       TEXT,
+        severity   TEXT NOT NULL,
+        enabled    INTEGER NOT NULL,
+        changed_at INTEGER NOT NULL,
+        changed_by TEXT NOT NULL,
+        PRIMARY KEY (topic, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE topic_hits (
+        topic        INTEGER NOT NULL REFERENCES topics(key),
+        item         INTEGER NOT NULL REFERENCES items(id),
+        version      INTEGER NOT NULL,
+        published_at INTEGER NOT NULL,
+        PRIMARY KEY (topic, item)
+    ) WITHOUT ROWID;
+    CREATE INDEX topic_hits_time ON topic_hits(topic, published_at);
+    CREATE INDEX topic_hits_item ON topic_hits(item);
+    "#,
 ];
 
 /// A stored item with its store-assigned fields.
@@ -130,6 +165,22 @@ fn row_to_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredItem> {
             content_hash: r.get::<_, i64>(14)? as u64,
             dedup_key: r.get(15)?,
         },
+    })
+}
+
+const TOPIC_COLUMNS: &str = "key, id, name, rule, unit, severity, enabled, version, updated_at";
+
+fn row_to_topic(r: &rusqlite::Row<'_>) -> rusqlite::Result<TopicRecord> {
+    Ok(TopicRecord {
+        key: TopicKey(r.get(0)?),
+        id: r.get(1)?,
+        name: r.get(2)?,
+        rule: r.get(3)?,
+        unit: r.get(4)?,
+        severity: r.get(5)?,
+        enabled: r.get(6)?,
+        version: r.get(7)?,
+        updated_at: from_millis(r.get(8)?),
     })
 }
 
@@ -292,6 +343,170 @@ impl Db {
         Ok(())
     }
 
+    /// Every topic, by id.
+    pub fn topics(&self) -> Result<Vec<TopicRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {TOPIC_COLUMNS} FROM topics ORDER BY id"))?;
+        let rows = stmt.query_map([], row_to_topic)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One topic by id.
+    pub fn topic(&self, id: &str) -> Result<Option<TopicRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {TOPIC_COLUMNS} FROM topics WHERE id = ?1"))?;
+        Ok(stmt.query_row([id], row_to_topic).optional()?)
+    }
+
+    /// Saves a topic: a new one gets version 1; a changed one gets the next version, and the old
+    /// definition stays in its history; an unchanged one is left alone. Returns the topic as
+    /// stored and whether anything changed.
+    pub fn save_topic(
+        &mut self,
+        draft: &TopicDraft,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(TopicRecord, bool), StoreError> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let current = tx
+            .query_row(&format!("SELECT {TOPIC_COLUMNS} FROM topics WHERE id = ?1"), [&draft.id], row_to_topic)
+            .optional()?;
+        let unchanged = current.as_ref().is_some_and(|c| {
+            c.name == draft.name
+                && c.rule == draft.rule
+                && c.unit == draft.unit
+                && c.severity == draft.severity
+                && c.enabled == draft.enabled
+        });
+        if unchanged {
+            return Ok((current.expect("checked above"), false));
+        }
+        let version = current.as_ref().map(|c| c.version + 1).unwrap_or(1);
+        let key = match &current {
+            Some(c) => {
+                tx.execute(
+                    "UPDATE topics SET name = ?2, rule = ?3, unit = ?4, severity = ?5, enabled = ?6, version = ?7, \
+                     updated_at = ?8 WHERE key = ?1",
+                    params![
+                        c.key.0,
+                        draft.name,
+                        draft.rule,
+                        draft.unit,
+                        draft.severity,
+                        draft.enabled,
+                        version,
+                        millis(now)
+                    ],
+                )?;
+                c.key.0
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO topics (id, name, rule, unit, severity, enabled, version, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        draft.id,
+                        draft.name,
+                        draft.rule,
+                        draft.unit,
+                        draft.severity,
+                        draft.enabled,
+                        version,
+                        millis(now)
+                    ],
+                )?;
+                tx.last_insert_rowid()
+            }
+        };
+        tx.execute(
+            "INSERT INTO topic_versions (topic, version, name, rule, unit, severity, enabled, changed_at, changed_by) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![key, version, draft.name, draft.rule, draft.unit, draft.severity, draft.enabled, millis(now), by],
+        )?;
+        let saved = tx.query_row(&format!("SELECT {TOPIC_COLUMNS} FROM topics WHERE key = ?1"), [key], row_to_topic)?;
+        tx.commit()?;
+        Ok((saved, true))
+    }
+
+    /// A topic's history, oldest first.
+    pub fn topic_versions(&self, key: TopicKey) -> Result<Vec<TopicVersion>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT version, name, rule, unit, severity, enabled, changed_at, changed_by FROM topic_versions \
+             WHERE topic = ?1 ORDER BY version",
+        )?;
+        let rows = stmt.query_map([key.0], |r| {
+            Ok(TopicVersion {
+                version: r.get(0)?,
+                name: r.get(1)?,
+                rule: r.get(2)?,
+                unit: r.get(3)?,
+                severity: r.get(4)?,
+                enabled: r.get(5)?,
+                changed_at: from_millis(r.get(6)?),
+                changed_by: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The number of items that matched a topic, per bucket of `bucket_ms` milliseconds
+    /// (aligned on `since`), for items published in `since..until`. Empty buckets included.
+    pub fn topic_hit_counts(
+        &self,
+        key: TopicKey,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        bucket_ms: i64,
+    ) -> Result<Vec<(DateTime<Utc>, u64)>, StoreError> {
+        let (a, b) = (millis(since), millis(until));
+        let bucket_ms = bucket_ms.max(1);
+        let n = ((b - a).max(0) + bucket_ms - 1) / bucket_ms;
+        let mut counts = vec![0u64; n as usize];
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT (published_at - ?2) / ?4, COUNT(*) FROM topic_hits \
+             WHERE topic = ?1 AND published_at >= ?2 AND published_at < ?3 GROUP BY 1",
+        )?;
+        let mut rows = stmt.query(params![key.0, a, b, bucket_ms])?;
+        while let Some(r) = rows.next()? {
+            let (i, c): (i64, i64) = (r.get(0)?, r.get(1)?);
+            if let Some(slot) = counts.get_mut(i as usize) {
+                *slot = c as u64;
+            }
+        }
+        Ok(counts.into_iter().enumerate().map(|(i, c)| (from_millis(a + i as i64 * bucket_ms), c)).collect())
+    }
+
+    /// The ids of the topics each item matched, for items `ids` (used when indexing).
+    pub fn topics_of_items(&self, ids: &[ItemId]) -> Result<Vec<Vec<String>>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT t.id FROM topic_hits h JOIN topics t ON t.key = h.topic WHERE h.item = ?1 ORDER BY t.id",
+        )?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let rows = stmt.query_map([id.0], |r| r.get::<_, String>(0))?;
+            out.push(rows.collect::<Result<_, _>>()?);
+        }
+        Ok(out)
+    }
+
+    /// Calls `f` on every item published in `since..until`, in publication order, until it
+    /// returns false.
+    pub fn for_each_item_published(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        mut f: impl FnMut(StoredItem) -> bool,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ITEM_COLUMNS} FROM items WHERE published_at >= ?1 AND published_at < ?2 ORDER BY published_at, id"
+        ))?;
+        let mut rows = stmt.query(params![millis(since), millis(until)])?;
+        while let Some(r) = rows.next()? {
+            if !f(row_to_item(r)?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Runs SQLite's integrity check; `Ok(())` when the database is sound.
     pub fn integrity_check(&self) -> Result<(), StoreError> {
         let r: String = self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
@@ -301,6 +516,72 @@ impl Db {
             Err(StoreError::Corrupt(r))
         }
     }
+}
+
+/// The store's key of a topic (its row), distinct from the user-facing id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicKey(pub i64);
+
+/// A topic as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TopicRecord {
+    /// Store key.
+    #[serde(skip)]
+    pub key: TopicKey,
+    /// Stable id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The rule's source text.
+    pub rule: String,
+    /// Owning unit.
+    pub unit: Option<String>,
+    /// Alert severity.
+    pub severity: String,
+    /// Whether items are matched against it.
+    pub enabled: bool,
+    /// Version of the current definition (1 for the first).
+    pub version: i64,
+    /// When the current version was saved.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The editable part of a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicDraft {
+    /// Stable id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The rule's source text (checked by the caller).
+    pub rule: String,
+    /// Owning unit.
+    pub unit: Option<String>,
+    /// Alert severity.
+    pub severity: String,
+    /// Whether items are matched against it.
+    pub enabled: bool,
+}
+
+/// One saved version of a topic.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TopicVersion {
+    /// Version number.
+    pub version: i64,
+    /// Display name.
+    pub name: String,
+    /// The rule's source text.
+    pub rule: String,
+    /// Owning unit.
+    pub unit: Option<String>,
+    /// Alert severity.
+    pub severity: String,
+    /// Enabled.
+    pub enabled: bool,
+    /// When it was saved.
+    pub changed_at: DateTime<Utc>,
+    /// Who saved it.
+    pub changed_by: String,
 }
 
 /// A write transaction. Nothing is visible or durable until [`WriteTx::commit`] returns.
@@ -395,6 +676,23 @@ impl WriteTx<'_> {
         }
         self.next_id += 1;
         Ok(Inserted::New(ItemId(id), GroupId(group_id)))
+    }
+
+    /// Records that item `id`, published at `published`, matched these topics (by key, with the
+    /// version of the rule that matched).
+    pub fn insert_topic_hits(
+        &mut self,
+        id: ItemId,
+        published: DateTime<Utc>,
+        hits: &[(TopicKey, i64)],
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO topic_hits (topic, item, version, published_at) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (topic, version) in hits {
+            stmt.execute(params![topic.0, id.0, version, millis(published)])?;
+        }
+        Ok(())
     }
 
     /// Makes the transaction's writes durable.

@@ -82,6 +82,7 @@ struct Fields {
     source: Field,
     lang: Field,
     published_at: Field,
+    topic: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -99,6 +100,7 @@ fn schema() -> (Schema, Fields) {
         source: b.add_text_field("source", STRING | FAST),
         lang: b.add_text_field("lang", STRING),
         published_at: b.add_i64_field("published_at", INDEXED | FAST),
+        topic: b.add_text_field("topic", STRING),
     };
     (b.build(), fields)
 }
@@ -137,6 +139,8 @@ pub struct SearchRequest {
     pub sources: Vec<String>,
     /// Only this language.
     pub lang: Option<String>,
+    /// Only items that matched one of these topics (by topic id) when they were stored.
+    pub topics: Vec<String>,
     /// Maximum hits returned.
     pub limit: usize,
     /// Hits to skip (paging).
@@ -237,7 +241,21 @@ impl SearchIndex {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dir.display())))?;
         let (schema, fields) = schema();
         let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|e| StoreError::Index(e.to_string()))?;
-        let index = Index::open_or_create(mmap, schema).map_err(tv)?;
+        let index = match Index::open_or_create(mmap.clone(), schema.clone()) {
+            // An index written by an earlier Tidewatch with other fields: the store is the source
+            // of truth, so start a new index and let the caller's catch-up fill it.
+            Err(tantivy::TantivyError::SchemaError(e)) if writable => {
+                tracing::warn!(error = %e, "the search index has an older schema; rebuilding it from the store");
+                drop(mmap);
+                std::fs::remove_dir_all(dir)
+                    .and_then(|_| std::fs::create_dir_all(dir))
+                    .map_err(|e| StoreError::Io(format!("cannot recreate {}: {e}", dir.display())))?;
+                let mmap =
+                    tantivy::directory::MmapDirectory::open(dir).map_err(|e| StoreError::Index(e.to_string()))?;
+                Index::create(mmap, schema, tantivy::IndexSettings::default()).map_err(tv)?
+            }
+            other => other.map_err(tv)?,
+        };
         index.tokenizers().register(TOKENIZER, JiebaTokenizer(segmenter.clone()));
         let metas = index.load_metas().map_err(tv)?;
         let indexed_through = metas
@@ -266,7 +284,8 @@ impl SearchIndex {
         self.writer.as_mut().ok_or_else(|| StoreError::Index("the index was opened read-only".into()))
     }
 
-    /// Adds an item with its pre-computed tokens. Re-adding an id replaces the earlier document.
+    /// Adds an item with its pre-computed tokens and the ids of the topics it matched. Re-adding
+    /// an id replaces the earlier document.
     pub fn add(
         &mut self,
         id: ItemId,
@@ -274,6 +293,7 @@ impl SearchIndex {
         item: &Item,
         title_tokens: &[IndexToken],
         text_tokens: &[IndexToken],
+        topics: &[String],
     ) -> Result<(), StoreError> {
         let f = self.fields;
         let mut doc = TantivyDocument::default();
@@ -284,6 +304,9 @@ impl SearchIndex {
         doc.add_text(f.source, &item.source);
         doc.add_text(f.lang, item.lang.as_str());
         doc.add_i64(f.published_at, item.published_at.timestamp_millis());
+        for t in topics {
+            doc.add_text(f.topic, t);
+        }
         let writer = self.writer()?;
         if id <= ItemId(0) {
             return Err(StoreError::Index(format!("invalid item id {id}")));
@@ -402,6 +425,20 @@ impl SearchIndex {
                     (
                         Occur::Should,
                         Box::new(TermQuery::new(Term::from_field_text(f.source, s), IndexRecordOption::Basic))
+                            as Box<dyn Query>,
+                    )
+                })
+                .collect();
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+        }
+        if !req.topics.is_empty() {
+            let any: Vec<(Occur, Box<dyn Query>)> = req
+                .topics
+                .iter()
+                .map(|t| {
+                    (
+                        Occur::Should,
+                        Box::new(TermQuery::new(Term::from_field_text(f.topic, t), IndexRecordOption::Basic))
                             as Box<dyn Query>,
                     )
                 })

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use futures_util::stream::Stream;
@@ -36,6 +36,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/groups", get(groups))
         .route("/api/v1/groups/{id}", get(group))
         .route("/api/v1/stream", get(stream))
+        .route("/api/v1/rules/check", post(crate::topics::check))
+        .route("/api/v1/topics", get(crate::topics::list))
+        .route("/api/v1/topics/backtest", post(crate::topics::backtest))
+        .route("/api/v1/topics/{id}", get(crate::topics::get_topic).put(crate::topics::put_topic))
+        .route("/api/v1/topics/{id}/counts", get(crate::topics::counts))
         .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
         .with_state(state)
 }
@@ -81,6 +86,8 @@ pub struct ItemView {
     /// Highlighted title, in search results.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title_highlighted: Option<String>,
+    /// Ids of the topics the item matched when it was stored.
+    pub topics: Vec<String>,
 }
 
 impl ItemView {
@@ -101,18 +108,21 @@ impl ItemView {
             repost_count: group_size.saturating_sub(1),
             snippet,
             title_highlighted: None,
+            topics: Vec::new(),
         }
     }
 }
 
 /// The read side (second connection and index reader).
-fn read_side(
+pub(crate) fn read_side(
     state: &AppState,
 ) -> Result<std::sync::MutexGuard<'_, (tidewatch_store::Db, tidewatch_store::SearchIndex)>, ApiError> {
     state.reader.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::new("internal", e.to_string()))?
 }
 
@@ -145,6 +155,7 @@ pub struct SearchParams {
     until: Option<String>,
     source: Option<String>,
     lang: Option<String>,
+    topic: Option<String>,
     limit: Option<usize>,
     offset: Option<usize>,
     sort: Option<String>,
@@ -196,6 +207,14 @@ async fn search(
             .map(String::from)
             .collect(),
         lang: p.lang.clone().filter(|s| !s.is_empty()),
+        topics: p
+            .topic
+            .iter()
+            .flat_map(|s| s.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
         limit,
         offset: p.offset.unwrap_or(0).min(100_000),
         order,
@@ -207,13 +226,16 @@ async fn search(
         let ids: Vec<_> = results.hits.iter().map(|h| h.item).collect();
         let items = r.0.items_by_ids(&ids)?;
         let sizes = r.0.group_sizes(&items.iter().map(|i| i.group).collect::<Vec<_>>())?;
+        let topics = r.0.topics_of_items(&items.iter().map(|i| i.id).collect::<Vec<_>>())?;
         let hits = items
             .iter()
             .zip(sizes)
-            .map(|(s, size)| {
+            .zip(topics)
+            .map(|((s, size), topics)| {
                 let body = if s.item.text.is_empty() { &s.item.title } else { &s.item.text };
                 let mut v = ItemView::from_stored(s, Some(highlight(body, &results.terms, 160)), size);
                 v.title_highlighted = Some(highlight(&s.item.title, &results.terms, 200));
+                v.topics = topics;
                 v
             })
             .collect();
@@ -248,7 +270,15 @@ async fn newest(
         let r = read_side(&state)?;
         let items = r.0.newest_items(limit)?;
         let sizes = r.0.group_sizes(&items.iter().map(|i| i.group).collect::<Vec<_>>())?;
-        Ok(Json(items.iter().zip(sizes).map(|(s, n)| ItemView::from_stored(s, None, n)).collect()))
+        let topics = r.0.topics_of_items(&items.iter().map(|i| i.id).collect::<Vec<_>>())?;
+        Ok(Json(
+            items
+                .iter()
+                .zip(sizes)
+                .zip(topics)
+                .map(|((s, n), topics)| ItemView { topics, ..ItemView::from_stored(s, None, n) })
+                .collect(),
+        ))
     })
     .await
 }

@@ -12,12 +12,16 @@ pub struct ApiError {
     pub code: &'static str,
     /// What exactly was wrong (e.g. which parameter), in English.
     pub detail: String,
+    /// Structured details (for `invalid_rule`: the positioned error).
+    pub extra: Option<(&'static str, serde_json::Value)>,
 }
 
 /// `(code, HTTP status, English message, Chinese message)`.
 pub const CODES: &[(&str, u16, &str, &str)] = &[
     ("bad_parameter", 400, "A query parameter is invalid.", "查询参数无效。"),
     ("query_too_long", 400, "The search query is too long.", "检索语句过长。"),
+    ("bad_body", 400, "The request body is invalid.", "请求体无效。"),
+    ("invalid_rule", 400, "The rule has an error.", "规则有错误。"),
     ("not_found", 404, "No such resource.", "资源不存在。"),
     ("internal", 500, "Internal error; the server log has details.", "服务器内部错误，详情见服务器日志。"),
 ];
@@ -26,7 +30,7 @@ impl ApiError {
     /// An error with a code from [`CODES`].
     pub fn new(code: &'static str, detail: impl Into<String>) -> ApiError {
         debug_assert!(CODES.iter().any(|c| c.0 == code), "unknown error code {code}");
-        ApiError { code, detail: detail.into() }
+        ApiError { code, detail: detail.into(), extra: None }
     }
 
     /// A 400 for a bad parameter.
@@ -49,7 +53,10 @@ impl IntoResponse for ApiError {
             "Internal error.",
             "服务器内部错误。",
         ));
-        let body = json!({"error": {"code": self.code, "message": en, "message_zh": zh, "detail": self.detail}});
+        let mut body = json!({"error": {"code": self.code, "message": en, "message_zh": zh, "detail": self.detail}});
+        if let Some((key, value)) = self.extra {
+            body["error"][key] = value;
+        }
         (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), axum::Json(body)).into_response()
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod error;
+pub mod topics;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -43,8 +44,8 @@ impl AppState {
         if self.live.receiver_count() == 0 {
             return;
         }
-        for s in &result.stored {
-            let _ = self.live.send(Arc::new(ItemView::from_stored(s, None, 1)));
+        for (s, topics) in result.stored.iter().zip(&result.stored_topics) {
+            let _ = self.live.send(Arc::new(ItemView { topics: topics.clone(), ..ItemView::from_stored(s, None, 1) }));
         }
     }
 }

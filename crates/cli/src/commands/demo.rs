@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tidewatch_engine::pipeline::load_segmenter;
+use tidewatch_engine::topics::{load_topics, save_topics};
 use tidewatch_engine::{DataDir, Pipeline, PipelineConfig};
 use tidewatch_ingest::{read_rows, Format};
 use tidewatch_model::ItemInput;
@@ -16,6 +17,8 @@ use tidewatch_web::AppState;
 
 /// The bundled demo data set (see `demo/README.md`).
 static DEMO_DATA: &str = include_str!("../../../../demo/lanjiang.jsonl");
+/// The demo's topics (see `demo/topics.toml`).
+static DEMO_TOPICS: &str = include_str!("../../../../demo/topics.toml");
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -58,13 +61,25 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let preload_until = first + ChronoDuration::seconds((args.preload_days * 86400.0) as i64);
     let split = items.partition_point(|i| i.published_at.is_some_and(|t| t <= preload_until));
     let mut pipeline = Pipeline::open(&dir, load_segmenter(&dir)?, PipelineConfig::default())?;
+    let (topics, diags) = load_topics(DEMO_TOPICS);
+    if let Some(d) = diags.iter().find(|d| d.error) {
+        anyhow::bail!("the bundled demo topics are invalid: {d}");
+    }
+    save_topics(pipeline.db_mut(), &topics, "demo", Utc::now())?;
+    pipeline.reload_topics()?;
     for chunk in items[..split].chunks(1000) {
         pipeline.ingest(chunk, Utc::now())?;
     }
     pipeline.flush()?;
     let state = AppState::open(&dir, pipeline)?;
     println!("Demo data directory: {}", root.display());
-    println!("{} items stored; {} more arrive live ({}x real time)", split, items.len() - split, args.speed);
+    println!(
+        "{} topics; {} items stored; {} more arrive live ({}x real time)",
+        topics.len(),
+        split,
+        items.len() - split,
+        args.speed
+    );
     let live: Vec<ItemInput> = items[split..].to_vec();
     let replay_state = state.clone();
     let speed = args.speed;

@@ -21,6 +21,9 @@ pub(crate) struct Args {
     /// Only items from this source (repeatable).
     #[arg(long)]
     source: Vec<String>,
+    /// Only items that matched this topic when stored (repeatable: any of them).
+    #[arg(long)]
+    topic: Vec<String>,
     /// Only items in this language (zh, en, other).
     #[arg(long, value_parser = ["zh", "en", "other"])]
     lang: Option<String>,
@@ -55,6 +58,7 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         until: time("until", &args.until)?,
         sources: args.source.clone(),
         lang: args.lang.clone(),
+        topics: args.topic.clone(),
         limit: args.limit.max(1),
         offset: 0,
         order: if args.sort == "newest" { SortOrder::Newest } else { SortOrder::Relevance },
