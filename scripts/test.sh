@@ -14,6 +14,16 @@ python3 scripts/check_arrows.py
 echo "== tests"
 # --nocapture: tests that measure (near-duplicate precision/recall, the SIGKILL import) print figures.
 cargo test --workspace --locked -- --nocapture
+echo "== web page in headless Chromium"
+if ! command -v chromium >/dev/null 2>&1; then
+    # Debian's package; as root on the CI machine, through sudo elsewhere.
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get install -y --no-install-recommends chromium >/dev/null \
+        || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y --no-install-recommends chromium >/dev/null; }
+fi
+(cd tests/ui && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+cargo build --locked --bin tidewatch
+node tests/ui/run.mjs target/debug/tidewatch
 echo "== fuzzing the rule parser and evaluators (${TIDEWATCH_FUZZ_SECONDS:-30} s)"
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked --version 0.13.2

@@ -1,0 +1,106 @@
+// The web page in a real headless Chromium against `tidewatch demo`: search with a topic filter,
+// the topics table, and the rule editor (a malformed rule shows its positioned error in Chinese
+// and English; a backtest shows per-day bars and samples with the matched words marked).
+//
+// Usage: node run.mjs PATH/TO/tidewatch   (started here on 127.0.0.1, a port picked at run time,
+// stopped by its PID). Chromium: $CHROMIUM or /usr/bin/chromium.
+
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const bin = process.argv[2];
+if (!bin) throw new Error("usage: node run.mjs PATH/TO/tidewatch");
+const dir = mkdtempSync(join(tmpdir(), "tidewatch-ui-"));
+const server = spawn(bin, ["demo", "--addr", "127.0.0.1:0", "--speed", "1", "--preload-days", "30", "--demo-dir", join(dir, "demo")], {
+  stdio: ["ignore", "pipe", "inherit"],
+});
+let failures = 0;
+function check(cond, what) {
+  console.log((cond ? "ok   " : "FAIL ") + what);
+  if (!cond) failures++;
+}
+
+try {
+  const base = await new Promise((resolve, reject) => {
+    let buf = "";
+    const timer = setTimeout(() => reject(new Error("the demo did not start in 60 s")), 60000);
+    server.stdout.on("data", (d) => {
+      buf += d;
+      const m = buf.match(/listening on (http:\/\/\S+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    server.on("exit", (code) => reject(new Error("the demo exited with " + code)));
+  });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(base + "/");
+
+    // Topics table and the topic filter are filled from the API.
+    await page.waitForSelector("#topics .topic");
+    const topicIds = await page.$$eval("#topics .topic", (es) => es.map((e) => e.textContent));
+    check(topicIds.includes("food-safety") && topicIds.includes("rumour-closure"), "topics table lists the demo topics: " + topicIds.join(", "));
+    await page.waitForFunction(() => [...document.querySelectorAll("#topics td")].some((td) => /\d+ 条 hits/.test(td.textContent)));
+
+    // Search filtered by topic: every hit carries the topic's badge.
+    await page.selectOption("#topicfilter", "food-safety");
+    await page.fill("input[name=q]", "食堂");
+    await page.click("#search button[type=submit]");
+    await page.waitForSelector("#results .item");
+    const badges = await page.$$eval("#results .item", (items) => items.map((it) => [...it.querySelectorAll(".topic")].map((b) => b.textContent)));
+    check(badges.length > 0 && badges.every((b) => b.includes("food-safety")), `search with topic filter: ${badges.length} hits, all tagged food-safety`);
+    const highlighted = await page.$$eval("#results .snippet b", (bs) => bs.map((b) => b.textContent));
+    check(highlighted.includes("食堂"), "search hits are highlighted");
+
+    // A malformed rule: the positioned error, in both languages, with a caret under column 14.
+    await page.fill("#rule textarea", "食堂 AND (腹泻 OR");
+    await page.click("#check");
+    await page.waitForSelector("#rulemsg .err");
+    const msg = await page.textContent("#rulemsg");
+    check(msg.includes("第 14 列") && msg.includes("column 14"), "malformed rule: positioned error in Chinese and English: " + msg.replace(/\s+/g, " ").slice(0, 160));
+    const caret = await page.textContent("#rulemsg pre.caret");
+    check(caret.split("\n")[1] === " ".repeat(13) + "^", "the caret stands under column 14");
+
+    // The same error from the backtest button.
+    await page.click("#rule button[type=submit]");
+    await page.waitForFunction(() => document.querySelector("#rulemsg").textContent.includes("第 14 列"));
+    check(true, "backtest of a malformed rule shows the same error");
+
+    // A valid rule: backtest with per-day bars and samples with the matched words marked.
+    await page.fill("#rule textarea", '食堂 AND (呕吐 OR "food poisoning")');
+    await page.fill("#rule input[name=days]", "30");
+    await page.click("#rule button[type=submit]");
+    await page.waitForSelector("#backtest .bars div", { state: "attached" });
+    const bars = await page.$$eval("#backtest .bars div", (bs) => bs.length);
+    const marks = await page.$$eval("#backtest mark", (ms) => ms.map((m) => m.textContent));
+    const summary = await page.textContent("#backtest .meta");
+    check(bars === 30, `backtest shows 30 daily bars (${bars})`);
+    check(marks.length > 0 && marks.every((m) => ["食堂", "呕吐", "food poisoning"].includes(m.toLowerCase()) || m === "食堂"), "samples mark the matched words: " + [...new Set(marks)].join(", "));
+    check(/[1-9]\d* \/ \d+ 条命中/.test(summary), "backtest summary: " + summary);
+    check((await page.textContent("#rulemsg")).includes("规则有效"), "a valid rule is reported valid");
+    if (process.env.TIDEWATCH_UI_SCREENSHOT) await page.screenshot({ path: process.env.TIDEWATCH_UI_SCREENSHOT, fullPage: true });
+    check(errors.length === 0, "no script errors on the page " + errors.join("; "));
+  } finally {
+    await browser.close();
+  }
+} catch (e) {
+  console.log("FAIL " + (e.stack || e));
+  failures++;
+} finally {
+  server.kill("SIGTERM");
+  rmSync(dir, { recursive: true, force: true });
+}
+if (failures) {
+  console.log(failures + " UI check(s) failed");
+  process.exit(1);
+}
+console.log("all UI checks passed");
