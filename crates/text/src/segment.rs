@@ -109,6 +109,14 @@ impl Segmenter {
         }
     }
 
+    /// How often `word` occurs in the dictionary's corpus, per token: its frequency if it is a
+    /// dictionary word, else jieba's estimate from the words it splits into.
+    pub fn word_rate(&self, word: &str) -> f64 {
+        /// The total frequency of jieba's default dictionary (about 60 million tokens).
+        const DICT_TOTAL: f64 = 60_101_964.0;
+        self.jieba.suggest_freq(word) as f64 / DICT_TOTAL
+    }
+
     /// Plain word segmentation of `text`, for tools (`jieba` default mode with HMM).
     pub fn cut<'a>(&self, text: &'a str) -> Vec<&'a str> {
         self.jieba.cut(text, true)

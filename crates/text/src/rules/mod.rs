@@ -337,15 +337,18 @@ impl LeafPattern {
         Some((t[start].0, t[last - 1].1))
     }
 
-    /// How unlikely a hit is, roughly: longer literals are rarer. Used to pick the terms that
-    /// select a rule.
+    /// The estimated share of items containing the literal: the lower, the better it selects.
+    /// Chinese literals use the frequencies of jieba's dictionary (a general corpus, independent
+    /// of what is matched); Latin words are taken as rarer the longer they are. Only the speed of
+    /// matching depends on it, never its result.
     fn cost(&self) -> f64 {
-        let units = if self.literal.is_ascii() {
-            (self.literal.len() as f64 / 2.5).max(1.0)
+        /// Tokens in a typical item.
+        const TOKENS_PER_ITEM: f64 = 60.0;
+        if self.literal.is_ascii() {
+            0.05 / 2f64.powi(self.literal.len().saturating_sub(3) as i32)
         } else {
-            self.literal.chars().count() as f64
-        };
-        1.0 / (units * units)
+            (crate::Segmenter::shared_default().word_rate(&self.literal) * TOKENS_PER_ITEM).min(1.0)
+        }
     }
 }
 
@@ -724,14 +727,14 @@ impl Op {
 /// Compiles `tree` to a program (see [`Op`]). AND children likely to be false come first — the
 /// rarest terms, then negations and metadata, and last the child whose terms select the rule (it
 /// is known to have occurred); OR children likely to be true come first.
-fn compile_ops(tree: &Tree, rule: &CompiledRule, patterns: &[LeafPattern], ops: &mut Vec<Op>, nears: &mut Vec<Tree>) {
+fn compile_ops(tree: &Tree, rule: &CompiledRule, costs: &[f64], ops: &mut Vec<Op>, nears: &mut Vec<Tree>) {
     match tree {
         Tree::Leaf(l) => ops.push(match rule.patterns[*l] {
             NO_PATTERN => Op::new(Op::META, *l),
             p => Op::new(Op::PATTERN, p as usize),
         }),
         Tree::Not(t) => {
-            compile_ops(t, rule, patterns, ops, nears);
+            compile_ops(t, rule, costs, ops, nears);
             ops.push(Op::new(Op::NOT, 0));
         }
         Tree::Near { .. } => {
@@ -740,18 +743,18 @@ fn compile_ops(tree: &Tree, rule: &CompiledRule, patterns: &[LeafPattern], ops: 
         }
         Tree::And(v) | Tree::Or(v) => {
             let and = matches!(tree, Tree::And(_));
-            let costs: Vec<Option<f64>> = v.iter().map(|t| selectors(t, rule, patterns).map(|s| s.1)).collect();
+            let child_costs: Vec<Option<f64>> = v.iter().map(|t| selectors(t, rule, costs).map(|s| s.1)).collect();
             let selector = if and {
                 (0..v.len())
-                    .filter(|&i| costs[i].is_some())
-                    .min_by(|&i, &j| costs[i].unwrap().total_cmp(&costs[j].unwrap()))
+                    .filter(|&i| child_costs[i].is_some())
+                    .min_by(|&i, &j| child_costs[i].unwrap().total_cmp(&child_costs[j].unwrap()))
             } else {
                 None
             };
             let mut order: Vec<usize> = (0..v.len()).collect();
             order.sort_by(|&i, &j| {
                 let key = |k: usize| -> (u8, f64) {
-                    match (Some(k) == selector, costs[k]) {
+                    match (Some(k) == selector, child_costs[k]) {
                         (true, _) => (2, 0.0),
                         (false, Some(c)) => (0, if and { c } else { -c }),
                         (false, None) => (1, 0.0),
@@ -762,7 +765,7 @@ fn compile_ops(tree: &Tree, rule: &CompiledRule, patterns: &[LeafPattern], ops: 
             });
             let mut jumps = Vec::new();
             for (n, &i) in order.iter().enumerate() {
-                compile_ops(&v[i], rule, patterns, ops, nears);
+                compile_ops(&v[i], rule, costs, ops, nears);
                 if n + 1 < order.len() {
                     jumps.push(ops.len());
                     ops.push(Op(0));
@@ -889,22 +892,22 @@ impl std::fmt::Debug for RuleSet {
 
 /// The patterns that select a rule: at least one of them occurs whenever `tree` is true, or
 /// `None` when no such set exists. Also returns the set's cost (lower is more selective).
-fn selectors(tree: &Tree, rule: &CompiledRule, patterns: &[LeafPattern]) -> Option<(Vec<u32>, f64)> {
+fn selectors(tree: &Tree, rule: &CompiledRule, costs: &[f64]) -> Option<(Vec<u32>, f64)> {
     let union = |leaves: Range<usize>| -> Option<(Vec<u32>, f64)> {
         let ps: Vec<u32> = leaves.map(|l| rule.patterns[l]).collect();
         if ps.contains(&NO_PATTERN) {
             return None;
         }
-        let cost = ps.iter().map(|&p| patterns[p as usize].cost()).sum();
+        let cost = ps.iter().map(|&p| costs[p as usize]).sum();
         Some((ps, cost))
     };
     match tree {
         Tree::Leaf(l) => union(*l..*l + 1),
-        Tree::And(v) => v.iter().filter_map(|t| selectors(t, rule, patterns)).min_by(|x, y| x.1.total_cmp(&y.1)),
+        Tree::And(v) => v.iter().filter_map(|t| selectors(t, rule, costs)).min_by(|x, y| x.1.total_cmp(&y.1)),
         Tree::Or(v) => {
             let mut all = (Vec::new(), 0.0);
             for t in v {
-                let (ps, cost) = selectors(t, rule, patterns)?;
+                let (ps, cost) = selectors(t, rule, costs)?;
                 all.0.extend(ps);
                 all.1 += cost;
             }
@@ -941,9 +944,10 @@ impl RuleSet {
             let tree = Tree::new(&node, &mut 0);
             compiled.push(CompiledRule { tree, leaves, patterns: ids, ops: Vec::new(), nears: Vec::new() });
         }
+        let costs: Vec<f64> = patterns.iter().map(LeafPattern::cost).collect();
         for rule in &mut compiled {
             let (mut ops, mut nears) = (Vec::new(), Vec::new());
-            compile_ops(&rule.tree, rule, &patterns, &mut ops, &mut nears);
+            compile_ops(&rule.tree, rule, &costs, &mut ops, &mut nears);
             (rule.ops, rule.nears) = (ops, nears);
         }
         let mut literal_ids: HashMap<&str, usize> = HashMap::new();
@@ -965,7 +969,7 @@ impl RuleSet {
         let mut selects = vec![Vec::new(); patterns.len()];
         let mut always = Vec::new();
         for (ri, rule) in compiled.iter().enumerate() {
-            match selectors(&rule.tree, rule, &patterns) {
+            match selectors(&rule.tree, rule, &costs) {
                 Some((mut ps, _)) => {
                     ps.sort_unstable();
                     ps.dedup();
