@@ -787,7 +787,7 @@ fn run_ops(ops: &[Op], view: &RuleView<'_>, fields: &[FieldText<'_>; 2]) -> bool
     while let Some(&op) = ops.get(pc) {
         pc += 1;
         match op.code() {
-            Op::PATTERN => value = view.scratch.seen[op.operand()] == view.scratch.generation,
+            Op::PATTERN => value = view.seen[op.operand()] == view.generation,
             Op::META => value = meta_matches(&view.rule.leaves[op.operand()], view.input),
             Op::NOT => value = !value,
             Op::NEAR => {
@@ -816,9 +816,8 @@ struct Scratch {
     evaluated: Vec<u32>,
     /// Buffers kept between calls.
     hits: Vec<(u32, Occ)>,
-    occs: Vec<Occ>,
+    found: Vec<u32>,
     matched: Vec<u32>,
-    ranges: Vec<(u32, u32)>,
 }
 
 thread_local! {
@@ -828,8 +827,14 @@ thread_local! {
 /// The verified pattern hits of one item seen through one rule.
 struct RuleView<'a> {
     rule: &'a CompiledRule,
-    scratch: &'a Scratch,
-    occs: &'a [Occ],
+    /// Per pattern, the generation that last saw it ([`Scratch::seen`]).
+    seen: &'a [u32],
+    generation: u32,
+    /// Every verified occurrence, in text order.
+    hits: &'a [(u32, Occ)],
+    /// The same sorted by pattern (patterns and occurrences as parallel lists), made only when
+    /// an occurrence is asked for (NEAR, spans).
+    by_pattern: &'a OnceCell<(Vec<u32>, Vec<Occ>)>,
     input: &'a RuleInput<'a>,
 }
 
@@ -839,15 +844,22 @@ impl LeafState for RuleView<'_> {
         if p == NO_PATTERN {
             return meta_matches(&self.rule.leaves[leaf], self.input);
         }
-        self.scratch.seen[p as usize] == self.scratch.generation
+        self.seen[p as usize] == self.generation
     }
     fn occ(&self, leaf: usize) -> &[Occ] {
-        let p = self.rule.patterns[leaf] as usize;
-        if p == NO_PATTERN as usize || self.scratch.seen[p] != self.scratch.generation {
+        let p = self.rule.patterns[leaf];
+        if p == NO_PATTERN || self.seen[p as usize] != self.generation {
             return &[];
         }
-        let (lo, hi) = self.scratch.ranges[p];
-        &self.occs[lo as usize..hi as usize]
+        let (pids, occs) = self.by_pattern.get_or_init(|| {
+            let mut v = self.hits.to_vec();
+            v.sort_unstable();
+            v.dedup();
+            v.into_iter().unzip()
+        });
+        let lo = pids.partition_point(|&q| q < p);
+        let hi = lo + pids[lo..].partition_point(|&q| q == p);
+        &occs[lo..hi]
     }
 }
 
@@ -1030,47 +1042,17 @@ impl RuleSet {
 
     /// Finds the candidate rules and calls `each` on every one that matches, in rule order.
     fn evaluate(&self, input: &RuleInput<'_>, mut each: impl FnMut(usize, &RuleView<'_>, &[FieldText<'_>; 2])) {
-        let fields = [FieldText::new(input.title), FieldText::new(input.text)];
-        // Verified occurrences of every pattern, sorted by pattern.
-        let mut hits: Vec<(u32, Occ)> = SCRATCH.with_borrow_mut(|s| std::mem::take(&mut s.hits));
-        hits.clear();
-        if let Some(ac) = &self.automaton {
-            for (fi, f) in fields.iter().enumerate() {
-                for m in ac.find_overlapping_iter(&f.folded) {
-                    for c in self.literal_checks.get(m.pattern().as_usize()) {
-                        if matches!((fi, c.field), (0, Field::Text) | (1, Field::Title)) {
-                            continue;
-                        }
-                        let found = match c.kind {
-                            CheckKind::Phrase => self.patterns[c.pattern as usize].verify_phrase(f, m.start(), m.end()),
-                            kind => verify_term(f.folded.as_bytes(), m.start(), m.end(), kind == CheckKind::Wildcard),
-                        };
-                        if let Some((start, end)) = found {
-                            hits.push((c.pattern, Occ { field: fi as u8, start: start as u32, end: end as u32 }));
-                        }
-                    }
-                }
-            }
-        }
-        if !hits.is_empty() || !self.always.is_empty() {
-            hits.sort_unstable();
-            hits.dedup();
-            SCRATCH.with_borrow_mut(|scratch| self.evaluate_in(scratch, &fields, &hits, input, &mut each));
-        }
-        SCRATCH.with_borrow_mut(|s| s.hits = hits);
+        SCRATCH.with_borrow_mut(|scratch| self.evaluate_in(scratch, input, &mut each));
     }
 
-    /// The second half of [`RuleSet::evaluate`]: marks the patterns that occurred and runs the
-    /// candidate rules' programs.
-    #[inline(never)]
+    /// [`RuleSet::evaluate`] with the thread's working memory.
     fn evaluate_in(
         &self,
         scratch: &mut Scratch,
-        fields: &[FieldText<'_>; 2],
-        hits: &[(u32, Occ)],
         input: &RuleInput<'_>,
         each: &mut impl FnMut(usize, &RuleView<'_>, &[FieldText<'_>; 2]),
     ) {
+        let fields = [FieldText::new(input.title), FieldText::new(input.text)];
         scratch.generation = scratch.generation.wrapping_add(1);
         if scratch.generation == 0 {
             scratch.seen.fill(0);
@@ -1078,58 +1060,73 @@ impl RuleSet {
         }
         if scratch.seen.len() < self.patterns.len() {
             scratch.seen.resize(self.patterns.len(), 0);
-            scratch.ranges.resize(self.patterns.len(), (0, 0));
         }
         if scratch.evaluated.len() < self.rules.len() {
             scratch.evaluated.resize(self.rules.len(), 0);
         }
-        let mut i = 0;
-        while i < hits.len() {
-            let p = hits[i].0;
-            let j = i + hits[i..].partition_point(|h| h.0 == p);
-            scratch.seen[p as usize] = scratch.generation;
-            scratch.ranges[p as usize] = (i as u32, j as u32);
-            i = j;
-        }
-        let mut occs = std::mem::take(&mut scratch.occs);
-        occs.clear();
-        occs.extend(hits.iter().map(|h| h.1));
-        let mut matched = std::mem::take(&mut scratch.matched);
-        matched.clear();
-        for &ri in &self.always {
-            let rule = &self.rules[ri as usize];
-            let view = RuleView { rule, scratch, occs: &occs, input };
-            if run_ops(&rule.ops, &view, fields) {
-                matched.push(ri);
+        let generation = scratch.generation;
+        // Every verified occurrence, in text order; the patterns that occurred, each once.
+        let mut hits = std::mem::take(&mut scratch.hits);
+        let mut found = std::mem::take(&mut scratch.found);
+        hits.clear();
+        found.clear();
+        if let Some(ac) = &self.automaton {
+            for (fi, f) in fields.iter().enumerate() {
+                for m in ac.find_overlapping_iter(&f.folded) {
+                    for c in self.literal_checks.get(m.pattern().as_usize()) {
+                        if matches!((fi, c.field), (0, Field::Text) | (1, Field::Title)) {
+                            continue;
+                        }
+                        let at = match c.kind {
+                            CheckKind::Phrase => self.patterns[c.pattern as usize].verify_phrase(f, m.start(), m.end()),
+                            kind => verify_term(f.folded.as_bytes(), m.start(), m.end(), kind == CheckKind::Wildcard),
+                        };
+                        if let Some((start, end)) = at {
+                            hits.push((c.pattern, Occ { field: fi as u8, start: start as u32, end: end as u32 }));
+                            let seen = &mut scratch.seen[c.pattern as usize];
+                            if *seen != generation {
+                                *seen = generation;
+                                found.push(c.pattern);
+                            }
+                        }
+                    }
+                }
             }
         }
-        let mut i = 0;
-        while i < hits.len() {
-            let p = hits[i].0;
-            i += hits[i..].partition_point(|h| h.0 == p);
-            let programs = self.selects.get(p as usize);
-            let mut at = 0;
-            while at < programs.len() {
-                let ri = programs[at].0;
-                let ops = &programs[at + 2..at + 2 + programs[at + 1].0 as usize];
-                at += 2 + ops.len();
-                if scratch.evaluated[ri as usize] == scratch.generation {
-                    continue;
-                }
-                scratch.evaluated[ri as usize] = scratch.generation;
+        let mut matched = std::mem::take(&mut scratch.matched);
+        matched.clear();
+        {
+            let by_pattern = OnceCell::new();
+            let (seen, evaluated) = (&scratch.seen, &mut scratch.evaluated);
+            let view = |rule| RuleView { rule, seen, generation, hits: &hits, by_pattern: &by_pattern, input };
+            for &ri in &self.always {
                 let rule = &self.rules[ri as usize];
-                let view = RuleView { rule, scratch, occs: &occs, input };
-                if run_ops(ops, &view, fields) {
+                if run_ops(&rule.ops, &view(rule), &fields) {
                     matched.push(ri);
                 }
             }
+            for &p in &found {
+                let programs = self.selects.get(p as usize);
+                let mut at = 0;
+                while at < programs.len() {
+                    let ri = programs[at].0 as usize;
+                    let ops = &programs[at + 2..at + 2 + programs[at + 1].0 as usize];
+                    at += 2 + ops.len();
+                    if evaluated[ri] == generation {
+                        continue;
+                    }
+                    evaluated[ri] = generation;
+                    if run_ops(ops, &view(&self.rules[ri]), &fields) {
+                        matched.push(ri as u32);
+                    }
+                }
+            }
+            matched.sort_unstable();
+            for &ri in &matched {
+                each(ri as usize, &view(&self.rules[ri as usize]), &fields);
+            }
         }
-        matched.sort_unstable();
-        for &ri in &matched {
-            let rule = &self.rules[ri as usize];
-            each(ri as usize, &RuleView { rule, scratch, occs: &occs, input }, fields);
-        }
-        (scratch.occs, scratch.matched) = (occs, matched);
+        (scratch.hits, scratch.found, scratch.matched) = (hits, found, matched);
     }
 
     /// The literals of every term (for the bare-scan baseline of the benchmark).
