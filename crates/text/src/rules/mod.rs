@@ -676,6 +676,9 @@ pub fn evaluate_reference(node: &Node, input: &RuleInput<'_>) -> Option<Vec<Span
     }
 }
 
+/// In a program's header in [`RuleSet::selects`]: the rule is selected by more than one pattern.
+const SHARED: u32 = 1 << 31;
+
 /// Marks a metadata leaf in [`CompiledRule::patterns`].
 const NO_PATTERN: u32 = u32::MAX;
 
@@ -781,6 +784,7 @@ fn compile_ops(tree: &Tree, rule: &CompiledRule, costs: &[f64], ops: &mut Vec<Op
 }
 
 /// Runs a rule's program (see [`Op`]).
+#[inline(always)]
 fn run_ops(ops: &[Op], view: &RuleView<'_>, fields: &[FieldText<'_>; 2]) -> bool {
     let mut value = false;
     let mut pc = 0;
@@ -884,8 +888,8 @@ pub struct RuleSet {
     automaton: Option<AhoCorasick>,
     /// For each automaton literal: the patterns found by it.
     literal_checks: Lists<Check>,
-    /// For each pattern: the rules it selects, each as its index, its program's length and its
-    /// program. A rule's program is copied under every pattern that selects it so that the
+    /// For each pattern: the rules it selects, each as its index, its program's length (with
+    /// [`SHARED`] when other patterns select it too) and its program. A rule's program is copied under every pattern that selects it so that the
     /// candidates of a hit are evaluated from one contiguous run of memory.
     selects: Lists<Op>,
     /// Rules no pattern can select (their positive part is only metadata): always evaluated.
@@ -985,10 +989,13 @@ impl RuleSet {
                 Some((mut ps, _)) => {
                     ps.sort_unstable();
                     ps.dedup();
+                    // A rule selected by one pattern is reached once per item: no need to check
+                    // whether it was already evaluated.
+                    let shared = if ps.len() > 1 { SHARED } else { 0 };
                     for p in ps {
                         let program = &mut selects[p as usize];
                         program.push(Op(ri as u32));
-                        program.push(Op(rule.ops.len() as u32));
+                        program.push(Op(rule.ops.len() as u32 | shared));
                         program.extend_from_slice(&rule.ops);
                     }
                 }
@@ -1110,12 +1117,15 @@ impl RuleSet {
                 let mut at = 0;
                 while at < programs.len() {
                     let ri = programs[at].0 as usize;
-                    let ops = &programs[at + 2..at + 2 + programs[at + 1].0 as usize];
+                    let header = programs[at + 1].0;
+                    let ops = &programs[at + 2..at + 2 + (header & !SHARED) as usize];
                     at += 2 + ops.len();
-                    if evaluated[ri] == generation {
-                        continue;
+                    if header & SHARED != 0 {
+                        if evaluated[ri] == generation {
+                            continue;
+                        }
+                        evaluated[ri] = generation;
                     }
-                    evaluated[ri] = generation;
                     if run_ops(ops, &view(&self.rules[ri]), &fields) {
                         matched.push(ri as u32);
                     }
