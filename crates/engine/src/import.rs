@@ -1,7 +1,7 @@
 //! Importing files: rows read by `tidewatch-ingest`, batched through the [`Pipeline`], every
 //! outcome accounted for in an [`ImportReport`].
 
-use crate::pipeline::{Outcome, Pipeline};
+use crate::pipeline::{make_ready, Outcome, Pipeline, Ready};
 use crate::EngineError;
 use chrono::Utc;
 use rayon::prelude::*;
@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use tidewatch_ingest::{read_rows, Format};
 use tidewatch_model::ItemInput;
-use tidewatch_text::{prepare, InvalidItem, PrepareOptions, Prepared};
+use tidewatch_text::InvalidItem;
 
 /// Items per write transaction.
 pub const BATCH_SIZE: usize = 2000;
@@ -99,14 +99,15 @@ impl ImportReport {
         let counter = Arc::new(AtomicU64::new(0));
         let reader = CountingReader { inner: reader, count: counter.clone() };
         let segmenter = pipeline.segmenter().clone();
-        let prepare_all = |batch: &[ItemInput]| -> Vec<Result<Prepared, InvalidItem>> {
+        let topics = pipeline.topics().clone();
+        let prepare_all = |batch: &[ItemInput]| -> Vec<Result<Ready, InvalidItem>> {
             let now = Utc::now();
-            batch.par_iter().map(|i| prepare(i, now, &segmenter, PrepareOptions { tokens: true })).collect()
+            batch.par_iter().map(|i| make_ready(i, now, &segmenter, &topics)).collect()
         };
         let rows_read = AtomicU64::new(self.rows);
         let imported_before = self.imported;
         let written: Result<ImportReport, EngineError> = std::thread::scope(|scope| {
-            let (tx, rx) = mpsc::sync_channel::<(Vec<u64>, Vec<Result<Prepared, InvalidItem>>)>(1);
+            let (tx, rx) = mpsc::sync_channel::<(Vec<u64>, Vec<Result<Ready, InvalidItem>>)>(1);
             let rows_read = &rows_read;
             let writer = scope.spawn(move || -> Result<ImportReport, EngineError> {
                 let mut tally = ImportReport::default();

@@ -8,7 +8,7 @@
 //! the new items to tantivy; the index is committed from time to time and always catches up with
 //! the store when opened, so it never disagrees with the store for long, and never after a restart.
 
-use crate::topics::{ActiveTopics, TopicDiagnostic};
+use crate::topics::{ActiveTopics, TopicDiagnostic, TopicHit};
 use crate::EngineError;
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
@@ -112,7 +112,28 @@ pub struct Pipeline {
     config: PipelineConfig,
     last_index_commit: Instant,
     last_stored: ItemId,
-    topics: ActiveTopics,
+    topics: Arc<ActiveTopics>,
+}
+
+/// An item ready to be written: the text pipeline's output and the topics it matched.
+#[derive(Debug)]
+pub struct Ready {
+    /// Normalized item, fingerprint and index tokens.
+    pub prepared: Prepared,
+    /// The enabled topics it matched.
+    pub topics: Vec<TopicHit>,
+}
+
+/// Runs the text pipeline and the topic rules on one input (the parallel stage).
+pub fn make_ready(
+    input: &ItemInput,
+    now: DateTime<Utc>,
+    segmenter: &Segmenter,
+    topics: &ActiveTopics,
+) -> Result<Ready, InvalidItem> {
+    let prepared = prepare(input, now, segmenter, PrepareOptions { tokens: true })?;
+    let topics = topics.hits(&prepared.item);
+    Ok(Ready { prepared, topics })
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -155,7 +176,7 @@ impl Pipeline {
             config,
             last_index_commit: Instant::now(),
             last_stored,
-            topics: ActiveTopics::empty(),
+            topics: Arc::new(ActiveTopics::empty()),
         };
         p.reload_topics()?;
         p.catch_up_index()?;
@@ -170,12 +191,12 @@ impl Pipeline {
         for d in &diags {
             tracing::warn!(%d, "stored topic left out");
         }
-        self.topics = topics;
+        self.topics = Arc::new(topics);
         Ok(diags)
     }
 
     /// The topics items are matched against.
-    pub fn topics(&self) -> &ActiveTopics {
+    pub fn topics(&self) -> &Arc<ActiveTopics> {
         &self.topics
     }
 
@@ -231,9 +252,9 @@ impl Pipeline {
     }
 
     /// Runs the text pipeline on a batch, in parallel.
-    pub fn prepare_batch(&self, inputs: &[ItemInput], now: DateTime<Utc>) -> Vec<Result<Prepared, InvalidItem>> {
-        let seg = &self.segmenter;
-        inputs.par_iter().map(|i| prepare(i, now, seg, PrepareOptions { tokens: true })).collect()
+    pub fn prepare_batch(&self, inputs: &[ItemInput], now: DateTime<Utc>) -> Vec<Result<Ready, InvalidItem>> {
+        let (seg, topics) = (&self.segmenter, &self.topics);
+        inputs.par_iter().map(|i| make_ready(i, now, seg, topics)).collect()
     }
 
     /// Stores a batch durably and indexes it. When this returns `Ok`, every `Stored` outcome is
@@ -246,7 +267,7 @@ impl Pipeline {
     /// The write and index stages for an already prepared batch.
     pub fn write_prepared(
         &mut self,
-        prepared: Vec<Result<Prepared, InvalidItem>>,
+        prepared: Vec<Result<Ready, InvalidItem>>,
         now: DateTime<Utc>,
     ) -> Result<BatchResult, EngineError> {
         let mut result =
@@ -254,9 +275,9 @@ impl Pipeline {
         let mut new_items: Vec<(ItemId, GroupId, Prepared, Vec<String>)> = Vec::new();
         let written = (|| -> Result<(), EngineError> {
             let mut tx = self.db.writer()?;
-            for p in prepared {
-                let p = match p {
-                    Ok(p) => p,
+            for r in prepared {
+                let (p, hits) = match r {
+                    Ok(r) => (r.prepared, r.topics),
                     Err(e) => {
                         result.outcomes.push(Outcome::Rejected(e));
                         continue;
@@ -271,7 +292,6 @@ impl Pipeline {
                 match tx.insert(&p.item, &p.fingerprint, group, now)? {
                     Inserted::New(id, group) => {
                         self.dedup.insert(&p.fingerprint, p.item.canonical_url.as_deref(), group.0 as u64);
-                        let hits = self.topics.hits(&p.item);
                         if !hits.is_empty() {
                             let keys: Vec<_> = hits.iter().map(|h| (h.key, h.version)).collect();
                             tx.insert_topic_hits(id, p.item.published_at, &keys)?;

@@ -293,15 +293,16 @@ impl Topic {
     }
 }
 
-/// Saves topics to the store (each versioned: see [`Db::save_topic`]). Returns each topic's id,
-/// its version and whether it changed.
+/// Saves topics to the store in one transaction (each versioned: see [`Db::save_topic`]).
+/// Returns each topic's id, its version and whether it changed.
 pub fn save_topics(
     db: &mut Db,
     topics: &[Topic],
     by: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<(String, i64, bool)>, StoreError> {
-    topics.iter().map(|t| db.save_topic(&t.draft(), by, now).map(|(r, changed)| (r.id, r.version, changed))).collect()
+    let drafts: Vec<TopicDraft> = topics.iter().map(Topic::draft).collect();
+    Ok(db.save_topics(&drafts, by, now)?.into_iter().map(|(r, changed)| (r.id, r.version, changed)).collect())
 }
 
 /// The fields of a stored item that rules look at.

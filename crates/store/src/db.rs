@@ -80,12 +80,11 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE TABLE topic_hits (
         topic        INTEGER NOT NULL REFERENCES topics(key),
+        published_at INTEGER NOT NULL,
         item         INTEGER NOT NULL REFERENCES items(id),
         version      INTEGER NOT NULL,
-        published_at INTEGER NOT NULL,
-        PRIMARY KEY (topic, item)
+        PRIMARY KEY (topic, published_at, item)
     ) WITHOUT ROWID;
-    CREATE INDEX topic_hits_time ON topic_hits(topic, published_at);
     CREATE INDEX topic_hits_item ON topic_hits(item);
     "#,
 ];
@@ -182,6 +181,71 @@ fn row_to_topic(r: &rusqlite::Row<'_>) -> rusqlite::Result<TopicRecord> {
         version: r.get(7)?,
         updated_at: from_millis(r.get(8)?),
     })
+}
+
+fn save_topic_in(
+    tx: &Transaction<'_>,
+    draft: &TopicDraft,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<(TopicRecord, bool), StoreError> {
+    let current = tx
+        .query_row(&format!("SELECT {TOPIC_COLUMNS} FROM topics WHERE id = ?1"), [&draft.id], row_to_topic)
+        .optional()?;
+    let unchanged = current.as_ref().is_some_and(|c| {
+        c.name == draft.name
+            && c.rule == draft.rule
+            && c.unit == draft.unit
+            && c.severity == draft.severity
+            && c.enabled == draft.enabled
+    });
+    if unchanged {
+        return Ok((current.expect("checked above"), false));
+    }
+    let version = current.as_ref().map(|c| c.version + 1).unwrap_or(1);
+    let key = match &current {
+        Some(c) => {
+            tx.execute(
+                "UPDATE topics SET name = ?2, rule = ?3, unit = ?4, severity = ?5, enabled = ?6, version = ?7, \
+                 updated_at = ?8 WHERE key = ?1",
+                params![
+                    c.key.0,
+                    draft.name,
+                    draft.rule,
+                    draft.unit,
+                    draft.severity,
+                    draft.enabled,
+                    version,
+                    millis(now)
+                ],
+            )?;
+            c.key.0
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO topics (id, name, rule, unit, severity, enabled, version, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    draft.id,
+                    draft.name,
+                    draft.rule,
+                    draft.unit,
+                    draft.severity,
+                    draft.enabled,
+                    version,
+                    millis(now)
+                ],
+            )?;
+            tx.last_insert_rowid()
+        }
+    };
+    tx.execute(
+        "INSERT INTO topic_versions (topic, version, name, rule, unit, severity, enabled, changed_at, changed_by) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![key, version, draft.name, draft.rule, draft.unit, draft.severity, draft.enabled, millis(now), by],
+    )?;
+    let saved = tx.query_row(&format!("SELECT {TOPIC_COLUMNS} FROM topics WHERE key = ?1"), [key], row_to_topic)?;
+    Ok((saved, true))
 }
 
 impl Db {
@@ -365,65 +429,20 @@ impl Db {
         by: &str,
         now: DateTime<Utc>,
     ) -> Result<(TopicRecord, bool), StoreError> {
+        Ok(self.save_topics(std::slice::from_ref(draft), by, now)?.remove(0))
+    }
+
+    /// Saves several topics in one transaction (see [`Db::save_topic`]).
+    pub fn save_topics(
+        &mut self,
+        drafts: &[TopicDraft],
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(TopicRecord, bool)>, StoreError> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let current = tx
-            .query_row(&format!("SELECT {TOPIC_COLUMNS} FROM topics WHERE id = ?1"), [&draft.id], row_to_topic)
-            .optional()?;
-        let unchanged = current.as_ref().is_some_and(|c| {
-            c.name == draft.name
-                && c.rule == draft.rule
-                && c.unit == draft.unit
-                && c.severity == draft.severity
-                && c.enabled == draft.enabled
-        });
-        if unchanged {
-            return Ok((current.expect("checked above"), false));
-        }
-        let version = current.as_ref().map(|c| c.version + 1).unwrap_or(1);
-        let key = match &current {
-            Some(c) => {
-                tx.execute(
-                    "UPDATE topics SET name = ?2, rule = ?3, unit = ?4, severity = ?5, enabled = ?6, version = ?7, \
-                     updated_at = ?8 WHERE key = ?1",
-                    params![
-                        c.key.0,
-                        draft.name,
-                        draft.rule,
-                        draft.unit,
-                        draft.severity,
-                        draft.enabled,
-                        version,
-                        millis(now)
-                    ],
-                )?;
-                c.key.0
-            }
-            None => {
-                tx.execute(
-                    "INSERT INTO topics (id, name, rule, unit, severity, enabled, version, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![
-                        draft.id,
-                        draft.name,
-                        draft.rule,
-                        draft.unit,
-                        draft.severity,
-                        draft.enabled,
-                        version,
-                        millis(now)
-                    ],
-                )?;
-                tx.last_insert_rowid()
-            }
-        };
-        tx.execute(
-            "INSERT INTO topic_versions (topic, version, name, rule, unit, severity, enabled, changed_at, changed_by) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![key, version, draft.name, draft.rule, draft.unit, draft.severity, draft.enabled, millis(now), by],
-        )?;
-        let saved = tx.query_row(&format!("SELECT {TOPIC_COLUMNS} FROM topics WHERE key = ?1"), [key], row_to_topic)?;
+        let out = drafts.iter().map(|d| save_topic_in(&tx, d, by, now)).collect::<Result<Vec<_>, _>>()?;
         tx.commit()?;
-        Ok((saved, true))
+        Ok(out)
     }
 
     /// A topic's history, oldest first.

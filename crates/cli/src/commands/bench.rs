@@ -14,6 +14,7 @@ use tidewatch_engine::{DataDir, Pipeline, PipelineConfig};
 use tidewatch_ingest::Format;
 use tidewatch_model::ItemInput;
 use tidewatch_text::dedup::{DedupConfig, Deduper, SimHashIndex};
+use tidewatch_store::TopicDraft;
 use tidewatch_text::{prepare, PrepareOptions, Segmenter};
 
 #[derive(Debug, clap::Args)]
@@ -108,10 +109,14 @@ fn generate_rule(rng: &mut Rng, vocab: &[String], i: usize) -> String {
     rule
 }
 
-fn rules_bench(name: &str, texts: &[String], vocab: &[String], n: usize, runs: usize) {
+/// `n` rules of realistic shape over `vocab` (deterministic).
+fn generate_rules(vocab: &[String], n: usize) -> Vec<String> {
     let mut rng = Rng(0x5eed_1234_abcd_ef01);
-    let nodes: Vec<_> =
-        (0..n).filter_map(|i| tidewatch_text::rules::parse_rule(&generate_rule(&mut rng, vocab, i)).ok()).collect();
+    (0..n).map(|i| generate_rule(&mut rng, vocab, i)).collect()
+}
+
+fn rules_bench(name: &str, texts: &[String], rules: &[&str], runs: usize) {
+    let nodes: Vec<_> = rules.iter().filter_map(|r| tidewatch_text::rules::parse_rule(r).ok()).collect();
     let parsed = nodes.len();
     let set = tidewatch_text::rules::RuleSet::new(nodes);
     let literals = set.literals();
@@ -193,13 +198,16 @@ fn text_pipeline(items: &[ItemInput], seg: &Segmenter) -> f64 {
 }
 
 /// `tidewatch import` of the items as a JSON Lines file, in process: parse, prepare, store, index.
-fn import(jsonl: &[u8], n: usize, seg: &std::sync::Arc<Segmenter>) -> anyhow::Result<f64> {
+fn import(jsonl: &[u8], n: usize, seg: &std::sync::Arc<Segmenter>, topics: &[TopicDraft]) -> anyhow::Result<f64> {
     let tmp = std::env::temp_dir().join(format!(
         "tidewatch-bench-{}-{}",
         std::process::id(),
         Utc::now().timestamp_nanos_opt().unwrap_or(0)
     ));
     let dir = DataDir::new(&tmp);
+    if !topics.is_empty() {
+        tidewatch_store::Db::open(dir.root())?.save_topics(topics, "bench", Utc::now())?;
+    }
     let started = Instant::now();
     {
         let mut p = Pipeline::open(&dir, seg.clone(), PipelineConfig::default())?;
@@ -243,6 +251,26 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
     let part = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
+    // Generated rules (the same for the import and the rule-matching figures).
+    let vocab = if args.rules > 0 && (part("rules") || part("pipeline")) {
+        let all_texts: Vec<String> =
+            corpora.iter().flat_map(|(_, items)| items.iter().filter_map(|i| i.text.clone())).collect();
+        vocabulary(&all_texts, &seg)
+    } else {
+        Vec::new()
+    };
+    let topics: Vec<TopicDraft> = generate_rules(&vocab, if vocab.is_empty() { 0 } else { args.rules })
+        .into_iter()
+        .enumerate()
+        .map(|(i, rule)| TopicDraft {
+            id: format!("t{i}"),
+            name: format!("t{i}"),
+            rule,
+            unit: None,
+            severity: "medium".into(),
+            enabled: true,
+        })
+        .collect();
     for (name, base) in &corpora {
         if !part("pipeline") {
             break;
@@ -268,18 +296,27 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         let mut rates = Vec::new();
         for _ in 0..runs {
-            rates.push(import(&jsonl, items.len(), &seg).context("import benchmark")?);
+            rates.push(import(&jsonl, items.len(), &seg, &[]).context("import benchmark")?);
         }
         let (m, lo, hi) = median(rates);
         println!("  durable import, end to end (JSONL parse, pipeline, SQLite commits, index): {m:>7.0} items/s  ({lo:.0}–{hi:.0})");
+        if !topics.is_empty() {
+            let mut rates = Vec::new();
+            for _ in 0..runs {
+                rates.push(import(&jsonl, items.len(), &seg, &topics).context("import benchmark")?);
+            }
+            let (m, lo, hi) = median(rates);
+            println!(
+                "  the same with {} topics matched and their hits stored:              {m:>7.0} items/s  ({lo:.0}–{hi:.0})",
+                topics.len()
+            );
+        }
     }
-    if args.rules > 0 && part("rules") {
-        let all_texts: Vec<String> =
-            corpora.iter().flat_map(|(_, items)| items.iter().filter_map(|i| i.text.clone())).collect();
-        let vocab = vocabulary(&all_texts, &seg);
+    if !topics.is_empty() && part("rules") {
+        let rules: Vec<&str> = topics.iter().map(|t| t.rule.as_str()).collect();
         for (name, items) in &corpora {
             let texts: Vec<String> = items.iter().filter_map(|i| i.text.clone()).collect();
-            rules_bench(name, &texts, &vocab, args.rules, runs);
+            rules_bench(name, &texts, &rules, runs);
         }
     }
     if !part("dedup") {
