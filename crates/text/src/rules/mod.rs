@@ -1078,7 +1078,7 @@ impl RuleSet {
         hits.clear();
         found.clear();
         if let Some(ac) = &self.automaton {
-            for (fi, f) in fields.iter().enumerate() {
+            for (fi, f) in fields.iter().enumerate().filter(|(_, f)| !f.folded.is_empty()) {
                 for m in ac.find_overlapping_iter(&f.folded) {
                     for c in self.literal_checks.get(m.pattern().as_usize()) {
                         if matches!((fi, c.field), (0, Field::Text) | (1, Field::Title)) {
