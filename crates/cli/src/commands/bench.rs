@@ -13,8 +13,8 @@ use tidewatch_engine::import::ImportReport;
 use tidewatch_engine::{DataDir, Pipeline, PipelineConfig};
 use tidewatch_ingest::Format;
 use tidewatch_model::ItemInput;
-use tidewatch_text::dedup::{DedupConfig, Deduper, SimHashIndex};
 use tidewatch_store::TopicDraft;
+use tidewatch_text::dedup::{DedupConfig, Deduper, SimHashIndex};
 use tidewatch_text::{prepare, PrepareOptions, Segmenter};
 
 #[derive(Debug, clap::Args)]
