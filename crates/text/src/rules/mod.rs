@@ -714,6 +714,11 @@ impl Op {
     const JUMP_IF_FALSE: u32 = 4;
     /// Go to instruction `operand` if the register is true.
     const JUMP_IF_TRUE: u32 = 5;
+    /// [`Op::PATTERN`] then [`Op::JUMP_IF_FALSE`] in one: the next word is the pattern, the
+    /// operand the target. The commonest pair (a term under an AND).
+    const PATTERN_JUMP_IF_FALSE: u32 = 6;
+    /// [`Op::PATTERN`] then [`Op::JUMP_IF_TRUE`] in one (a term under an OR).
+    const PATTERN_JUMP_IF_TRUE: u32 = 7;
 
     fn new(code: u32, operand: usize) -> Op {
         assert!(operand as u64 <= Op::OPERAND as u64, "rule set too large");
@@ -768,15 +773,25 @@ fn compile_ops(tree: &Tree, rule: &CompiledRule, costs: &[f64], ops: &mut Vec<Op
             });
             let mut jumps = Vec::new();
             for (n, &i) in order.iter().enumerate() {
+                let before = ops.len();
                 compile_ops(&v[i], rule, costs, ops, nears);
                 if n + 1 < order.len() {
-                    jumps.push(ops.len());
-                    ops.push(Op(0));
+                    let fused = ops.len() == before + 1 && ops[before].code() == Op::PATTERN;
+                    if fused {
+                        // A lone term: test and jump in one instruction.
+                        let pattern = ops.pop().expect("just pushed").operand();
+                        let code = if and { Op::PATTERN_JUMP_IF_FALSE } else { Op::PATTERN_JUMP_IF_TRUE };
+                        jumps.push((ops.len(), code));
+                        ops.push(Op(0));
+                        ops.push(Op(pattern as u32));
+                    } else {
+                        jumps.push((ops.len(), if and { Op::JUMP_IF_FALSE } else { Op::JUMP_IF_TRUE }));
+                        ops.push(Op(0));
+                    }
                 }
             }
             let end = ops.len();
-            let code = if and { Op::JUMP_IF_FALSE } else { Op::JUMP_IF_TRUE };
-            for j in jumps {
+            for (j, code) in jumps {
                 ops[j] = Op::new(code, end);
             }
         }
@@ -804,6 +819,13 @@ fn run_ops(ops: &[Op], view: &RuleView<'_>, fields: &[FieldText<'_>; 2]) -> bool
             }
             Op::JUMP_IF_FALSE if !value => pc = op.operand(),
             Op::JUMP_IF_TRUE if value => pc = op.operand(),
+            Op::PATTERN_JUMP_IF_FALSE | Op::PATTERN_JUMP_IF_TRUE => {
+                value = view.seen[ops[pc].0 as usize] == view.generation;
+                pc += 1;
+                if value == (op.code() == Op::PATTERN_JUMP_IF_TRUE) {
+                    pc = op.operand();
+                }
+            }
             _ => {}
         }
     }
