@@ -31,6 +31,8 @@ enum Command {
     Topics(commands::topics::Args),
     /// Match JSON Lines items against the topics of a file: one JSON line out per valid item.
     Match(commands::matching::Args),
+    /// Feeds: see what Tidewatch reads in one.
+    Feed(commands::feed::Args),
     /// Start the server on a fresh data directory with the bundled demo data replayed live.
     Demo(commands::demo::Args),
     /// Start the server (web UI and API) on the data directory.
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Topics(a) => commands::topics::run(&cli.data_dir, a),
         Command::Match(a) => commands::matching::run(a),
         Command::Demo(a) => commands::demo::run(a),
+        Command::Feed(a) => commands::feed::run(a),
         Command::Serve(a) => commands::serve::run(&cli.data_dir, a),
         Command::Bench(a) => commands::bench::run(a),
     };

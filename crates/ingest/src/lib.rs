@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod dates;
+pub mod feed;
 mod lines;
 
 use lines::{BoundedLines, Line};

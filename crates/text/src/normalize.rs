@@ -169,7 +169,9 @@ const BLOCK_TAGS: &[&str] = &[
     "dd",
     "dt",
 ];
-const SKIP_TAGS: &[&str] = &["script", "style", "noscript", "template", "head", "iframe", "object"];
+/// Elements whose content is never shown as text. (The content of `iframe`, `object` and
+/// `noscript` is fallback text for readers that do not run them, and is kept.)
+const SKIP_TAGS: &[&str] = &["script", "style", "template", "head"];
 
 /// Converts an HTML fragment or document to plain text: tags removed (the contents of `script`,
 /// `style` and similar elements dropped), block elements turned into line breaks, entities

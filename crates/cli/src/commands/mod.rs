@@ -3,6 +3,7 @@
 pub(crate) mod analyze;
 pub(crate) mod bench;
 pub(crate) mod demo;
+pub(crate) mod feed;
 pub(crate) mod import;
 pub(crate) mod matching;
 pub(crate) mod search;

@@ -1,0 +1,75 @@
+//! `tidewatch feed parse FILE...`: what Tidewatch sees in a feed.
+
+use anyhow::Context;
+use std::io::Write;
+use std::process::ExitCode;
+use tidewatch_ingest::feed::{parse_feed, FeedOptions};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    command: Sub,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Print one JSON line per entry (title, url, text, summary, content, published_at,
+    /// updated_at, author, id); problems found go to standard error.
+    Parse {
+        /// Feed files (RSS, Atom, JSON Feed; any encoding).
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// One JSON object per file instead (kind, title, link, encoding, problems, entries).
+        #[arg(long)]
+        document: bool,
+        /// Zone of dates written without one (IANA name).
+        #[arg(long, default_value = "Asia/Shanghai")]
+        zone: String,
+        /// Resolve relative links against this URL (default: none).
+        #[arg(long)]
+        base_url: Option<String>,
+        /// The Content-Type the file was served with (its charset counts).
+        #[arg(long)]
+        content_type: Option<String>,
+    },
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Sub::Parse { files, document, zone, base_url, content_type } => {
+            let zone: chrono_tz::Tz = zone.parse().map_err(|_| anyhow::anyhow!("--zone: unknown time zone {zone:?}"))?;
+            let out = std::io::stdout();
+            let mut out = std::io::BufWriter::new(out.lock());
+            let mut failed = false;
+            for file in &files {
+                let bytes = match std::fs::read(file).with_context(|| format!("cannot read {file}")) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        eprintln!("{e:#}");
+                        failed = true;
+                        if document {
+                            writeln!(out, "{}", serde_json::json!({"file": file, "error": format!("{e:#}")}))?;
+                        }
+                        continue;
+                    }
+                };
+                let opts = FeedOptions { base_url: base_url.clone(), zone, content_type: content_type.clone() };
+                let feed = parse_feed(&bytes, &opts);
+                if document {
+                    let mut v = serde_json::to_value(&feed)?;
+                    v["file"] = serde_json::Value::String(file.clone());
+                    writeln!(out, "{v}")?;
+                    continue;
+                }
+                for p in &feed.problems {
+                    eprintln!("{file}: {p}");
+                }
+                for e in &feed.entries {
+                    writeln!(out, "{}", serde_json::to_string(e)?)?;
+                }
+            }
+            out.flush()?;
+            Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+    }
+}
