@@ -14,6 +14,9 @@ python3 scripts/check_arrows.py
 echo "== tests"
 # --nocapture: tests that measure (near-duplicate precision/recall, the SIGKILL import) print figures.
 cargo test --workspace --locked -- --nocapture
+cargo build --locked --bin tidewatch
+echo "== feed conformance (feedparser's own test files)"
+python3 scripts/feed_conformance.py target/debug/tidewatch crates/ingest/tests/fixtures/feedparser
 echo "== web page in headless Chromium"
 if ! command -v chromium >/dev/null 2>&1; then
     # Debian's package; as root on the CI machine, through sudo elsewhere.
@@ -22,7 +25,6 @@ if ! command -v chromium >/dev/null 2>&1; then
         || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y --no-install-recommends chromium >/dev/null; }
 fi
 (cd tests/ui && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-cargo build --locked --bin tidewatch
 node tests/ui/run.mjs target/debug/tidewatch
 echo "== fuzzing the rule parser and evaluators (${TIDEWATCH_FUZZ_SECONDS:-30} s)"
 if ! cargo fuzz --version >/dev/null 2>&1; then

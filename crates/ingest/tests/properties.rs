@@ -39,4 +39,25 @@ proptest! {
     fn dates_never_panic(s in ".{0,40}") {
         let _ = tidewatch_ingest::dates::parse_datetime(&s);
     }
+
+    #[test]
+    fn feeds_never_panic_on_any_bytes(data in prop::collection::vec(any::<u8>(), 0..400)) {
+        let _ = tidewatch_ingest::feed::parse_feed(&data, &Default::default());
+    }
+
+    #[test]
+    fn feeds_never_panic_on_damaged_feeds(cut in 0usize..400, junk in "[<>&;\"'/!\\[\\]a-z ]{0,12}", at in 0usize..400) {
+        // A real feed, cut short and with junk spliced in.
+        let feed = "<?xml version=\"1.0\" encoding=\"gb2312\"?><rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><title>T &amp; x</title><item><title><![CDATA[标题 <b>b</b>]]></title><link>/a?b=1&amp;c=2</link><description>&lt;p&gt;正文&lt;/p&gt; &nbsp;</description><pubDate>Thu, 01 Jan 2004 19:48:21 GMT</pubDate><dc:creator>X</dc:creator></item><entry xmlns=\"http://www.w3.org/2005/Atom\"><content type=\"xhtml\"><div><p>x</p></div></content></entry></channel></rss>";
+        let mut s: String = feed.chars().take(cut.min(feed.chars().count())).collect();
+        let at = s.char_indices().map(|(i, _)| i).nth(at).unwrap_or(s.len());
+        s.insert_str(at, &junk);
+        let f = tidewatch_ingest::feed::parse_feed(s.as_bytes(), &Default::default());
+        prop_assert!(f.entries.len() <= 2);
+    }
+
+    #[test]
+    fn feed_dates_never_panic(s in ".{0,40}") {
+        let _ = tidewatch_ingest::feed::dates::parse_feed_date(&s, chrono_tz::UTC);
+    }
 }

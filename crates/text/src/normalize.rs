@@ -249,7 +249,22 @@ pub fn html_to_text(html: &str) -> String {
         out.push_str(&html[text_start..]);
     }
     let decoded = html_escape::decode_html_entities(&out);
+    let decoded: String = decoded.chars().map(c1_as_windows_1252).collect();
     tidy_whitespace(&decoded)
+}
+
+/// A C1 control character (U+0080–U+009F) as the Windows-1252 character it stands for: HTML
+/// reads numeric references in that range this way, and pages written in Windows-1252 but
+/// decoded as Latin-1 carry them.
+pub fn c1_as_windows_1252(c: char) -> char {
+    const TABLE: [char; 32] = [
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž', '\u{8f}', '\u{90}', '‘',
+        '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
+    ];
+    match c as u32 {
+        0x80..=0x9f => TABLE[c as usize - 0x80],
+        _ => c,
+    }
 }
 
 fn find_tag_end(bytes: &[u8], from: usize) -> Option<usize> {

@@ -37,7 +37,8 @@ enum Sub {
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Sub::Parse { files, document, zone, base_url, content_type } => {
-            let zone: chrono_tz::Tz = zone.parse().map_err(|_| anyhow::anyhow!("--zone: unknown time zone {zone:?}"))?;
+            let zone: chrono_tz::Tz =
+                zone.parse().map_err(|_| anyhow::anyhow!("--zone: unknown time zone {zone:?}"))?;
             let out = std::io::stdout();
             let mut out = std::io::BufWriter::new(out.lock());
             let mut failed = false;

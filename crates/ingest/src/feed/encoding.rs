@@ -125,10 +125,24 @@ fn decode_raw(bytes: &[u8], http_content_type: Option<&str>) -> Decoded {
             Some(enc) if enc == UTF_16LE || enc == UTF_16BE => {
                 problems.push(format!("{source} declares {label}, but the document is not UTF-16"));
             }
-            Some(enc) => match decode_strict(enc, bytes) {
-                Some(text) => return Decoded { text, encoding: enc.name(), problems },
-                None => problems.push(format!("{source} declares {label}, but the bytes are not valid {}", enc.name())),
-            },
+            Some(enc) => {
+                let (text, had_errors) = enc.decode_without_bom_handling(bytes);
+                if !had_errors {
+                    return Decoded { text: text.into_owned(), encoding: enc.name(), problems };
+                }
+                // A few bad bytes in a document that is otherwise valid in the declared encoding
+                // are damage: keep the declaration and replace them. Many mean the declaration
+                // is wrong (a GBK page claiming UTF-8): detect instead.
+                let bad = text.chars().filter(|&c| c == '\u{fffd}').count();
+                let total = text.chars().count().max(1);
+                problems.push(format!(
+                    "{source} declares {label}, but {bad} byte sequence(s) are not valid {}",
+                    enc.name()
+                ));
+                if bad * 100 <= total {
+                    return Decoded { text: text.into_owned(), encoding: enc.name(), problems };
+                }
+            }
             None => problems.push(format!("{source} declares an unknown encoding {label:?}")),
         }
     }
@@ -154,7 +168,9 @@ mod tests {
 
     #[test]
     fn declarations_and_detection() {
-        let gbk = encoding_rs::GBK.encode("<?xml version=\"1.0\" encoding=\"gb2312\"?><rss><title>澜江理工大学食堂</title></rss>").0;
+        let gbk = encoding_rs::GBK
+            .encode("<?xml version=\"1.0\" encoding=\"gb2312\"?><rss><title>澜江理工大学食堂</title></rss>")
+            .0;
         let d = decode(&gbk, None);
         assert!(d.text.contains("澜江理工大学食堂") && d.problems.is_empty(), "{d:?}");
         // Claims UTF-8, is GBK.
@@ -162,7 +178,9 @@ mod tests {
         let d = decode(&lying, Some("text/xml; charset=utf-8"));
         assert!(d.text.contains("第三食堂"), "{d:?}");
         assert!(!d.problems.is_empty());
-        let big5 = encoding_rs::BIG5.encode("<html><head><meta charset=\"big5\"></head><body>臺灣大學學生餐廳</body></html>").0;
+        let big5 = encoding_rs::BIG5
+            .encode("<html><head><meta charset=\"big5\"></head><body>臺灣大學學生餐廳</body></html>")
+            .0;
         assert!(decode(&big5, None).text.contains("臺灣大學學生餐廳"));
         let d = decode("\u{feff}<a>é</a>".as_bytes(), Some("text/xml; charset=iso-8859-1"));
         assert_eq!((d.text.as_str(), d.encoding), ("<a>é</a>", "UTF-8"));

@@ -130,9 +130,12 @@ fn empty_feed(kind: FeedKind) -> Feed {
     Feed { kind, title: String::new(), link: None, entries: Vec::new(), encoding: String::new(), problems: Vec::new() }
 }
 
-/// Resolves `href` against `base`.
+/// Resolves `href` against `base`. An absolute URL is kept as written.
 fn resolve(base: Option<&str>, href: &str) -> String {
     let href = href.trim();
+    if url::Url::parse(href).is_ok() {
+        return href.to_string();
+    }
     match base.and_then(|b| url::Url::parse(b).ok()) {
         Some(b) => b.join(href).map(|u| u.to_string()).unwrap_or_else(|_| href.to_string()),
         None => href.to_string(),
@@ -176,7 +179,8 @@ fn atom_text(e: &Element) -> String {
     } else {
         e.text()
     };
-    if ty == "html" || ty == "text/html" || mode == "escaped" || ((mode == "base64" || binary) && looks_like_html(&raw)) {
+    if ty == "html" || ty == "text/html" || mode == "escaped" || ((mode == "base64" || binary) && looks_like_html(&raw))
+    {
         html_to_text(&raw)
     } else {
         html_to_text(&html_escape::encode_text(&raw))
@@ -195,7 +199,12 @@ fn date_of(e: Option<&Element>, opts: &FeedOptions, problems: &mut Vec<String>) 
 
 /// The first of `candidates` present (the last occurrence of it: a later value overwrites an
 /// earlier one, as in feedparser).
-fn first_date(e: &Element, candidates: &[(&[&str], &str)], opts: &FeedOptions, problems: &mut Vec<String>) -> Option<DateTime<Utc>> {
+fn first_date(
+    e: &Element,
+    candidates: &[(&[&str], &str)],
+    opts: &FeedOptions,
+    problems: &mut Vec<String>,
+) -> Option<DateTime<Utc>> {
     candidates.iter().find_map(|(nss, name)| {
         let last = e.elements().filter(|c| c.name == *name && nss.contains(&c.ns.as_str())).last();
         date_of(last, opts, problems)
@@ -205,6 +214,8 @@ fn first_date(e: &Element, candidates: &[(&[&str], &str)], opts: &FeedOptions, p
 const RSS_NS: &[&str] =
     &["", ns::RSS10, ns::RSS090, "http://backend.userland.com/rss2", "http://backend.userland.com/rss"];
 const ATOM_NS: &[&str] = &[ns::ATOM10, ns::ATOM03, ""];
+const MEDIA: &str = "http://search.yahoo.com/mrss/";
+const ITUNES: &[&str] = &["http://www.itunes.com/dtds/podcast-1.0.dtd", "http://www.itunes.com/DTDs/Podcast-1.0.dtd"];
 
 fn parse_xml_feed(root: &Element, opts: &FeedOptions, problems: &mut Vec<String>) -> Feed {
     let base = base_of(root, opts.base_url.as_deref());
@@ -214,10 +225,25 @@ fn parse_xml_feed(root: &Element, opts: &FeedOptions, problems: &mut Vec<String>
             let Some(channel) = root.child(RSS_NS, "channel").or_else(|| root.elements().find(|e| e.name == "channel"))
             else {
                 problems.push("<rss> without <channel>".into());
+                rss_channel(
+                    root,
+                    root.elements().filter(|e| e.name == "item"),
+                    base.as_deref(),
+                    opts,
+                    problems,
+                    &mut feed,
+                );
                 return feed;
             };
             let base = base_of(channel, base.as_deref());
-            rss_channel(channel, channel.elements().filter(|e| e.name == "item"), base.as_deref(), opts, problems, &mut feed);
+            rss_channel(
+                channel,
+                channel.elements().filter(|e| e.name == "item"),
+                base.as_deref(),
+                opts,
+                problems,
+                &mut feed,
+            );
             feed
         }
         ("rdf", _) => {
@@ -267,12 +293,20 @@ fn rss_channel<'a>(
         .filter(|l| !l.is_empty())
         .map(|l| resolve(base, &l));
     let feed_author =
-        channel.child(&[ns::DC], "creator").or_else(|| channel.child(RSS_NS, "managingeditor")).map(|e| rss_text(e));
+        channel.child(&[ns::DC], "creator").or_else(|| channel.child(RSS_NS, "managingeditor")).map(rss_text);
     for item in items {
         let base = base_of(item, base);
         let base = base.as_deref();
+        let media = |name: &str| {
+            item.child(&[MEDIA], name).or_else(|| item.child(&[MEDIA], "group").and_then(|g| g.child(&[MEDIA], name)))
+        };
         let mut e = FeedEntry {
-            title: item.child(RSS_NS, "title").or_else(|| item.child(&[ns::DC], "title")).map(rss_text).unwrap_or_default(),
+            title: item
+                .child(RSS_NS, "title")
+                .or_else(|| item.child(&[ns::DC], "title"))
+                .or_else(|| media("title"))
+                .map(rss_text)
+                .unwrap_or_default(),
             ..Default::default()
         };
         let guid = item.child(RSS_NS, "guid");
@@ -293,18 +327,29 @@ fn rss_channel<'a>(
         if e.url.is_none() {
             e.url = item.attr("href").map(|h| resolve(base, h)); // CDF
         }
-        e.summary = item
-            .child(RSS_NS, "description")
-            .or_else(|| item.child(RSS_NS, "abstract"))
-            .or_else(|| item.child(&[ns::DC], "description"))
-            .or_else(|| item.child(ATOM_NS, "summary"))
+        // With both a description and a summary, the first is the summary and the other the
+        // content (as feedparser reads them).
+        let mut descriptions = item.elements().filter(|d| {
+            (d.name == "description" && (RSS_NS.contains(&d.ns.as_str()) || d.ns == ns::DC))
+                || (d.name == "summary" && ATOM_NS.contains(&d.ns.as_str()))
+                || (d.name == "abstract" && RSS_NS.contains(&d.ns.as_str()))
+        });
+        let (first, second) = (descriptions.next(), descriptions.next());
+        e.summary = first
+            .or_else(|| item.child(ITUNES, "summary"))
+            .or_else(|| media("description"))
             .map(|d| html_to_text(&d.text()))
             .unwrap_or_default();
         e.content = item
             .child(&[ns::CONTENT], "encoded")
             .or_else(|| item.child(RSS_NS, "fullitem"))
             .map(|c| html_to_text(&c.text()))
-            .or_else(|| item.child(&[ns::XHTML], "body").or_else(|| item.child(&[ns::XHTML], "div")).map(|b| html_to_text(&b.inner_markup())))
+            .or_else(|| second.map(|d| html_to_text(&d.text())))
+            .or_else(|| {
+                // An XHTML body (namespaced or not) as the content.
+                let body = item.elements().find(|b| b.name == "body").or_else(|| item.child(&[ns::XHTML], "div"))?;
+                Some(html_to_text(&body.inner_markup()))
+            })
             .or_else(|| item.child(&[ns::ATOM10], "content").map(atom_text))
             .unwrap_or_default();
         e.published_at = first_date(
@@ -319,8 +364,8 @@ fn rss_channel<'a>(
             opts,
             problems,
         );
-        e.updated_at =
-            first_date(item, &[(&[ns::DCTERMS], "modified"), (&[ns::ATOM10], "updated")], opts, problems).or_else(|| {
+        e.updated_at = first_date(item, &[(&[ns::DCTERMS], "modified"), (&[ns::ATOM10], "updated")], opts, problems)
+            .or_else(|| {
                 // CDF: <ITEM LASTMOD="...">
                 item.attr("lastmod").and_then(|d| dates::parse_feed_date(d, opts.zone))
             });
@@ -358,7 +403,15 @@ fn atom_feed(root: &Element, base: Option<&str>, opts: &FeedOptions, problems: &
             title: entry.child(ATOM_NS, "title").map(atom_text).unwrap_or_default(),
             id: entry.child(ATOM_NS, "id").map(|i| i.text().trim().to_string()).filter(|i| !i.is_empty()),
             url: link_resolved(entry, base),
-            summary: entry.child(ATOM_NS, "summary").map(atom_text).unwrap_or_default(),
+            summary: entry
+                .child(ATOM_NS, "summary")
+                .map(atom_text)
+                .or_else(|| {
+                    let group = entry.child(&[MEDIA], "group");
+                    let d = entry.child(&[MEDIA], "description").or_else(|| group?.child(&[MEDIA], "description"))?;
+                    Some(rss_text(d))
+                })
+                .unwrap_or_default(),
             content: entry.child(ATOM_NS, "content").map(atom_text).unwrap_or_default(),
             ..Default::default()
         };
@@ -501,7 +554,10 @@ mod tests {
 
     #[test]
     fn broken_feeds_give_what_they_can() {
-        let f = parse_feed(b"<rss><channel><item><title>One &nbsp; &bogus; two</title><link>http://a.example/1</item><item><title>Two", &utc());
+        let f = parse_feed(
+            b"<rss><channel><item><title>One &nbsp; &bogus; two</title><link>http://a.example/1</item><item><title>Two",
+            &utc(),
+        );
         assert_eq!(f.entries.len(), 2, "{f:?}");
         assert_eq!(f.entries[0].url.as_deref(), Some("http://a.example/1"));
         assert!(f.entries[0].title.starts_with("One"));

@@ -263,8 +263,7 @@ fn parse_attrs(s: &str, problems: &mut Vec<String>, at: usize) -> Vec<(String, S
 /// Reads `text` into a tree, recovering from every kind of damage it can.
 pub fn parse(text: &str) -> Document {
     let mut problems = Vec::new();
-    let mut stack: Vec<Open> =
-        vec![Open { qname: String::new(), attrs: vec![], children: vec![], scope: vec![] }];
+    let mut stack: Vec<Open> = vec![Open { qname: String::new(), attrs: vec![], children: vec![], scope: vec![] }];
     let mut i = 0;
     let b = text.as_bytes();
     let mut text_start = 0;
@@ -288,13 +287,13 @@ pub fn parse(text: &str) -> Document {
             text_start = i;
             continue;
         }
-        if rest.starts_with("<![CDATA[") {
+        if let Some(cdata) = rest.strip_prefix("<![CDATA[") {
             flush_text(&mut stack, &text[text_start..i], &mut problems, text_start);
-            let (content, end) = match rest.find("]]>") {
-                Some(p) => (&rest[9..p], i + p + 3),
+            let (content, end) = match cdata.find("]]>") {
+                Some(p) => (&cdata[..p], i + 9 + p + 3),
                 None => {
                     problems.push(format!("byte {i}: unterminated CDATA section"));
-                    (&rest[9..], b.len())
+                    (cdata, b.len())
                 }
             };
             push_text(&mut stack, content.to_string());
@@ -337,9 +336,7 @@ pub fn parse(text: &str) -> Document {
                 }
             } else if c == b'"' || c == b'\'' {
                 quote = c;
-            } else if c == b'>' {
-                break;
-            } else if c == b'<' {
+            } else if c == b'>' || c == b'<' {
                 break;
             }
             j += 1;
