@@ -31,6 +31,10 @@ enum Command {
     Topics(commands::topics::Args),
     /// Match JSON Lines items against the topics of a file: one JSON line out per valid item.
     Match(commands::matching::Args),
+    /// Poll the live sources of a configuration file and store what they bring.
+    Poll(commands::poll::PollArgs),
+    /// The health of the live sources of a configuration file.
+    Sources(commands::poll::SourcesArgs),
     /// Feeds: see what Tidewatch reads in one.
     Feed(commands::feed::Args),
     /// Start the server on a fresh data directory with the bundled demo data replayed live.
@@ -58,6 +62,8 @@ fn main() -> ExitCode {
         Command::Match(a) => commands::matching::run(a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Feed(a) => commands::feed::run(a),
+        Command::Poll(a) => commands::poll::run_poll(&cli.data_dir, a),
+        Command::Sources(a) => commands::poll::run_sources(&cli.data_dir, a),
         Command::Serve(a) => commands::serve::run(&cli.data_dir, a),
         Command::Bench(a) => commands::bench::run(a),
     };

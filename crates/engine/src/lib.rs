@@ -6,6 +6,7 @@
 pub mod analyze;
 pub mod import;
 pub mod pipeline;
+pub mod sources;
 pub mod topics;
 
 pub use pipeline::{DataDir, Pipeline, PipelineConfig};

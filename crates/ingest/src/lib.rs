@@ -9,6 +9,7 @@
 
 pub mod dates;
 pub mod feed;
+pub mod fetch;
 mod lines;
 
 use lines::{BoundedLines, Line};

@@ -87,6 +87,30 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX topic_hits_item ON topic_hits(item);
     "#,
+    // 3: the state and health of live sources.
+    r#"
+    CREATE TABLE source_state (
+        id               TEXT PRIMARY KEY,
+        etag             TEXT,
+        last_modified    TEXT,
+        last_attempt     INTEGER,
+        last_success     INTEGER,
+        last_error       TEXT,
+        last_error_at    INTEGER,
+        failures         INTEGER NOT NULL DEFAULT 0,
+        next_due         INTEGER,
+        items_total      INTEGER NOT NULL DEFAULT 0,
+        last_new_item_at INTEGER,
+        last_entries     INTEGER,
+        max_entries      INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE source_daily (
+        id    TEXT NOT NULL,
+        day   INTEGER NOT NULL,
+        items INTEGER NOT NULL,
+        PRIMARY KEY (id, day)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// A stored item with its store-assigned fields.
@@ -407,6 +431,96 @@ impl Db {
         Ok(())
     }
 
+    /// The state of a source (a default one when it was never polled).
+    pub fn source_state(&self, id: &str) -> Result<SourceState, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, etag, last_modified, last_attempt, last_success, last_error, last_error_at, failures, \
+             next_due, items_total, last_new_item_at, last_entries, max_entries FROM source_state WHERE id = ?1",
+        )?;
+        let t = |v: Option<i64>| v.map(from_millis);
+        let found = stmt
+            .query_row([id], |r| {
+                Ok(SourceState {
+                    id: r.get(0)?,
+                    etag: r.get(1)?,
+                    last_modified: r.get(2)?,
+                    last_attempt: t(r.get(3)?),
+                    last_success: t(r.get(4)?),
+                    last_error: r.get(5)?,
+                    last_error_at: t(r.get(6)?),
+                    failures: r.get(7)?,
+                    next_due: t(r.get(8)?),
+                    items_total: r.get(9)?,
+                    last_new_item_at: t(r.get(10)?),
+                    last_entries: r.get(11)?,
+                    max_entries: r.get(12)?,
+                })
+            })
+            .optional()?;
+        Ok(found.unwrap_or_else(|| SourceState { id: id.to_string(), ..Default::default() }))
+    }
+
+    /// Saves a source's state and adds `new_items` to its count for the day of `now`.
+    pub fn save_source_state(
+        &mut self,
+        st: &SourceState,
+        new_items: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let m = |v: Option<DateTime<Utc>>| v.map(millis);
+        tx.execute(
+            "INSERT INTO source_state (id, etag, last_modified, last_attempt, last_success, last_error, last_error_at, \
+             failures, next_due, items_total, last_new_item_at, last_entries, max_entries) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+             ON CONFLICT(id) DO UPDATE SET etag = ?2, last_modified = ?3, last_attempt = ?4, last_success = ?5, \
+             last_error = ?6, last_error_at = ?7, failures = ?8, next_due = ?9, items_total = ?10, \
+             last_new_item_at = ?11, last_entries = ?12, max_entries = ?13",
+            params![
+                st.id,
+                st.etag,
+                st.last_modified,
+                m(st.last_attempt),
+                m(st.last_success),
+                st.last_error,
+                m(st.last_error_at),
+                st.failures,
+                m(st.next_due),
+                st.items_total,
+                m(st.last_new_item_at),
+                st.last_entries,
+                st.max_entries
+            ],
+        )?;
+        if new_items > 0 {
+            let day = millis(now).div_euclid(86_400_000);
+            tx.execute(
+                "INSERT INTO source_daily (id, day, items) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(id, day) DO UPDATE SET items = items + ?3",
+                params![st.id, day, new_items],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// New items a source brought per UTC day over the `days` days before `now` (oldest first).
+    pub fn source_daily(&self, id: &str, days: i64, now: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
+        let today = millis(now).div_euclid(86_400_000);
+        let mut out = vec![0i64; days.max(0) as usize];
+        let mut stmt =
+            self.conn.prepare_cached("SELECT day, items FROM source_daily WHERE id = ?1 AND day > ?2 AND day <= ?3")?;
+        let mut rows = stmt.query(params![id, today - days, today])?;
+        while let Some(r) = rows.next()? {
+            let (day, n): (i64, i64) = (r.get(0)?, r.get(1)?);
+            let i = (days - 1 - (today - day)) as usize;
+            if let Some(slot) = out.get_mut(i) {
+                *slot = n;
+            }
+        }
+        Ok(out)
+    }
+
     /// Every topic, by id.
     pub fn topics(&self) -> Result<Vec<TopicRecord>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!("SELECT {TOPIC_COLUMNS} FROM topics ORDER BY id"))?;
@@ -601,6 +715,37 @@ pub struct TopicVersion {
     pub changed_at: DateTime<Utc>,
     /// Who saved it.
     pub changed_by: String,
+}
+
+/// What the store remembers about a live source between polls.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SourceState {
+    /// Source id.
+    pub id: String,
+    /// `ETag` of the last full response.
+    pub etag: Option<String>,
+    /// `Last-Modified` of the last full response.
+    pub last_modified: Option<String>,
+    /// Last poll.
+    pub last_attempt: Option<DateTime<Utc>>,
+    /// Last poll that succeeded (200 or 304).
+    pub last_success: Option<DateTime<Utc>>,
+    /// The last error, if the last poll failed.
+    pub last_error: Option<String>,
+    /// When it happened.
+    pub last_error_at: Option<DateTime<Utc>>,
+    /// Failures in a row.
+    pub failures: i64,
+    /// When the source is next due.
+    pub next_due: Option<DateTime<Utc>>,
+    /// Items it ever brought that were new.
+    pub items_total: i64,
+    /// When it last brought a new item.
+    pub last_new_item_at: Option<DateTime<Utc>>,
+    /// Entries in its last full response.
+    pub last_entries: Option<i64>,
+    /// The most entries it ever had in one response.
+    pub max_entries: i64,
 }
 
 /// A write transaction. Nothing is visible or durable until [`WriteTx::commit`] returns.

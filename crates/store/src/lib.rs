@@ -9,7 +9,10 @@
 pub mod db;
 pub mod search;
 
-pub use db::{Db, DedupRow, GroupView, Inserted, StoredItem, TopicDraft, TopicKey, TopicRecord, TopicVersion, WriteTx};
+pub use db::{
+    Db, DedupRow, GroupView, Inserted, SourceState, StoredItem, TopicDraft, TopicKey, TopicRecord, TopicVersion,
+    WriteTx,
+};
 pub use search::{SearchHit, SearchIndex, SearchRequest, SearchResults, SortOrder};
 
 /// Errors of the store and the index.

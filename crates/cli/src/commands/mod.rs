@@ -6,6 +6,7 @@ pub(crate) mod demo;
 pub(crate) mod feed;
 pub(crate) mod import;
 pub(crate) mod matching;
+pub(crate) mod poll;
 pub(crate) mod search;
 pub(crate) mod serve;
 pub(crate) mod topics;

@@ -1,0 +1,210 @@
+//! Live sources against a local server: conditional GET (the second poll of an unchanged feed is
+//! a 304 and stores nothing), a failing server (backoff and a health flag), a redirect to a
+//! refused address, an oversized response, a stalled server, robots.txt and a block page.
+
+mod common;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use common::{run, stderr, stdout};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+#[derive(Default)]
+struct Seen {
+    feed_requests: AtomicUsize,
+    conditional: AtomicUsize,
+    private_requests: AtomicUsize,
+}
+
+const FEED: &str = r#"<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>校园新闻</title>
+<item><title>第三食堂整改完成</title><link>http://news.example/1</link><description>食堂今日重新开放</description><pubDate>Mon, 26 Oct 2026 09:00:00 +0800</pubDate></item>
+<item><title>图书馆延长开放</title><link>http://news.example/2</link><description>考试周延长至晚上十一点</description></item>
+<item><title>Heating starts early</title><link>http://news.example/3</link><description>North campus dorms</description></item>
+</channel></rss>"#;
+
+async fn feed(State(seen): State<Arc<Seen>>, headers: HeaderMap) -> axum::response::Response {
+    seen.feed_requests.fetch_add(1, Ordering::SeqCst);
+    if headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some("\"v1\"") {
+        seen.conditional.fetch_add(1, Ordering::SeqCst);
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    ([("etag", "\"v1\""), ("content-type", "application/rss+xml; charset=utf-8")], FEED).into_response()
+}
+
+fn start_server() -> (String, Arc<Seen>) {
+    let seen = Arc::new(Seen::default());
+    let app = axum::Router::new()
+        .route("/feed.xml", get(feed))
+        .route("/fail", get(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
+        .route("/redirect", get(|| async { (StatusCode::FOUND, [("location", "http://10.255.255.1/feed.xml")]) }))
+        .route(
+            "/huge",
+            get(|| async {
+                format!("<rss><channel>{}</channel></rss>", "<item><title>x</title></item>".repeat(100_000))
+            }),
+        )
+        .route(
+            "/stall",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                FEED
+            }),
+        )
+        .route("/robots.txt", get(|| async { "User-agent: *\nDisallow: /private/\n" }))
+        .route(
+            "/private/feed.xml",
+            get(|State(seen): State<Arc<Seen>>| async move {
+                seen.private_requests.fetch_add(1, Ordering::SeqCst);
+                FEED
+            }),
+        )
+        .route("/captcha", get(|| async { "<html><body><h1>安全验证</h1><p>请输入验证码 captcha</p></body></html>" }))
+        .with_state(seen.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    (format!("http://{}", rx.recv().unwrap()), seen)
+}
+
+fn results(out: &str) -> std::collections::HashMap<String, serde_json::Value> {
+    common::json_lines(out).into_iter().map(|v| (v["source"].as_str().unwrap().to_string(), v)).collect()
+}
+
+#[test]
+fn polling_is_polite_bounded_and_safe() {
+    let (base, seen) = start_server();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let config = tmp.path().join("sources.toml");
+    let mut toml = String::from("[fetch]\nmax_bytes = 1048576\ntimeout = \"2s\"\n");
+    for (id, path) in [
+        ("news", "/feed.xml"),
+        ("broken", "/fail"),
+        ("redirected", "/redirect"),
+        ("huge", "/huge"),
+        ("stalled", "/stall"),
+        ("private", "/private/feed.xml"),
+        ("blocked", "/captcha"),
+    ] {
+        toml.push_str(&format!(
+            "\n[[source]]\nid = \"{id}\"\nurl = \"{base}{path}\"\ninterval = \"1m\"\nallow_addresses = [\"127.0.0.1\"]\n"
+        ));
+    }
+    // Without the allowance, loopback itself is refused.
+    toml.push_str(&format!("\n[[source]]\nid = \"not-allowed\"\nurl = \"{base}/feed.xml\"\n"));
+    std::fs::write(&config, toml).unwrap();
+
+    let poll = || {
+        let o = run(&data, &["poll", "--config", config.to_str().unwrap(), "--once", "--json"], None);
+        assert_eq!(o.status.code(), Some(1), "some sources fail: exit 1; {}", stderr(&o));
+        results(&stdout(&o))
+    };
+    let first = poll();
+    let news = &first["news"];
+    assert_eq!(
+        (news["status"].as_str(), news["new"].as_u64(), news["entries"].as_u64()),
+        (Some("fetched"), Some(3), Some(3)),
+        "{news}"
+    );
+    let err = |id: &str| first[id]["error"].as_str().unwrap_or("").to_string();
+    assert!(err("broken").contains("HTTP 500"), "{}", err("broken"));
+    assert!(
+        err("redirected").contains("refused") && err("redirected").contains("10.255.255.1"),
+        "{}",
+        err("redirected")
+    );
+    assert!(err("huge").contains("larger than 1048576"), "{}", err("huge"));
+    assert!(err("stalled").contains("timed out"), "{}", err("stalled"));
+    assert!(err("private").contains("robots.txt"), "{}", err("private"));
+    assert_eq!(seen.private_requests.load(Ordering::SeqCst), 0, "robots.txt was honoured");
+    assert!(err("blocked").contains("captcha"), "{}", err("blocked"));
+    assert!(
+        err("not-allowed").contains("refused") && err("not-allowed").contains("loopback"),
+        "{}",
+        err("not-allowed")
+    );
+
+    // The second poll of the unchanged feed is a conditional GET answered 304: nothing stored.
+    let second = poll();
+    assert_eq!((second["news"]["status"].as_str(), second["news"]["new"].as_u64()), (Some("not_modified"), Some(0)));
+    assert_eq!(seen.conditional.load(Ordering::SeqCst), 1);
+    assert_eq!(seen.feed_requests.load(Ordering::SeqCst), 2);
+
+    // A third failure in a row raises the health flag; each failure doubled the delay.
+    poll();
+    let o = run(&data, &["sources", "--config", config.to_str().unwrap(), "--json"], None);
+    let health = results(&stdout(&o));
+    let broken = &health["broken"];
+    assert_eq!(broken["ok"], false);
+    assert!(broken["flags"][0].as_str().unwrap().starts_with("failing: 3 failures"), "{broken}");
+    let st = &broken["state"];
+    let t = |k: &str| chrono::DateTime::parse_from_rfc3339(st[k].as_str().unwrap()).unwrap();
+    let delay = (t("next_due") - t("last_attempt")).num_seconds();
+    assert_eq!(delay, 8 * 60, "1m doubled per failure: {st}");
+    assert_eq!(health["news"]["ok"], true, "{}", health["news"]);
+    assert_eq!(health["news"]["state"]["items_total"], 3);
+}
+
+#[derive(Default)]
+struct Load {
+    now: AtomicUsize,
+    max: AtomicUsize,
+    served: AtomicUsize,
+}
+
+async fn many(State(load): State<Arc<Load>>, axum::extract::Path(n): axum::extract::Path<usize>) -> impl IntoResponse {
+    let now = load.now.fetch_add(1, Ordering::SeqCst) + 1;
+    load.max.fetch_max(now, Ordering::SeqCst);
+    // Long enough that requests would overlap if the limit did not hold them back.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let items: String = (0..10)
+        .map(|i| format!("<item><title>来源{n}的第{i}条</title><link>http://feeds.example/{n}/{i}</link><description>内容 {n} {i}</description></item>"))
+        .collect();
+    load.now.fetch_sub(1, Ordering::SeqCst);
+    load.served.fetch_add(1, Ordering::SeqCst);
+    (
+        [("content-type", "application/rss+xml")],
+        format!("<rss version=\"2.0\"><channel><title>{n}</title>{items}</channel></rss>"),
+    )
+}
+
+#[test]
+fn two_hundred_feeds_on_one_host_respect_the_per_host_limit() {
+    let load = Arc::new(Load::default());
+    let app = axum::Router::new().route("/f/{n}", get(many)).with_state(load.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    let base = format!("http://{}", rx.recv().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("sources.toml");
+    let mut toml = String::from("[fetch]\nper_host = 4\n");
+    for n in 0..200 {
+        toml.push_str(&format!(
+            "\n[[source]]\nid = \"feed{n}\"\nurl = \"{base}/f/{n}\"\nallow_addresses = [\"127.0.0.1\"]\n"
+        ));
+    }
+    std::fs::write(&config, toml).unwrap();
+    let o = run(&tmp.path().join("data"), &["poll", "--config", config.to_str().unwrap(), "--once"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(load.served.load(Ordering::SeqCst), 200);
+    let max = load.max.load(Ordering::SeqCst);
+    assert!((1..=4).contains(&max), "at most 4 requests at a time to the host, saw {max}");
+    assert_eq!(stdout(&o).lines().filter(|l| l.contains("10 entries, 10 new")).count(), 200);
+    // The throughput line (feeds/s, items/s) for the record.
+    println!("{} (at most {max} requests at a time)", stderr(&o).lines().last().unwrap_or(""));
+}

@@ -1,0 +1,433 @@
+//! Live sources: their configuration (TOML `[[source]]` tables), polling with conditional GET,
+//! backoff after failures, and health.
+//!
+//! A poll fetches every due source concurrently (at most `per_host` requests at a time to one
+//! host, see [`tidewatch_ingest::fetch`]), then stores what came back through the pipeline, one
+//! source at a time. Each source's state (validators, failures, next due time, counts) is kept in
+//! the store, so a restarted poller carries on where it left off.
+
+use crate::pipeline::{Outcome, Pipeline};
+use crate::EngineError;
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use chrono_tz::Tz;
+use futures_util::stream::{self, StreamExt};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tidewatch_ingest::feed::{parse_feed, FeedKind, FeedOptions};
+use tidewatch_ingest::fetch::{AddrRange, AddressPolicy, FetchOutcome, FetchPolicy, Fetcher, Validators};
+use tidewatch_store::{Db, SourceState};
+
+/// A source as written in the configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Stable id (also the items' `source`).
+    pub id: String,
+    /// `feed` (RSS, Atom, JSON Feed).
+    #[serde(default = "feed_kind")]
+    pub kind: String,
+    /// What to fetch.
+    pub url: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Owning unit.
+    pub unit: Option<String>,
+    /// Time between polls: `30s`, `15m`, `2h` (default `15m`).
+    pub interval: Option<String>,
+    /// Address ranges this source may reach although they are private or loopback (set by an
+    /// admin, e.g. `["10.20.0.0/16"]` for an intranet portal).
+    #[serde(default)]
+    pub allow_addresses: Vec<String>,
+    /// Zone of dates written without one (default Asia/Shanghai).
+    pub zone: Option<String>,
+}
+
+fn feed_kind() -> String {
+    "feed".into()
+}
+
+/// Settings for all sources (the `[fetch]` table).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FetchSettings {
+    /// Requests at a time to one host (default 2).
+    pub per_host: Option<usize>,
+    /// Largest response, in bytes (default 10 MiB).
+    pub max_bytes: Option<usize>,
+    /// Time for a whole request: `30s` (default).
+    pub timeout: Option<String>,
+    /// Sources fetched at a time (default 32).
+    pub concurrency: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourcesFile {
+    #[serde(default)]
+    source: Vec<toml::Value>,
+    #[serde(default)]
+    fetch: Option<FetchSettings>,
+}
+
+/// A checked source.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Its configuration.
+    pub config: SourceConfig,
+    /// Time between polls.
+    pub interval: Duration,
+    /// Addresses it may reach besides public ones.
+    pub allow: Vec<AddrRange>,
+    /// Zone of naive dates.
+    pub zone: Tz,
+}
+
+/// A problem in a sources file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceDiagnostic {
+    /// The source's id (or `#n`).
+    pub source: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for SourceDiagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "source {}: {}", self.source, self.message)
+    }
+}
+
+/// Reads `30s`, `15m`, `2h`, `1d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let n: u64 = s[..split].parse().map_err(|_| format!("{s:?} is not a duration such as 30s, 15m or 2h"))?;
+    let unit = match &s[split..] {
+        "s" => 1,
+        "m" | "" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        other => return Err(format!("{s:?}: unknown unit {other:?} (s, m, h, d)")),
+    };
+    Ok(Duration::from_secs(n * unit))
+}
+
+/// All the sources of a file, the fetch settings, and every problem; one bad source does not
+/// stop the others.
+pub fn load_sources(src: &str) -> (Vec<Source>, FetchSettings, Vec<SourceDiagnostic>) {
+    let mut diags = Vec::new();
+    let file: SourcesFile = match toml::from_str(src) {
+        Ok(f) => f,
+        Err(e) => {
+            diags.push(SourceDiagnostic { source: "(file)".into(), message: e.message().to_string() });
+            return (Vec::new(), FetchSettings::default(), diags);
+        }
+    };
+    let mut out = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    for (n, v) in file.source.into_iter().enumerate() {
+        let name = v.get("id").and_then(|x| x.as_str()).map(String::from).unwrap_or_else(|| format!("#{}", n + 1));
+        let mut fail = |m: String| diags.push(SourceDiagnostic { source: name.clone(), message: m });
+        let config: SourceConfig = match v.try_into() {
+            Ok(c) => c,
+            Err(e) => {
+                fail(e.to_string().trim().to_string());
+                continue;
+            }
+        };
+        if !ids.insert(config.id.clone()) {
+            fail("duplicate source id".into());
+            continue;
+        }
+        if config.kind != "feed" {
+            fail(format!("kind {:?} is not supported yet (feed)", config.kind));
+            continue;
+        }
+        match url::Url::parse(&config.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => {
+                fail(format!("url {:?} is not an http(s) URL", config.url));
+                continue;
+            }
+        }
+        let interval = match config.interval.as_deref().map(parse_duration).unwrap_or(Ok(Duration::from_secs(900))) {
+            Ok(d) if d >= Duration::from_secs(1) => d,
+            Ok(_) => {
+                fail("interval must be at least 1s".into());
+                continue;
+            }
+            Err(e) => {
+                fail(format!("interval: {e}"));
+                continue;
+            }
+        };
+        let allow: Result<Vec<AddrRange>, String> = config.allow_addresses.iter().map(|a| a.parse()).collect();
+        let allow = match allow {
+            Ok(a) => a,
+            Err(e) => {
+                fail(format!("allow_addresses: {e}"));
+                continue;
+            }
+        };
+        let zone = match config.zone.as_deref().unwrap_or("Asia/Shanghai").parse::<Tz>() {
+            Ok(z) => z,
+            Err(_) => {
+                fail(format!("zone {:?} is not a known time zone", config.zone.as_deref().unwrap_or("")));
+                continue;
+            }
+        };
+        out.push(Source { config, interval, allow, zone });
+    }
+    (out, file.fetch.unwrap_or_default(), diags)
+}
+
+/// What one source's poll gave.
+#[derive(Debug, Clone, Serialize)]
+pub struct PollResult {
+    /// Source id.
+    pub source: String,
+    /// `fetched`, `not_modified` or `failed`.
+    pub status: &'static str,
+    /// Entries in the response.
+    pub entries: usize,
+    /// Entries stored as new items.
+    pub new: u64,
+    /// Entries already stored.
+    pub already_stored: u64,
+    /// Entries refused (with why, in `problems`).
+    pub rejected: u64,
+    /// The error, when it failed.
+    pub error: Option<String>,
+    /// Problems in the feed (it was still read).
+    pub problems: Vec<String>,
+    /// Seconds the fetch took.
+    pub seconds: f64,
+}
+
+/// Words of pages that stand between a robot and the content.
+const BLOCK_PAGE_WORDS: &[&str] =
+    &["captcha", "验证码", "are you a robot", "verify you are human", "访问验证", "安全验证", "access denied"];
+
+/// Builds one fetcher per distinct address policy (sources with the same allowances share one,
+/// and so its per-host limits).
+fn fetchers(sources: &[&Source], settings: &FetchSettings) -> Result<HashMap<Vec<String>, Arc<Fetcher>>, EngineError> {
+    let mut out = HashMap::new();
+    for s in sources {
+        let key = s.config.allow_addresses.clone();
+        if out.contains_key(&key) {
+            continue;
+        }
+        let mut policy = FetchPolicy { addresses: AddressPolicy { allow: s.allow.clone() }, ..Default::default() };
+        if let Some(n) = settings.per_host {
+            policy.per_host = n.max(1);
+        }
+        if let Some(n) = settings.max_bytes {
+            policy.max_bytes = n;
+        }
+        if let Some(t) = &settings.timeout {
+            policy.timeout = parse_duration(t).map_err(EngineError::Config)?;
+        }
+        out.insert(key, Arc::new(Fetcher::new(policy).map_err(|e| EngineError::Config(e.to_string()))?));
+    }
+    Ok(out)
+}
+
+/// Polls `sources` once (all of them, due or not) and stores what they bring.
+pub async fn poll_once(
+    pipeline: &std::sync::Mutex<Pipeline>,
+    sources: &[Source],
+    settings: &FetchSettings,
+    now: DateTime<Utc>,
+) -> Result<Vec<PollResult>, EngineError> {
+    let all: Vec<&Source> = sources.iter().collect();
+    poll(pipeline, &all, settings, now).await
+}
+
+/// The sources due at `now`.
+pub fn due<'a>(db: &Db, sources: &'a [Source], now: DateTime<Utc>) -> Result<Vec<&'a Source>, EngineError> {
+    let mut out = Vec::new();
+    for s in sources {
+        let st = db.source_state(&s.config.id)?;
+        if st.next_due.is_none_or(|d| d <= now) {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+/// Polls `sources` and stores what they bring.
+pub async fn poll(
+    pipeline: &std::sync::Mutex<Pipeline>,
+    sources: &[&Source],
+    settings: &FetchSettings,
+    now: DateTime<Utc>,
+) -> Result<Vec<PollResult>, EngineError> {
+    let fetchers = fetchers(sources, settings)?;
+    let states: Vec<SourceState> = {
+        let p = pipeline.lock().map_err(|_| EngineError::Io("pipeline lock poisoned".into()))?;
+        sources.iter().map(|s| p.db().source_state(&s.config.id)).collect::<Result<_, _>>()?
+    };
+    let jobs = sources.iter().zip(states).map(|(s, st)| {
+        let fetcher = fetchers[&s.config.allow_addresses].clone();
+        async move {
+            let started = Instant::now();
+            let validators = Validators { etag: st.etag.clone(), last_modified: st.last_modified.clone() };
+            let r = fetcher.get(&s.config.url, &validators).await;
+            (*s, st, r, started.elapsed())
+        }
+    });
+    let fetched: Vec<_> =
+        stream::iter(jobs).buffer_unordered(settings.concurrency.unwrap_or(32).max(1)).collect().await;
+    let mut results = Vec::new();
+    let mut p = pipeline.lock().map_err(|_| EngineError::Io("pipeline lock poisoned".into()))?;
+    for (source, mut st, r, took) in fetched {
+        let id = source.config.id.clone();
+        let mut res = PollResult {
+            source: id.clone(),
+            status: "failed",
+            entries: 0,
+            new: 0,
+            already_stored: 0,
+            rejected: 0,
+            error: None,
+            problems: Vec::new(),
+            seconds: took.as_secs_f64(),
+        };
+        st.last_attempt = Some(now);
+        let outcome = r.map_err(|e| e.to_string()).and_then(|o| match o {
+            FetchOutcome::NotModified => Ok(None),
+            FetchOutcome::Fetched(f) => {
+                let opts = FeedOptions {
+                    content_type: f.content_type.clone(),
+                    base_url: Some(f.url.clone()),
+                    zone: source.zone,
+                };
+                let feed = parse_feed(&f.body, &opts);
+                if feed.kind == FeedKind::Unknown {
+                    let lower = String::from_utf8_lossy(&f.body[..f.body.len().min(65536)]).to_lowercase();
+                    if BLOCK_PAGE_WORDS.iter().any(|w| lower.contains(w)) {
+                        return Err("the response looks like a captcha or block page, not a feed".to_string());
+                    }
+                    return Err(format!(
+                        "the response is not a feed: {}",
+                        feed.problems.first().map(String::as_str).unwrap_or("unrecognized")
+                    ));
+                }
+                Ok(Some((f, feed)))
+            }
+        });
+        match outcome {
+            Ok(None) => {
+                res.status = "not_modified";
+                st.failures = 0;
+                st.last_success = Some(now);
+                st.last_error = None;
+            }
+            Ok(Some((f, feed))) => {
+                res.status = "fetched";
+                res.entries = feed.entries.len();
+                res.problems = feed.problems.clone();
+                let inputs: Vec<_> = feed.entries.iter().map(|e| e.to_item(&id)).collect();
+                let batch = p.ingest(&inputs, now)?;
+                for (i, o) in batch.outcomes.iter().enumerate() {
+                    match o {
+                        Outcome::Stored { .. } => res.new += 1,
+                        Outcome::AlreadyStored { .. } => res.already_stored += 1,
+                        Outcome::Rejected(e) => {
+                            res.rejected += 1;
+                            res.problems.push(format!("entry {}: {e}", i + 1));
+                        }
+                    }
+                }
+                st.etag = f.validators.etag;
+                st.last_modified = f.validators.last_modified;
+                st.failures = 0;
+                st.last_success = Some(now);
+                st.last_error = None;
+                st.last_entries = Some(feed.entries.len() as i64);
+                st.max_entries = st.max_entries.max(feed.entries.len() as i64);
+                st.items_total += res.new as i64;
+                if res.new > 0 {
+                    st.last_new_item_at = Some(now);
+                }
+            }
+            Err(e) => {
+                res.error = Some(e.clone());
+                st.failures += 1;
+                st.last_error = Some(e);
+                st.last_error_at = Some(now);
+            }
+        }
+        st.next_due = Some(now + next_delay(source, &st));
+        p.db_mut().save_source_state(&st, res.new as i64, now)?;
+        results.push(res);
+    }
+    p.flush()?;
+    results.sort_by(|a, b| a.source.cmp(&b.source));
+    Ok(results)
+}
+
+/// When to poll again: the interval with ±10% jitter after a success; after failures, the
+/// interval doubled per failure in a row, at most 6 hours.
+pub fn next_delay(source: &Source, st: &SourceState) -> ChronoDuration {
+    let base = source.interval.as_secs_f64();
+    let secs = if st.failures > 0 {
+        (base * 2f64.powi(st.failures.min(16) as i32)).min(6.0 * 3600.0).max(base)
+    } else {
+        // Jitter from the source id and attempt time: spread, yet reproducible.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in source.config.id.bytes().chain(st.last_attempt.map(|t| t.timestamp()).unwrap_or(0).to_le_bytes()) {
+            h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+        }
+        base * (0.9 + 0.2 * (h % 1000) as f64 / 1000.0)
+    };
+    ChronoDuration::milliseconds((secs * 1000.0) as i64)
+}
+
+/// A source's health.
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    /// Source id.
+    pub source: String,
+    /// No flag raised.
+    pub ok: bool,
+    /// What is wrong.
+    pub flags: Vec<String>,
+    /// Its state.
+    pub state: SourceState,
+    /// New items today (UTC).
+    pub items_today: i64,
+    /// Its usual new items per day (the 14 days before today).
+    pub usual_per_day: f64,
+}
+
+/// The health of `source` at `now`: failing (3 failures in a row), silent (no new item for far
+/// longer than usual), or empty (the last response had no entries where there used to be some).
+pub fn health(db: &Db, source: &Source, now: DateTime<Utc>) -> Result<Health, EngineError> {
+    let st = db.source_state(&source.config.id)?;
+    let daily = db.source_daily(&source.config.id, 15, now)?;
+    let items_today = daily.last().copied().unwrap_or(0);
+    let usual_per_day = daily[..daily.len() - 1].iter().sum::<i64>() as f64 / 14.0;
+    let mut flags = Vec::new();
+    if st.failures >= 3 {
+        flags.push(format!("failing: {} failures in a row ({})", st.failures, st.last_error.as_deref().unwrap_or("")));
+    }
+    if st.last_entries == Some(0) && st.max_entries > 0 {
+        flags.push(format!("empty: the last response had no entries (it used to have up to {})", st.max_entries));
+    }
+    if let Some(last) = st.last_new_item_at {
+        let usual_gap = if usual_per_day > 0.0 { 86400.0 / usual_per_day } else { f64::INFINITY };
+        let limit = (5.0 * source.interval.as_secs_f64()).max(3.0 * usual_gap);
+        let silent = (now - last).num_seconds() as f64;
+        if limit.is_finite() && silent > limit {
+            flags.push(format!(
+                "silent: no new item for {:.1} h (usually one every {:.1} h)",
+                silent / 3600.0,
+                usual_gap / 3600.0
+            ));
+        }
+    }
+    Ok(Health { source: source.config.id.clone(), ok: flags.is_empty(), flags, state: st, items_today, usual_per_day })
+}
