@@ -151,6 +151,20 @@ fn polling_is_polite_bounded_and_safe() {
     assert_eq!(delay, 8 * 60, "1m doubled per failure: {st}");
     assert_eq!(health["news"]["ok"], true, "{}", health["news"]);
     assert_eq!(health["news"]["state"]["items_total"], 3);
+
+    // `feed parse URL` reads a feed over HTTP through the same guard.
+    let url = format!("{base}/feed.xml");
+    let o = run(&data, &["feed", "parse", "--allow", "127.0.0.1", &url], None);
+    let entries = common::json_lines(&stdout(&o));
+    assert_eq!(entries.len(), 3, "{}", stderr(&o));
+    assert_eq!(
+        (entries[0]["title"].as_str(), entries[0]["url"].as_str()),
+        (Some("第三食堂整改完成"), Some("http://news.example/1"))
+    );
+    assert_eq!(entries[0]["published_at"], "2026-10-26T01:00:00Z");
+    let o = run(&data, &["feed", "parse", &url], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("loopback"), "{}", stderr(&o));
 }
 
 #[derive(Default)]

@@ -4,6 +4,7 @@ use anyhow::Context;
 use std::io::Write;
 use std::process::ExitCode;
 use tidewatch_ingest::feed::{parse_feed, FeedOptions};
+use tidewatch_ingest::fetch::{AddrRange, AddressPolicy, FetchOutcome, FetchPolicy, Fetcher, Validators};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -16,9 +17,12 @@ enum Sub {
     /// Print one JSON line per entry (title, url, text, summary, content, published_at,
     /// updated_at, author, id); problems found go to standard error.
     Parse {
-        /// Feed files (RSS, Atom, JSON Feed; any encoding).
+        /// Feed files or http(s) URLs (RSS, Atom, JSON Feed; any encoding).
         #[arg(required = true)]
         files: Vec<String>,
+        /// Address ranges a URL may reach although private or loopback (e.g. 127.0.0.1).
+        #[arg(long)]
+        allow: Vec<String>,
         /// One JSON object per file instead (kind, title, link, encoding, problems, entries).
         #[arg(long)]
         document: bool,
@@ -36,14 +40,34 @@ enum Sub {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
-        Sub::Parse { files, document, zone, base_url, content_type } => {
+        Sub::Parse { files, document, zone, base_url, content_type, allow } => {
+            let allow: Vec<AddrRange> = allow
+                .iter()
+                .map(|a| a.parse())
+                .collect::<Result<_, String>>()
+                .map_err(|e| anyhow::anyhow!("--allow: {e}"))?;
+            let fetcher = Fetcher::new(FetchPolicy { addresses: AddressPolicy { allow }, ..Default::default() })?;
+            let rt = super::serve::runtime()?;
             let zone: chrono_tz::Tz =
                 zone.parse().map_err(|_| anyhow::anyhow!("--zone: unknown time zone {zone:?}"))?;
             let out = std::io::stdout();
             let mut out = std::io::BufWriter::new(out.lock());
             let mut failed = false;
             for file in &files {
-                let bytes = match std::fs::read(file).with_context(|| format!("cannot read {file}")) {
+                let is_url = file.starts_with("http://") || file.starts_with("https://");
+                let read = if is_url {
+                    rt.block_on(fetcher.get(file, &Validators::default())).map_err(anyhow::Error::from).and_then(|o| {
+                        match o {
+                            FetchOutcome::Fetched(f) => Ok((f.body, f.content_type, Some(f.url))),
+                            FetchOutcome::NotModified => {
+                                Err(anyhow::anyhow!("{file}: 304 without a conditional request"))
+                            }
+                        }
+                    })
+                } else {
+                    std::fs::read(file).with_context(|| format!("cannot read {file}")).map(|b| (b, None, None))
+                };
+                let (bytes, served_type, final_url) = match read {
                     Ok(b) => b,
                     Err(e) => {
                         eprintln!("{e:#}");
@@ -54,7 +78,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                         continue;
                     }
                 };
-                let opts = FeedOptions { base_url: base_url.clone(), zone, content_type: content_type.clone() };
+                let opts = FeedOptions {
+                    base_url: base_url.clone().or(final_url),
+                    zone,
+                    content_type: content_type.clone().or(served_type),
+                };
                 let feed = parse_feed(&bytes, &opts);
                 if document {
                     let mut v = serde_json::to_value(&feed)?;
