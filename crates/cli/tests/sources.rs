@@ -62,16 +62,7 @@ fn start_server() -> (String, Arc<Seen>) {
         )
         .route("/captcha", get(|| async { "<html><body><h1>安全验证</h1><p>请输入验证码 captcha</p></body></html>" }))
         .with_state(seen.clone());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    (format!("http://{}", rx.recv().unwrap()), seen)
+    (common::serve(app), seen)
 }
 
 fn results(out: &str) -> std::collections::HashMap<String, serde_json::Value> {
@@ -193,17 +184,7 @@ async fn many(State(load): State<Arc<Load>>, axum::extract::Path(n): axum::extra
 #[test]
 fn two_hundred_feeds_on_one_host_respect_the_per_host_limit() {
     let load = Arc::new(Load::default());
-    let app = axum::Router::new().route("/f/{n}", get(many)).with_state(load.clone());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    let base = format!("http://{}", rx.recv().unwrap());
+    let base = common::serve(axum::Router::new().route("/f/{n}", get(many)).with_state(load.clone()));
     let tmp = tempfile::tempdir().unwrap();
     let config = tmp.path().join("sources.toml");
     let mut toml = String::from("[fetch]\nper_host = 4\n");

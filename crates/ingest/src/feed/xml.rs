@@ -371,6 +371,12 @@ pub fn parse(text: &str) -> Document {
                 }
             })
             .collect();
+        // Entries never nest: a new <item> or <entry> while one is open closes it.
+        let local = qname.rsplit(':').next().unwrap_or(&qname);
+        if (local == "item" || local == "entry") && stack.iter().any(|o| o.qname == qname) {
+            problems.push(format!("byte {i}: <{qname}> opened inside an open <{qname}>"));
+            close(&mut stack, &qname, &mut problems, i);
+        }
         stack.push(Open { qname: qname.clone(), attrs, children: vec![], scope });
         if self_closing {
             close(&mut stack, &qname, &mut problems, i);
