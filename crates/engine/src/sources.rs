@@ -25,11 +25,18 @@ use tidewatch_store::{Db, SourceState};
 pub struct SourceConfig {
     /// Stable id (also the items' `source`).
     pub id: String,
-    /// `feed` (RSS, Atom, JSON Feed).
+    /// `feed` (RSS, Atom, JSON Feed, polled) or `webhook` (pushed to `POST /api/v1/ingest`).
     #[serde(default = "feed_kind")]
     pub kind: String,
-    /// What to fetch.
+    /// What to fetch (feeds).
+    #[serde(default)]
     pub url: String,
+    /// The bearer token a webhook's sender presents (webhooks; at least 16 characters).
+    pub token: Option<String>,
+    /// A shared secret: the sender signs each body with HMAC-SHA256 (webhooks; optional).
+    pub hmac_secret: Option<String>,
+    /// Largest webhook body accepted, in bytes (default 1 MiB).
+    pub max_bytes: Option<usize>,
     /// Display name.
     pub name: Option<String>,
     /// Owning unit.
@@ -82,6 +89,13 @@ pub struct Source {
     pub allow: Vec<AddrRange>,
     /// Zone of naive dates.
     pub zone: Tz,
+}
+
+impl Source {
+    /// Whether the source is polled (feeds) rather than pushed to us (webhooks).
+    pub fn is_polled(&self) -> bool {
+        self.config.kind == "feed"
+    }
 }
 
 /// A problem in a sources file.
@@ -141,14 +155,22 @@ pub fn load_sources(src: &str) -> (Vec<Source>, FetchSettings, Vec<SourceDiagnos
             fail("duplicate source id".into());
             continue;
         }
-        if config.kind != "feed" {
-            fail(format!("kind {:?} is not supported yet (feed)", config.kind));
-            continue;
-        }
-        match url::Url::parse(&config.url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-            _ => {
-                fail(format!("url {:?} is not an http(s) URL", config.url));
+        match config.kind.as_str() {
+            "feed" => match url::Url::parse(&config.url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => {
+                    fail(format!("url {:?} is not an http(s) URL", config.url));
+                    continue;
+                }
+            },
+            "webhook" => {
+                if config.token.as_deref().is_none_or(|t| t.chars().count() < 16) {
+                    fail("a webhook needs a token of at least 16 characters".into());
+                    continue;
+                }
+            }
+            other => {
+                fail(format!("kind {other:?} is not supported yet (feed, webhook)"));
                 continue;
             }
         }
@@ -241,14 +263,14 @@ pub async fn poll_once(
     settings: &FetchSettings,
     now: DateTime<Utc>,
 ) -> Result<Vec<PollResult>, EngineError> {
-    let all: Vec<&Source> = sources.iter().collect();
-    poll(pipeline, &all, settings, now).await
+    let all: Vec<&Source> = sources.iter().filter(|s| s.is_polled()).collect();
+    poll(pipeline, &all, settings, now, &|_| {}).await
 }
 
 /// The sources due at `now`.
 pub fn due<'a>(db: &Db, sources: &'a [Source], now: DateTime<Utc>) -> Result<Vec<&'a Source>, EngineError> {
     let mut out = Vec::new();
-    for s in sources {
+    for s in sources.iter().filter(|s| s.is_polled()) {
         let st = db.source_state(&s.config.id)?;
         if st.next_due.is_none_or(|d| d <= now) {
             out.push(s);
@@ -263,26 +285,35 @@ pub async fn poll(
     sources: &[&Source],
     settings: &FetchSettings,
     now: DateTime<Utc>,
+    on_batch: &(dyn Fn(&crate::pipeline::BatchResult) + Sync),
 ) -> Result<Vec<PollResult>, EngineError> {
     let fetchers = fetchers(sources, settings)?;
     let states: Vec<SourceState> = {
         let p = pipeline.lock().map_err(|_| EngineError::Io("pipeline lock poisoned".into()))?;
         sources.iter().map(|s| p.db().source_state(&s.config.id)).collect::<Result<_, _>>()?
     };
-    let jobs = sources.iter().zip(states).map(|(s, st)| {
-        let fetcher = fetchers[&s.config.allow_addresses].clone();
-        async move {
-            let started = Instant::now();
-            let validators = Validators { etag: st.etag.clone(), last_modified: st.last_modified.clone() };
-            let r = fetcher.get(&s.config.url, &validators).await;
-            (*s, st, r, started.elapsed())
-        }
-    });
+    // Each job owns what it needs (an index, the URL, the fetcher), so the future is 'static.
+    let jobs: Vec<_> = sources
+        .iter()
+        .zip(states)
+        .enumerate()
+        .map(|(i, (s, st))| {
+            let fetcher = fetchers[&s.config.allow_addresses].clone();
+            let url = s.config.url.clone();
+            async move {
+                let started = Instant::now();
+                let validators = Validators { etag: st.etag.clone(), last_modified: st.last_modified.clone() };
+                let r = fetcher.get(&url, &validators).await;
+                (i, st, r, started.elapsed())
+            }
+        })
+        .collect();
     let fetched: Vec<_> =
         stream::iter(jobs).buffer_unordered(settings.concurrency.unwrap_or(32).max(1)).collect().await;
     let mut results = Vec::new();
     let mut p = pipeline.lock().map_err(|_| EngineError::Io("pipeline lock poisoned".into()))?;
-    for (source, mut st, r, took) in fetched {
+    for (i, mut st, r, took) in fetched {
+        let source = sources[i];
         let id = source.config.id.clone();
         let mut res = PollResult {
             source: id.clone(),
@@ -331,6 +362,7 @@ pub async fn poll(
                 res.problems = feed.problems.clone();
                 let inputs: Vec<_> = feed.entries.iter().map(|e| e.to_item(&id)).collect();
                 let batch = p.ingest(&inputs, now)?;
+                on_batch(&batch);
                 for (i, o) in batch.outcomes.iter().enumerate() {
                     match o {
                         Outcome::Stored { .. } => res.new += 1,

@@ -36,6 +36,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/groups", get(groups))
         .route("/api/v1/groups/{id}", get(group))
         .route("/api/v1/stream", get(stream))
+        .route(
+            "/api/v1/ingest",
+            post(crate::ingest::ingest).layer(axum::extract::DefaultBodyLimit::max(crate::ingest::HARD_MAX_BYTES)),
+        )
         .route("/api/v1/rules/check", post(crate::topics::check))
         .route("/api/v1/topics", get(crate::topics::list))
         .route("/api/v1/topics/backtest", post(crate::topics::backtest))

@@ -22,7 +22,9 @@ pub const CODES: &[(&str, u16, &str, &str)] = &[
     ("query_too_long", 400, "The search query is too long.", "检索语句过长。"),
     ("bad_body", 400, "The request body is invalid.", "请求体无效。"),
     ("invalid_rule", 400, "The rule has an error.", "规则有错误。"),
+    ("unauthorized", 401, "Missing or wrong credentials.", "缺少凭据或凭据错误。"),
     ("not_found", 404, "No such resource.", "资源不存在。"),
+    ("too_large", 413, "The request is too large.", "请求过大。"),
     ("internal", 500, "Internal error; the server log has details.", "服务器内部错误，详情见服务器日志。"),
 ];
 

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod error;
+pub mod ingest;
 pub mod topics;
 
 use std::net::SocketAddr;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub reader: Mutex<(Db, SearchIndex)>,
     /// New items, as they are stored.
     pub live: broadcast::Sender<Arc<ItemView>>,
+    /// Sources that push to `POST /api/v1/ingest` (webhooks).
+    pub webhooks: std::sync::RwLock<Vec<tidewatch_engine::sources::Source>>,
 }
 
 impl AppState {
@@ -36,7 +39,12 @@ impl AppState {
         let db = Db::open(dir.root())?;
         let index = SearchIndex::open(&dir.index_dir(), pipeline.segmenter().clone(), false)?;
         let (live, _) = broadcast::channel(1024);
-        Ok(Arc::new(AppState { pipeline: Mutex::new(pipeline), reader: Mutex::new((db, index)), live }))
+        Ok(Arc::new(AppState {
+            pipeline: Mutex::new(pipeline),
+            reader: Mutex::new((db, index)),
+            live,
+            webhooks: std::sync::RwLock::new(Vec::new()),
+        }))
     }
 
     /// Publishes what a batch stored to live subscribers.

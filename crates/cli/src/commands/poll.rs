@@ -95,7 +95,7 @@ pub(crate) fn run_poll(data_dir: &Path, args: PollArgs) -> anyhow::Result<ExitCo
                 due(p.db(), &sources, now)?
             };
             if !ready.is_empty() {
-                let results = poll(&pipeline, &ready, &settings, now).await?;
+                let results = poll(&pipeline, &ready, &settings, now, &|_| {}).await?;
                 print(&results)?;
             }
             tokio::select! {

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 use tidewatch_engine::pipeline::load_segmenter;
+use tidewatch_engine::sources::{due, load_sources, poll, Source};
 use tidewatch_engine::{DataDir, Pipeline, PipelineConfig};
 use tidewatch_web::AppState;
 
@@ -13,6 +14,10 @@ pub(crate) struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub(crate) addr: SocketAddr,
+    /// Live sources (TOML, see docs/sources.md): feeds are polled in the background, webhooks
+    /// accepted at POST /api/v1/ingest.
+    #[arg(long)]
+    pub(crate) sources: Option<String>,
 }
 
 /// Builds the tokio runtime the server runs on.
@@ -46,6 +51,40 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     })?;
     let state = AppState::open(&dir, pipeline)?;
     let rt = runtime()?;
+    if let Some(file) = &args.sources {
+        let src = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
+        let (sources, settings, diags) = load_sources(&src);
+        for d in &diags {
+            eprintln!("{file}: {d}");
+        }
+        let (polled, pushed): (Vec<Source>, Vec<Source>) = sources.into_iter().partition(Source::is_polled);
+        println!("{} sources polled, {} webhooks", polled.len(), pushed.len());
+        *state.webhooks.write().map_err(|_| anyhow::anyhow!("lock poisoned"))? = pushed;
+        if !polled.is_empty() {
+            let state = state.clone();
+            rt.spawn(async move {
+                loop {
+                    let now = chrono::Utc::now();
+                    let ready: Vec<&Source> = match state.pipeline.lock() {
+                        Ok(p) => due(p.db(), &polled, now).unwrap_or_default(),
+                        Err(_) => return,
+                    };
+                    if !ready.is_empty() {
+                        let publish = |b: &tidewatch_engine::pipeline::BatchResult| state.publish(b);
+                        match poll(&state.pipeline, &ready, &settings, now, &publish).await {
+                            Ok(results) => {
+                                for r in results.iter().filter(|r| r.status == "failed") {
+                                    tracing::warn!(source = %r.source, error = ?r.error, "poll failed");
+                                }
+                            }
+                            Err(e) => tracing::error!(error = %e, "polling stopped"),
+                        }
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            });
+        }
+    }
     rt.block_on(tidewatch_web::serve(
         state.clone(),
         args.addr,

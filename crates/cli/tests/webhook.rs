@@ -1,0 +1,144 @@
+//! Webhook intake, `POST /api/v1/ingest`, on `tidewatch serve --sources`: a bad token or signature
+//! is refused (401), an oversized body gets 413, a body with some bad items stores the good ones
+//! and reports the bad ones by position, and a repeated body stores nothing twice.
+
+mod common;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(data: &std::path::Path, sources: &std::path::Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tidewatch"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["serve", "--addr", "127.0.0.1:0", "--sources"])
+        .arg(sources)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let mut base = None;
+    while out.read_line(&mut line).unwrap() > 0 {
+        if let Some(url) = line.trim().strip_prefix("Tidewatch listening on ") {
+            base = Some(url.to_string());
+            break;
+        }
+        line.clear();
+    }
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = out.read_to_end(&mut sink);
+    });
+    Server { child, base: base.expect("the server printed its address") }
+}
+
+const TOKEN: &str = "hook-token-0123456789";
+const SECRET: &str = "shared-secret";
+
+fn sign(body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn post(base: &str, token: Option<&str>, signature: Option<String>, body: &[u8]) -> (u16, serde_json::Value) {
+    let mut req = reqwest::blocking::Client::new().post(format!("{base}/api/v1/ingest")).body(body.to_vec());
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if let Some(s) = signature {
+        req = req.header("x-tidewatch-signature", s);
+    }
+    let r = req.send().unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(serde_json::Value::Null))
+}
+
+#[test]
+fn webhook_intake() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sources = tmp.path().join("sources.toml");
+    std::fs::write(
+        &sources,
+        format!(
+            "[[source]]\nid = \"press-office\"\nkind = \"webhook\"\ntoken = \"{TOKEN}\"\nhmac_secret = \"{SECRET}\"\nmax_bytes = 65536\n\n\
+             [[source]]\nid = \"weak\"\nkind = \"webhook\"\ntoken = \"short\"\n"
+        ),
+    )
+    .unwrap();
+    let server = serve(&tmp.path().join("data"), &sources);
+    let base = &server.base;
+    let good = r#"[{"id": "a1", "text": "学校回应食堂问题"}, {"id": "a2"}, {"id": "a3", "title": "Statement", "text": "The canteen reopens"}, "not an item", {"id": "a4", "text": "x", "published_at": "whenever"}]"#.as_bytes();
+
+    // Refused: no token, an unknown token, a missing or wrong signature.
+    for (token, sig) in [
+        (None, Some(sign(good))),
+        (Some("nope-nope-nope-nope"), Some(sign(good))),
+        (Some(TOKEN), None),
+        (Some(TOKEN), Some(sign(b"other body"))),
+    ] {
+        let (status, body) = post(base, token, sig, good);
+        assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")), "{body}");
+    }
+    // A source with a token too short was not loaded.
+    assert_eq!(post(base, Some("short"), None, good).0, 401);
+
+    // Too large for the source: 413 with a clear message.
+    let big = format!("[{{\"id\": \"big\", \"text\": \"{}\"}}]", "字".repeat(30_000));
+    let (status, body) = post(base, Some(TOKEN), Some(sign(big.as_bytes())), big.as_bytes());
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("too_large")), "{body}");
+    assert!(body["error"]["detail"].as_str().unwrap().contains("at most 65536"));
+
+    // Good items stored, bad ones reported by position.
+    let (status, body) = post(base, Some(TOKEN), Some(sign(good)), good);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["stored"].as_u64(), body["rejected"].as_u64()), (Some(3), Some(2)), "{body}");
+    assert_eq!(body["positions"], "index");
+    let items = body["items"].as_array().unwrap();
+    let status_at = |i: usize| items[i]["status"].as_str().unwrap();
+    assert_eq!(
+        (status_at(0), status_at(1), status_at(2), status_at(3), status_at(4)),
+        ("stored", "rejected", "stored", "rejected", "stored")
+    );
+    assert!(items[1]["error"].as_str().unwrap().contains("text"), "{}", items[1]);
+    assert!(items[3]["error"].as_str().unwrap().contains("object"), "{}", items[3]);
+    assert!(items[4]["warnings"][0].as_str().unwrap().contains("date"), "stored, with a warning: {}", items[4]);
+
+    // The same body again: idempotent on id.
+    let (_, again) = post(base, Some(TOKEN), Some(sign(good)), good);
+    assert_eq!((again["stored"].as_u64(), again["already_stored"].as_u64()), (Some(0), Some(3)), "{again}");
+
+    // JSON Lines, with a broken line reported by its line number.
+    let lines = "{\"id\": \"l1\", \"text\": \"第一行\"}\n{broken\n\n{\"id\": \"l4\", \"text\": \"第四行\"}\n";
+    let (status, body) = post(base, Some(TOKEN), Some(sign(lines.as_bytes())), lines.as_bytes());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["positions"], "line");
+    let items = body["items"].as_array().unwrap();
+    let got: Vec<(u64, &str)> =
+        items.iter().map(|i| (i["position"].as_u64().unwrap(), i["status"].as_str().unwrap())).collect();
+    assert_eq!(got, vec![(1, "stored"), (2, "rejected"), (4, "stored")]);
+
+    // Not JSON at all: a coded 400, nothing stored.
+    let junk = b"\x00\x01 not json";
+    let (status, body) = post(base, Some(TOKEN), Some(sign(junk)), junk);
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_body")), "{body}");
+
+    // The items are searchable and carry the webhook's source.
+    let r: serde_json::Value = reqwest::blocking::get(format!("{base}/api/v1/search?q=食堂")).unwrap().json().unwrap();
+    assert_eq!(r["hits"][0]["source"], "press-office", "{r}");
+}
