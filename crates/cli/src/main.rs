@@ -35,6 +35,8 @@ enum Command {
     Poll(commands::poll::PollArgs),
     /// The health of the live sources of a configuration file.
     Sources(commands::poll::SourcesArgs),
+    /// Signals raised (own-site changes, forbidden terms, …), newest first.
+    Signals(commands::poll::SignalsArgs),
     /// Feeds: see what Tidewatch reads in one.
     Feed(commands::feed::Args),
     /// Start the server on a fresh data directory with the bundled demo data replayed live.
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Feed(a) => commands::feed::run(a),
         Command::Poll(a) => commands::poll::run_poll(&cli.data_dir, a),
         Command::Sources(a) => commands::poll::run_sources(&cli.data_dir, a),
+        Command::Signals(a) => commands::poll::run_signals(&cli.data_dir, a),
         Command::Serve(a) => commands::serve::run(&cli.data_dir, a),
         Command::Bench(a) => commands::bench::run(a),
     };

@@ -203,3 +203,63 @@ fn two_hundred_feeds_on_one_host_respect_the_per_host_limit() {
     // The throughput line (feeds/s, items/s) for the record.
     println!("{} (at most {max} requests at a time)", stderr(&o).lines().last().unwrap_or(""));
 }
+
+#[test]
+fn own_site_watch_raises_one_signal_per_real_change() {
+    let page = Arc::new(std::sync::Mutex::new(String::new()));
+    let set = |visits: u32, notice: &str| {
+        *page.lock().unwrap() = format!(
+            "<html><body><h1>澜江理工大学</h1><p>{notice}</p><p>第三食堂已恢复供餐。</p>\
+             <div class=\"footer\">访问量：{visits} 更新于 2026-10-{:02} 10:00</div></body></html>",
+            visits % 28 + 1
+        );
+    };
+    set(100, "欢迎访问学校主页");
+    let served = page.clone();
+    let base = common::serve(axum::Router::new().route(
+        "/",
+        get(move || {
+            let p = served.clone();
+            async move { ([("content-type", "text/html; charset=utf-8")], p.lock().unwrap().clone()) }
+        }),
+    ));
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let config = tmp.path().join("sources.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[source]]\nid = \"portal\"\nkind = \"watch\"\nurl = \"{base}/\"\nallow_addresses = [\"127.0.0.1\"]\n\
+             volatile = [\"访问量：\\\\d+\", \"更新于 \\\\S+ \\\\S+\"]\nforbidden = [\"博彩\"]\n"
+        ),
+    )
+    .unwrap();
+    let poll = || {
+        let o = run(&data, &["poll", "--config", config.to_str().unwrap(), "--once"], None);
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    };
+    let signals = || common::json_lines(&stdout(&run(&data, &["signals", "--json"], None)));
+
+    poll(); // the first check records the page
+    assert!(signals().is_empty());
+    set(101, "欢迎访问学校主页"); // only the volatile counter and time change
+    poll();
+    assert!(signals().is_empty(), "a change inside volatile regions raises nothing: {:?}", signals());
+
+    set(102, "【通知】学校将于明日停课"); // a real change
+    poll();
+    let got = signals();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!((got[0]["kind"].as_str(), got[0]["source"].as_str()), (Some("site_change"), Some("portal")));
+    let diff = got[0]["explanation"].as_str().unwrap();
+    assert!(diff.contains("- 欢迎访问学校主页") && diff.contains("+ 【通知】学校将于明日停课"), "{diff}");
+    assert!(!diff.contains("访问量"), "volatile parts stay out of the diff: {diff}");
+    poll(); // unchanged since: nothing more
+    assert_eq!(signals().len(), 1);
+
+    set(103, "【通知】学校将于明日停课 点击进入博彩网站"); // tampering with a forbidden term
+    poll();
+    let got = signals();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got.iter().any(|s| s["kind"] == "forbidden_term" && s["severity"] == "critical"), "{got:?}");
+}

@@ -138,6 +138,11 @@ fn webhook_intake() {
     let (status, body) = post(base, Some(TOKEN), Some(sign(junk)), junk);
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_body")), "{body}");
 
+    // Its health lists the items it brought.
+    let health: serde_json::Value = reqwest::blocking::get(format!("{base}/api/v1/sources")).unwrap().json().unwrap();
+    let press = health.as_array().unwrap().iter().find(|h| h["source"] == "press-office").unwrap();
+    assert_eq!(press["state"]["items_total"], 5, "{press}");
+
     // The items are searchable and carry the webhook's source.
     let r: serde_json::Value = reqwest::blocking::get(format!("{base}/api/v1/search?q=食堂")).unwrap().json().unwrap();
     assert_eq!(r["hits"][0]["source"], "press-office", "{r}");

@@ -49,6 +49,13 @@ pub struct SourceConfig {
     pub allow_addresses: Vec<String>,
     /// Zone of dates written without one (default Asia/Shanghai).
     pub zone: Option<String>,
+    /// Own-site watch: regular expressions for the parts of the page's text that change by
+    /// themselves (counters, clocks) and are ignored.
+    #[serde(default)]
+    pub volatile: Vec<String>,
+    /// Own-site watch: terms that must never appear on the page.
+    #[serde(default)]
+    pub forbidden: Vec<String>,
 }
 
 fn feed_kind() -> String {
@@ -89,12 +96,14 @@ pub struct Source {
     pub allow: Vec<AddrRange>,
     /// Zone of naive dates.
     pub zone: Tz,
+    /// Compiled `volatile` patterns.
+    pub volatile: Vec<regex::Regex>,
 }
 
 impl Source {
     /// Whether the source is polled (feeds) rather than pushed to us (webhooks).
     pub fn is_polled(&self) -> bool {
-        self.config.kind == "feed"
+        self.config.kind == "feed" || self.config.kind == "watch"
     }
 }
 
@@ -156,7 +165,7 @@ pub fn load_sources(src: &str) -> (Vec<Source>, FetchSettings, Vec<SourceDiagnos
             continue;
         }
         match config.kind.as_str() {
-            "feed" => match url::Url::parse(&config.url) {
+            "feed" | "watch" => match url::Url::parse(&config.url) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => {}
                 _ => {
                     fail(format!("url {:?} is not an http(s) URL", config.url));
@@ -170,7 +179,7 @@ pub fn load_sources(src: &str) -> (Vec<Source>, FetchSettings, Vec<SourceDiagnos
                 }
             }
             other => {
-                fail(format!("kind {other:?} is not supported yet (feed, webhook)"));
+                fail(format!("kind {other:?} is not supported yet (feed, watch, webhook)"));
                 continue;
             }
         }
@@ -200,7 +209,16 @@ pub fn load_sources(src: &str) -> (Vec<Source>, FetchSettings, Vec<SourceDiagnos
                 continue;
             }
         };
-        out.push(Source { config, interval, allow, zone });
+        let volatile: Result<Vec<regex::Regex>, String> =
+            config.volatile.iter().map(|v| regex::Regex::new(v).map_err(|e| format!("volatile {v:?}: {e}"))).collect();
+        let volatile = match volatile {
+            Ok(v) => v,
+            Err(e) => {
+                fail(e);
+                continue;
+            }
+        };
+        out.push(Source { config, interval, allow, zone, volatile });
     }
     (out, file.fetch.unwrap_or_default(), diags)
 }
@@ -327,6 +345,36 @@ pub async fn poll(
             seconds: took.as_secs_f64(),
         };
         st.last_attempt = Some(now);
+        if source.config.kind == "watch" {
+            match r {
+                Ok(FetchOutcome::Fetched(f)) => {
+                    res.status = "fetched";
+                    let signals = watch_page(&mut p, source, &f.body, f.content_type.as_deref(), now)?;
+                    res.problems.extend(signals.iter().map(|s| format!("signal: {}", s.title)));
+                    st.etag = f.validators.etag;
+                    st.last_modified = f.validators.last_modified;
+                    st.failures = 0;
+                    st.last_success = Some(now);
+                    st.last_error = None;
+                }
+                Ok(FetchOutcome::NotModified) => {
+                    res.status = "not_modified";
+                    st.failures = 0;
+                    st.last_success = Some(now);
+                    st.last_error = None;
+                }
+                Err(e) => {
+                    res.error = Some(e.to_string());
+                    st.failures += 1;
+                    st.last_error = Some(e.to_string());
+                    st.last_error_at = Some(now);
+                }
+            }
+            st.next_due = Some(now + next_delay(source, &st));
+            p.db_mut().save_source_state(&st, 0, now)?;
+            results.push(res);
+            continue;
+        }
         let outcome = r.map_err(|e| e.to_string()).and_then(|o| match o {
             FetchOutcome::NotModified => Ok(None),
             FetchOutcome::Fetched(f) => {
@@ -462,4 +510,124 @@ pub fn health(db: &Db, source: &Source, now: DateTime<Utc>) -> Result<Health, En
         }
     }
     Ok(Health { source: source.config.id.clone(), ok: flags.is_empty(), flags, state: st, items_today, usual_per_day })
+}
+
+/// The text of a watched page as compared: the visible text, volatile parts removed, lines
+/// trimmed, empty lines dropped.
+pub fn watched_text(body: &[u8], content_type: Option<&str>, volatile: &[regex::Regex]) -> String {
+    let decoded = tidewatch_ingest::feed::encoding::decode(body, content_type);
+    let mut text = tidewatch_text::normalize::html_to_text(&decoded.text);
+    for v in volatile {
+        text = v.replace_all(&text, "").into_owned();
+    }
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n")
+}
+
+/// A line diff of `old` and `new`: removed lines as `- …`, added as `+ …`, with one line of
+/// context (`  …`) around each change.
+pub fn line_diff(old: &str, new: &str) -> String {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    const MAX: usize = 4000;
+    if a.len() > MAX || b.len() > MAX {
+        return format!(
+            "the page changed ({} lines before, {} after; too long to compare line by line)",
+            a.len(),
+            b.len()
+        );
+    }
+    // Longest common subsequence table, from the end.
+    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+        }
+    }
+    let mut ops: Vec<(char, &str)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            ops.push((' ', a[i]));
+            i += 1;
+            j += 1;
+        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] > lcs[i + 1][j]) {
+            ops.push(('+', b[j]));
+            j += 1;
+        } else {
+            ops.push(('-', a[i]));
+            i += 1;
+        }
+    }
+    let changed: Vec<bool> = ops.iter().map(|(c, _)| *c != ' ').collect();
+    let near = |k: usize| changed[k.saturating_sub(1)..(k + 2).min(changed.len())].iter().any(|&c| c);
+    ops.iter()
+        .enumerate()
+        .filter(|(k, _)| near(*k))
+        .map(|(_, (c, l))| format!("{c} {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Compares a watched page with its last text and raises the signals it calls for: a change of
+/// its text (with the diff) and the appearance of a forbidden term. The first check records the
+/// text and raises nothing.
+pub fn watch_page(
+    p: &mut Pipeline,
+    source: &Source,
+    body: &[u8],
+    content_type: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<tidewatch_store::Signal>, EngineError> {
+    let id = &source.config.id;
+    let text = watched_text(body, content_type, &source.volatile);
+    let before = p.db().watched_page(id)?;
+    let mut signals = Vec::new();
+    let signal = |kind: &str, severity: &str, title: String, explanation: String| tidewatch_store::Signal {
+        id: 0,
+        kind: kind.into(),
+        severity: severity.into(),
+        created_at: now,
+        source: Some(id.clone()),
+        topic: None,
+        story: None,
+        title,
+        explanation,
+    };
+    if let Some(before) = &before {
+        if *before != text {
+            let diff = line_diff(before, &text);
+            signals.push(signal("site_change", "high", format!("{} changed: {}", id, source.config.url), diff));
+        }
+    }
+    let folded = tidewatch_text::normalize::fold(&text);
+    let folded_before = before.as_deref().map(tidewatch_text::normalize::fold).unwrap_or_default();
+    for term in &source.config.forbidden {
+        let t = tidewatch_text::normalize::fold(term);
+        if !t.is_empty() && folded.contains(&t) && !folded_before.contains(&t) {
+            let line = text.lines().find(|l| tidewatch_text::normalize::fold(l).contains(&t)).unwrap_or("");
+            signals.push(signal(
+                "forbidden_term",
+                "critical",
+                format!("forbidden term {term:?} appeared on {}", source.config.url),
+                format!("+ {line}"),
+            ));
+        }
+    }
+    for s in &mut signals {
+        s.id = p.db_mut().add_signal(s)?;
+    }
+    p.db_mut().set_watched_page(id, &source.config.url, &text, now)?;
+    Ok(signals)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_shows_changed_lines_with_context() {
+        let d = line_diff("标题\n第一段\n第二段\n第三段\n页脚", "标题\n第一段\n第二段已修改\n第三段\n页脚");
+        assert_eq!(d, "  第一段\n- 第二段\n+ 第二段已修改\n  第三段");
+        assert_eq!(line_diff("a", "a"), "");
+    }
 }

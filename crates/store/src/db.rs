@@ -111,6 +111,27 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (id, day)
     ) WITHOUT ROWID;
     "#,
+    // 4: signals (things worth attention, for alerting) and the last text of watched pages.
+    r#"
+    CREATE TABLE signals (
+        id          INTEGER PRIMARY KEY,
+        kind        TEXT NOT NULL,
+        severity    TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        source      TEXT,
+        topic       TEXT,
+        story       TEXT,
+        title       TEXT NOT NULL,
+        explanation TEXT NOT NULL
+    );
+    CREATE INDEX signals_created ON signals(created_at);
+    CREATE TABLE watched_pages (
+        source     TEXT PRIMARY KEY,
+        url        TEXT NOT NULL,
+        text       TEXT NOT NULL,
+        checked_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// A stored item with its store-assigned fields.
@@ -521,6 +542,60 @@ impl Db {
         Ok(out)
     }
 
+    /// Stores a signal; returns its id.
+    pub fn add_signal(&mut self, s: &Signal) -> Result<i64, StoreError> {
+        self.conn.execute(
+            "INSERT INTO signals (kind, severity, created_at, source, topic, story, title, explanation) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![s.kind, s.severity, millis(s.created_at), s.source, s.topic, s.story, s.title, s.explanation],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The newest signals first.
+    pub fn signals(&self, limit: usize) -> Result<Vec<Signal>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, kind, severity, created_at, source, topic, story, title, explanation FROM signals \
+             ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok(Signal {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                severity: r.get(2)?,
+                created_at: from_millis(r.get(3)?),
+                source: r.get(4)?,
+                topic: r.get(5)?,
+                story: r.get(6)?,
+                title: r.get(7)?,
+                explanation: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The text a watched page had when last checked.
+    pub fn watched_page(&self, source: &str) -> Result<Option<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT text FROM watched_pages WHERE source = ?1")?;
+        Ok(stmt.query_row([source], |r| r.get(0)).optional()?)
+    }
+
+    /// Records a watched page's text.
+    pub fn set_watched_page(
+        &mut self,
+        source: &str,
+        url: &str,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO watched_pages (source, url, text, checked_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT(source) DO UPDATE SET url = ?2, text = ?3, checked_at = ?4",
+            params![source, url, text, millis(now)],
+        )?;
+        Ok(())
+    }
+
     /// Every topic, by id.
     pub fn topics(&self) -> Result<Vec<TopicRecord>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!("SELECT {TOPIC_COLUMNS} FROM topics ORDER BY id"))?;
@@ -746,6 +821,29 @@ pub struct SourceState {
     pub last_entries: Option<i64>,
     /// The most entries it ever had in one response.
     pub max_entries: i64,
+}
+
+/// Something worth attention, written for the alerting to consume.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Signal {
+    /// Store id (0 before it is stored).
+    pub id: i64,
+    /// `site_change`, `forbidden_term`, … (the analysis adds more).
+    pub kind: String,
+    /// `low`, `medium`, `high` or `critical`.
+    pub severity: String,
+    /// When it was raised.
+    pub created_at: DateTime<Utc>,
+    /// The source it concerns.
+    pub source: Option<String>,
+    /// The topic it concerns.
+    pub topic: Option<String>,
+    /// The story it concerns.
+    pub story: Option<String>,
+    /// One line for people.
+    pub title: String,
+    /// Why it was raised (for a site change: the diff).
+    pub explanation: String,
 }
 
 /// A write transaction. Nothing is visible or durable until [`WriteTx::commit`] returns.

@@ -10,8 +10,8 @@ pub mod db;
 pub mod search;
 
 pub use db::{
-    Db, DedupRow, GroupView, Inserted, SourceState, StoredItem, TopicDraft, TopicKey, TopicRecord, TopicVersion,
-    WriteTx,
+    Db, DedupRow, GroupView, Inserted, Signal, SourceState, StoredItem, TopicDraft, TopicKey, TopicRecord,
+    TopicVersion, WriteTx,
 };
 pub use search::{SearchHit, SearchIndex, SearchRequest, SearchResults, SortOrder};
 

@@ -40,6 +40,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/ingest",
             post(crate::ingest::ingest).layer(axum::extract::DefaultBodyLimit::max(crate::ingest::HARD_MAX_BYTES)),
         )
+        .route("/api/v1/sources", get(sources))
+        .route("/api/v1/signals", get(signals))
         .route("/api/v1/rules/check", post(crate::topics::check))
         .route("/api/v1/topics", get(crate::topics::list))
         .route("/api/v1/topics/backtest", post(crate::topics::backtest))
@@ -355,4 +357,29 @@ async fn stream(State(state): State<Arc<AppState>>) -> Sse<impl Stream<Item = Re
         Err(_) => Some(Ok(Event::default().event("lagged").data("{}"))),
     });
     Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+async fn sources(State(state): State<Arc<AppState>>) -> Result<Json<Vec<tidewatch_engine::sources::Health>>, ApiError> {
+    blocking(move || {
+        let mut all = state.polled.read().map_err(|_| ApiError::new("internal", "lock poisoned"))?.clone();
+        all.extend(state.webhooks.read().map_err(|_| ApiError::new("internal", "lock poisoned"))?.iter().cloned());
+        let r = read_side(&state)?;
+        let now = Utc::now();
+        let health = all
+            .iter()
+            .map(|s| tidewatch_engine::sources::health(&r.0, s, now))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ApiError::new("internal", e.to_string()))?;
+        Ok(Json(health))
+    })
+    .await
+}
+
+async fn signals(
+    State(state): State<Arc<AppState>>,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<tidewatch_store::Signal>>, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::bad_parameter("query string", e.body_text()))?;
+    let limit = list_limit(&p)?;
+    blocking(move || Ok(Json(read_side(&state)?.0.signals(limit)?))).await
 }

@@ -31,6 +31,8 @@ pub struct AppState {
     pub live: broadcast::Sender<Arc<ItemView>>,
     /// Sources that push to `POST /api/v1/ingest` (webhooks).
     pub webhooks: std::sync::RwLock<Vec<tidewatch_engine::sources::Source>>,
+    /// Sources the server polls (feeds, watched pages).
+    pub polled: std::sync::RwLock<Vec<tidewatch_engine::sources::Source>>,
 }
 
 impl AppState {
@@ -44,6 +46,7 @@ impl AppState {
             reader: Mutex::new((db, index)),
             live,
             webhooks: std::sync::RwLock::new(Vec::new()),
+            polled: std::sync::RwLock::new(Vec::new()),
         }))
     }
 

@@ -129,3 +129,33 @@ pub(crate) fn run_sources(data_dir: &Path, args: SourcesArgs) -> anyhow::Result<
     }
     Ok(if flagged || bad_config { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct SignalsArgs {
+    /// How many, newest first.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    /// One JSON object per signal.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run_signals(data_dir: &Path, args: SignalsArgs) -> anyhow::Result<ExitCode> {
+    let db = tidewatch_store::Db::open(DataDir::new(data_dir).root())?;
+    for s in db.signals(args.limit)? {
+        if args.json {
+            println!("{}", serde_json::to_string(&s)?);
+        } else {
+            println!(
+                "#{} {} [{}] {} — {}\n{}\n",
+                s.id,
+                s.created_at.to_rfc3339(),
+                s.severity,
+                s.kind,
+                s.title,
+                s.explanation
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -60,6 +60,7 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         let (polled, pushed): (Vec<Source>, Vec<Source>) = sources.into_iter().partition(Source::is_polled);
         println!("{} sources polled, {} webhooks", polled.len(), pushed.len());
         *state.webhooks.write().map_err(|_| anyhow::anyhow!("lock poisoned"))? = pushed;
+        *state.polled.write().map_err(|_| anyhow::anyhow!("lock poisoned"))? = polled.clone();
         if !polled.is_empty() {
             let state = state.clone();
             rt.spawn(async move {
