@@ -263,3 +263,63 @@ fn own_site_watch_raises_one_signal_per_real_change() {
     assert_eq!(got.len(), 3, "{got:?}");
     assert!(got.iter().any(|s| s["kind"] == "forbidden_term" && s["severity"] == "critical"), "{got:?}");
 }
+
+#[test]
+fn web_pages_and_json_apis() {
+    let list = r#"<html><body><div class="nav"><a href="/about">关于</a></div>
+<ul class="news"><li><a href="/news/1.html">通报一</a></li><li><a href="/news/2.html">通报二</a></li><li><a href="/news/gone.html">已删除</a></li></ul></body></html>"#;
+    let a1 = r#"<html><head><meta property="og:title" content="关于第三食堂情况的通报"><meta property="article:published_time" content="2026-10-12T09:30:00+08:00"></head>
+<body><div class="side"><p>热门</p></div><div class="article"><p>近日有同学反映第三食堂饭菜质量问题，学校高度重视。</p><p>调查组已进驻，结果将及时公布。</p></div><footer><p>版权所有</p></footer></body></html>"#;
+    let a2 = r#"<html><head><title>站点 | 供暖安排</title></head><body><h1>关于北苑宿舍提前供暖的通知</h1>
+<div class="meta">发布时间：2026年10月14日 08:00</div><div id="content"><p>经研究决定，北苑校区宿舍将于10月28日提前试供暖。</p></div></body></html>"#;
+    let api = r#"{"status": "ok", "data": {"posts": [
+        {"pid": "p1", "body": "<p>网传封校消息不实</p>", "when": "2026-10-15 10:00", "who": {"nick": "澜江发布"}, "href": "https://weibo.example/p1"},
+        {"pid": "p2"}
+    ]}}"#;
+    let base = common::serve(
+        axum::Router::new()
+            .route("/list.html", get(move || async move { ([("content-type", "text/html; charset=utf-8")], list) }))
+            .route("/news/1.html", get(move || async move { ([("content-type", "text/html; charset=utf-8")], a1) }))
+            .route("/news/2.html", get(move || async move { ([("content-type", "text/html")], a2) }))
+            .route("/api.json", get(move || async move { ([("content-type", "application/json")], api) })),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let config = tmp.path().join("sources.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[source]]\nid = \"school-news\"\nkind = \"page\"\nurl = \"{base}/list.html\"\nlinks = \"ul.news a\"\nallow_addresses = [\"127.0.0.1\"]\n\n\
+             [[source]]\nid = \"platform\"\nkind = \"json\"\nurl = \"{base}/api.json\"\nallow_addresses = [\"127.0.0.1\"]\n\
+             [source.map]\nitems = \"/data/posts\"\nid = \"/pid\"\ntext = \"/body\"\npublished_at = \"/when\"\nauthor = \"/who/nick\"\nurl = \"/href\"\n\n\
+             [[source]]\nid = \"bad-page\"\nkind = \"page\"\nurl = \"{base}/list.html\"\nallow_addresses = [\"127.0.0.1\"]\n"
+        ),
+    )
+    .unwrap();
+    let o = run(&data, &["poll", "--config", config.to_str().unwrap(), "--once", "--json"], None);
+    assert!(stderr(&o).contains("source bad-page: a page source needs `links`"), "{}", stderr(&o));
+    let r = results(&stdout(&o));
+    let page = &r["school-news"];
+    assert_eq!((page["status"].as_str(), page["new"].as_u64()), (Some("fetched"), Some(2)), "{page}");
+    assert!(page["problems"][0].as_str().unwrap().contains("gone.html"), "{page}");
+    let json = &r["platform"];
+    assert_eq!((json["new"].as_u64(), json["entries"].as_u64()), (Some(1), Some(1)), "{json}");
+    assert!(json["problems"][0].as_str().unwrap().starts_with("item 1"), "{json}");
+
+    let hits: Vec<serde_json::Value> = ["食堂", "供暖", "封校"]
+        .iter()
+        .flat_map(|q| common::json_lines(&stdout(&run(&data, &["search", "--json", q], None))))
+        .collect();
+    let find =
+        |word: &str| hits.iter().find(|h| h["text"].as_str().unwrap_or("").contains(word)).cloned().unwrap_or_default();
+    let canteen = find("第三食堂饭菜");
+    assert_eq!(canteen["title"], "关于第三食堂情况的通报", "{canteen}");
+    assert!(!canteen["text"].as_str().unwrap().contains("版权所有"), "{canteen}");
+    assert_eq!(canteen["published_at"], "2026-10-12T01:30:00+00:00");
+    let heating = find("提前试供暖");
+    assert_eq!(heating["title"], "关于北苑宿舍提前供暖的通知", "{heating}");
+    assert_eq!(heating["published_at"], "2026-10-14T00:00:00+00:00");
+    let post = find("网传封校");
+    assert_eq!((post["source"].as_str(), post["author"].as_str()), (Some("platform"), Some("澜江发布")), "{post}");
+    assert_eq!(post["published_at"], "2026-10-15T02:00:00+00:00");
+}

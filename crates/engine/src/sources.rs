@@ -56,6 +56,19 @@ pub struct SourceConfig {
     /// Own-site watch: terms that must never appear on the page.
     #[serde(default)]
     pub forbidden: Vec<String>,
+    /// Web page: CSS selector of the article links on the list page.
+    pub links: Option<String>,
+    /// Web page: CSS selector of an article's title (default: og:title, h1, title).
+    pub title: Option<String>,
+    /// Web page: CSS selector of an article's body (default: the element whose paragraphs hold
+    /// the most text).
+    pub content: Option<String>,
+    /// Web page: CSS selector of an article's publication time.
+    pub published: Option<String>,
+    /// Web page: articles fetched per poll at most (default 20).
+    pub max_articles: Option<usize>,
+    /// JSON API: pointers to the items and their fields.
+    pub map: Option<tidewatch_ingest::page::JsonMapping>,
 }
 
 fn feed_kind() -> String {
@@ -98,12 +111,16 @@ pub struct Source {
     pub zone: Tz,
     /// Compiled `volatile` patterns.
     pub volatile: Vec<regex::Regex>,
+    /// Compiled `links` selector (web pages).
+    pub links: Option<scraper::Selector>,
+    /// Compiled article selectors (web pages).
+    pub article: tidewatch_ingest::page::ArticleSelectors,
 }
 
 impl Source {
     /// Whether the source is polled (feeds) rather than pushed to us (webhooks).
     pub fn is_polled(&self) -> bool {
-        self.config.kind == "feed" || self.config.kind == "watch"
+        matches!(self.config.kind.as_str(), "feed" | "watch" | "page" | "json")
     }
 }
 
@@ -165,7 +182,7 @@ pub fn load_sources(src: &str) -> (Vec<Source>, FetchSettings, Vec<SourceDiagnos
             continue;
         }
         match config.kind.as_str() {
-            "feed" | "watch" => match url::Url::parse(&config.url) {
+            "feed" | "watch" | "page" | "json" => match url::Url::parse(&config.url) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => {}
                 _ => {
                     fail(format!("url {:?} is not an http(s) URL", config.url));
@@ -179,7 +196,7 @@ pub fn load_sources(src: &str) -> (Vec<Source>, FetchSettings, Vec<SourceDiagnos
                 }
             }
             other => {
-                fail(format!("kind {other:?} is not supported yet (feed, watch, webhook)"));
+                fail(format!("kind {other:?} is not one of feed, page, json, watch, webhook"));
                 continue;
             }
         }
@@ -218,7 +235,30 @@ pub fn load_sources(src: &str) -> (Vec<Source>, FetchSettings, Vec<SourceDiagnos
                 continue;
             }
         };
-        out.push(Source { config, interval, allow, zone, volatile });
+        let compile = |s: &Option<String>| s.as_deref().map(tidewatch_ingest::page::selector).transpose();
+        let selectors = (|| -> Result<_, String> {
+            let links = compile(&config.links)?;
+            if config.kind == "page" && links.is_none() {
+                return Err("a page source needs `links`, the CSS selector of its article links".into());
+            }
+            if config.kind == "json" && config.map.is_none() {
+                return Err("a json source needs a [source.map] table (items, title, text, …)".into());
+            }
+            let article = tidewatch_ingest::page::ArticleSelectors {
+                title: compile(&config.title)?,
+                content: compile(&config.content)?,
+                published: compile(&config.published)?,
+            };
+            Ok((links, article))
+        })();
+        let (links, article) = match selectors {
+            Ok(s) => s,
+            Err(e) => {
+                fail(e);
+                continue;
+            }
+        };
+        out.push(Source { config, interval, allow, zone, volatile, links, article });
     }
     (out, file.fetch.unwrap_or_default(), diags)
 }
@@ -318,11 +358,24 @@ pub async fn poll(
         .map(|(i, (s, st))| {
             let fetcher = fetchers[&s.config.allow_addresses].clone();
             let url = s.config.url.clone();
+            let links = s.links.clone();
+            let max_articles = s.config.max_articles.unwrap_or(20);
             async move {
                 let started = Instant::now();
                 let validators = Validators { etag: st.etag.clone(), last_modified: st.last_modified.clone() };
                 let r = fetcher.get(&url, &validators).await;
-                (i, st, r, started.elapsed())
+                // A list page: fetch its articles too.
+                let mut articles = Vec::new();
+                if let (Some(links), Ok(FetchOutcome::Fetched(f))) = (&links, &r) {
+                    let html = tidewatch_ingest::feed::encoding::decode(&f.body, f.content_type.as_deref()).text;
+                    for link in
+                        tidewatch_ingest::page::article_links(&html, &f.url, links).into_iter().take(max_articles)
+                    {
+                        let got = fetcher.get(&link, &Validators::default()).await;
+                        articles.push((link, got));
+                    }
+                }
+                (i, st, r, articles, started.elapsed())
             }
         })
         .collect();
@@ -330,7 +383,7 @@ pub async fn poll(
         stream::iter(jobs).buffer_unordered(settings.concurrency.unwrap_or(32).max(1)).collect().await;
     let mut results = Vec::new();
     let mut p = pipeline.lock().map_err(|_| EngineError::Io("pipeline lock poisoned".into()))?;
-    for (i, mut st, r, took) in fetched {
+    for (i, mut st, r, articles, took) in fetched {
         let source = sources[i];
         let id = source.config.id.clone();
         let mut res = PollResult {
@@ -377,6 +430,32 @@ pub async fn poll(
         }
         let outcome = r.map_err(|e| e.to_string()).and_then(|o| match o {
             FetchOutcome::NotModified => Ok(None),
+            FetchOutcome::Fetched(f) if source.config.kind == "json" => {
+                let map = source.config.map.clone().unwrap_or_default();
+                let (entries, problems) = tidewatch_ingest::page::json_entries(&f.body, &map, source.zone)?;
+                Ok(Some((f, entries, problems)))
+            }
+            FetchOutcome::Fetched(f) if source.config.kind == "page" => {
+                let mut entries = Vec::new();
+                let mut problems = Vec::new();
+                for (link, got) in &articles {
+                    match got {
+                        Ok(FetchOutcome::Fetched(a)) => {
+                            let html =
+                                tidewatch_ingest::feed::encoding::decode(&a.body, a.content_type.as_deref()).text;
+                            let e = tidewatch_ingest::page::article(&html, link, &source.article, source.zone);
+                            if e.text.is_empty() && e.title.is_empty() {
+                                problems.push(format!("{link}: no title and no text found"));
+                            } else {
+                                entries.push(e);
+                            }
+                        }
+                        Ok(FetchOutcome::NotModified) => {}
+                        Err(e) => problems.push(format!("{link}: {e}")),
+                    }
+                }
+                Ok(Some((f, entries, problems)))
+            }
             FetchOutcome::Fetched(f) => {
                 let opts = FeedOptions {
                     content_type: f.content_type.clone(),
@@ -394,7 +473,7 @@ pub async fn poll(
                         feed.problems.first().map(String::as_str).unwrap_or("unrecognized")
                     ));
                 }
-                Ok(Some((f, feed)))
+                Ok(Some((f, feed.entries, feed.problems)))
             }
         });
         match outcome {
@@ -404,11 +483,11 @@ pub async fn poll(
                 st.last_success = Some(now);
                 st.last_error = None;
             }
-            Ok(Some((f, feed))) => {
+            Ok(Some((f, entries, problems))) => {
                 res.status = "fetched";
-                res.entries = feed.entries.len();
-                res.problems = feed.problems.clone();
-                let inputs: Vec<_> = feed.entries.iter().map(|e| e.to_item(&id)).collect();
+                res.entries = entries.len();
+                res.problems = problems;
+                let inputs: Vec<_> = entries.iter().map(|e| e.to_item(&id)).collect();
                 let batch = p.ingest(&inputs, now)?;
                 on_batch(&batch);
                 for (i, o) in batch.outcomes.iter().enumerate() {
@@ -426,8 +505,8 @@ pub async fn poll(
                 st.failures = 0;
                 st.last_success = Some(now);
                 st.last_error = None;
-                st.last_entries = Some(feed.entries.len() as i64);
-                st.max_entries = st.max_entries.max(feed.entries.len() as i64);
+                st.last_entries = Some(entries.len() as i64);
+                st.max_entries = st.max_entries.max(entries.len() as i64);
                 st.items_total += res.new as i64;
                 if res.new > 0 {
                     st.last_new_item_at = Some(now);

@@ -11,6 +11,7 @@ pub mod dates;
 pub mod feed;
 pub mod fetch;
 mod lines;
+pub mod page;
 
 use lines::{BoundedLines, Line};
 use serde_json::Value;

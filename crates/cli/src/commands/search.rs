@@ -79,6 +79,8 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
                 "item_id": s.id.0,
                 "source": s.item.source,
                 "title": s.item.title,
+                "text": s.item.text,
+                "author": s.item.author,
                 "url": s.item.url,
                 "published_at": s.item.published_at.to_rfc3339(),
                 "lang": s.item.lang,
