@@ -146,4 +146,32 @@ fn webhook_intake() {
     // The items are searchable and carry the webhook's source.
     let r: serde_json::Value = reqwest::blocking::get(format!("{base}/api/v1/search?q=食堂")).unwrap().json().unwrap();
     assert_eq!(r["hits"][0]["source"], "press-office", "{r}");
+
+    // Sources through the API: added, used at once, refused when invalid or defined in the file,
+    // removed.
+    let client = reqwest::blocking::Client::new();
+    let put = |id: &str, body: &str| {
+        let r = client
+            .put(format!("{base}/api/v1/sources/{id}"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json::<serde_json::Value>().unwrap_or_default())
+    };
+    let (status, body) = put("newsroom", r#"{"kind": "webhook", "token": "newsroom-token-0123456789"}"#);
+    assert_eq!(status, 200, "{body}");
+    let one = r#"{"id": "n1", "text": "来自新闻中心"}"#.as_bytes();
+    assert_eq!(post(base, Some("newsroom-token-0123456789"), None, one).1["stored"], 1);
+    assert_eq!(put("press-office", r#"{"kind": "webhook", "token": "another-token-0123456789"}"#).0, 409);
+    let (status, body) = put("broken", r#"{"kind": "feed", "url": "ftp://x"}"#);
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_body")), "{body}");
+    assert!(body["error"]["detail"].as_str().unwrap().contains("http"), "{body}");
+    let (status, _) = put("typo", r#"{"kind": "webhook", "tokn": "x"}"#);
+    assert_eq!(status, 400);
+    let del = |id: &str| client.delete(format!("{base}/api/v1/sources/{id}")).send().unwrap().status().as_u16();
+    assert_eq!(del("newsroom"), 200);
+    assert_eq!(post(base, Some("newsroom-token-0123456789"), None, one).0, 401);
+    assert_eq!(del("newsroom"), 404);
+    assert_eq!(del("press-office"), 409);
 }

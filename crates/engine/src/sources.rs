@@ -181,86 +181,85 @@ pub fn load_sources(src: &str) -> (Vec<Source>, FetchSettings, Vec<SourceDiagnos
             fail("duplicate source id".into());
             continue;
         }
-        match config.kind.as_str() {
-            "feed" | "watch" | "page" | "json" => match url::Url::parse(&config.url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                _ => {
-                    fail(format!("url {:?} is not an http(s) URL", config.url));
-                    continue;
-                }
-            },
-            "webhook" => {
-                if config.token.as_deref().is_none_or(|t| t.chars().count() < 16) {
-                    fail("a webhook needs a token of at least 16 characters".into());
-                    continue;
-                }
-            }
-            other => {
-                fail(format!("kind {other:?} is not one of feed, page, json, watch, webhook"));
-                continue;
-            }
+        match check_source(config) {
+            Ok(source) => out.push(source),
+            Err(e) => fail(e),
         }
-        let interval = match config.interval.as_deref().map(parse_duration).unwrap_or(Ok(Duration::from_secs(900))) {
-            Ok(d) if d >= Duration::from_secs(1) => d,
-            Ok(_) => {
-                fail("interval must be at least 1s".into());
-                continue;
-            }
-            Err(e) => {
-                fail(format!("interval: {e}"));
-                continue;
-            }
-        };
-        let allow: Result<Vec<AddrRange>, String> = config.allow_addresses.iter().map(|a| a.parse()).collect();
-        let allow = match allow {
-            Ok(a) => a,
-            Err(e) => {
-                fail(format!("allow_addresses: {e}"));
-                continue;
-            }
-        };
-        let zone = match config.zone.as_deref().unwrap_or("Asia/Shanghai").parse::<Tz>() {
-            Ok(z) => z,
-            Err(_) => {
-                fail(format!("zone {:?} is not a known time zone", config.zone.as_deref().unwrap_or("")));
-                continue;
-            }
-        };
-        let volatile: Result<Vec<regex::Regex>, String> =
-            config.volatile.iter().map(|v| regex::Regex::new(v).map_err(|e| format!("volatile {v:?}: {e}"))).collect();
-        let volatile = match volatile {
-            Ok(v) => v,
-            Err(e) => {
-                fail(e);
-                continue;
-            }
-        };
-        let compile = |s: &Option<String>| s.as_deref().map(tidewatch_ingest::page::selector).transpose();
-        let selectors = (|| -> Result<_, String> {
-            let links = compile(&config.links)?;
-            if config.kind == "page" && links.is_none() {
-                return Err("a page source needs `links`, the CSS selector of its article links".into());
-            }
-            if config.kind == "json" && config.map.is_none() {
-                return Err("a json source needs a [source.map] table (items, title, text, …)".into());
-            }
-            let article = tidewatch_ingest::page::ArticleSelectors {
-                title: compile(&config.title)?,
-                content: compile(&config.content)?,
-                published: compile(&config.published)?,
-            };
-            Ok((links, article))
-        })();
-        let (links, article) = match selectors {
-            Ok(s) => s,
-            Err(e) => {
-                fail(e);
-                continue;
-            }
-        };
-        out.push(Source { config, interval, allow, zone, volatile, links, article });
     }
     (out, file.fetch.unwrap_or_default(), diags)
+}
+
+/// Checks one source's configuration (the same checks for a file and for the API).
+pub fn check_source(config: SourceConfig) -> Result<Source, String> {
+    match config.kind.as_str() {
+        "feed" | "watch" | "page" | "json" => match url::Url::parse(&config.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => {
+                return Err(format!("url {:?} is not an http(s) URL", config.url));
+            }
+        },
+        "webhook" => {
+            if config.token.as_deref().is_none_or(|t| t.chars().count() < 16) {
+                return Err("a webhook needs a token of at least 16 characters".into());
+            }
+        }
+        other => {
+            return Err(format!("kind {other:?} is not one of feed, page, json, watch, webhook"));
+        }
+    }
+    let interval = match config.interval.as_deref().map(parse_duration).unwrap_or(Ok(Duration::from_secs(900))) {
+        Ok(d) if d >= Duration::from_secs(1) => d,
+        Ok(_) => {
+            return Err("interval must be at least 1s".into());
+        }
+        Err(e) => {
+            return Err(format!("interval: {e}"));
+        }
+    };
+    let allow: Result<Vec<AddrRange>, String> = config.allow_addresses.iter().map(|a| a.parse()).collect();
+    let allow = match allow {
+        Ok(a) => a,
+        Err(e) => {
+            return Err(format!("allow_addresses: {e}"));
+        }
+    };
+    let zone = match config.zone.as_deref().unwrap_or("Asia/Shanghai").parse::<Tz>() {
+        Ok(z) => z,
+        Err(_) => {
+            return Err(format!("zone {:?} is not a known time zone", config.zone.as_deref().unwrap_or("")));
+        }
+    };
+    let volatile: Result<Vec<regex::Regex>, String> =
+        config.volatile.iter().map(|v| regex::Regex::new(v).map_err(|e| format!("volatile {v:?}: {e}"))).collect();
+    let volatile = match volatile {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(e);
+        }
+    };
+    let compile = |s: &Option<String>| s.as_deref().map(tidewatch_ingest::page::selector).transpose();
+    let selectors = (|| -> Result<_, String> {
+        let links = compile(&config.links)?;
+        if config.kind == "page" && links.is_none() {
+            return Err("a page source needs `links`, the CSS selector of its article links".into());
+        }
+        if config.kind == "json" && config.map.is_none() {
+            return Err("a json source needs a [source.map] table (items, title, text, …)".into());
+        }
+        let article = tidewatch_ingest::page::ArticleSelectors {
+            title: compile(&config.title)?,
+            content: compile(&config.content)?,
+            published: compile(&config.published)?,
+        };
+        Ok((links, article))
+    })();
+    let (links, article) = match selectors {
+        Ok(s) => s,
+        Err(e) => {
+            return Err(e);
+        }
+    };
+    Ok(Source { config, interval, allow, zone, volatile, links, article })
 }
 
 /// What one source's poll gave.

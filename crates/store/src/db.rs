@@ -132,6 +132,15 @@ const MIGRATIONS: &[&str] = &[
         checked_at INTEGER NOT NULL
     );
     "#,
+    // 5: sources configured through the API (JSON, the same fields as the TOML file).
+    r#"
+    CREATE TABLE source_configs (
+        id         TEXT PRIMARY KEY,
+        config     TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        updated_by TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// A stored item with its store-assigned fields.
@@ -594,6 +603,28 @@ impl Db {
             params![source, url, text, millis(now)],
         )?;
         Ok(())
+    }
+
+    /// Sources configured through the API: (id, JSON configuration), by id.
+    pub fn api_sources(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT id, config FROM source_configs ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Saves a source configured through the API.
+    pub fn save_api_source(&mut self, id: &str, config: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO source_configs (id, config, updated_at, updated_by) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT(id) DO UPDATE SET config = ?2, updated_at = ?3, updated_by = ?4",
+            params![id, config, millis(now), by],
+        )?;
+        Ok(())
+    }
+
+    /// Removes a source configured through the API; false when there was none.
+    pub fn delete_api_source(&mut self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.execute("DELETE FROM source_configs WHERE id = ?1", [id])? > 0)
     }
 
     /// Every topic, by id.

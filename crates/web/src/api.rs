@@ -41,6 +41,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(crate::ingest::ingest).layer(axum::extract::DefaultBodyLimit::max(crate::ingest::HARD_MAX_BYTES)),
         )
         .route("/api/v1/sources", get(sources))
+        .route("/api/v1/sources/{id}", axum::routing::put(put_source).delete(delete_source))
         .route("/api/v1/signals", get(signals))
         .route("/api/v1/rules/check", post(crate::topics::check))
         .route("/api/v1/topics", get(crate::topics::list))
@@ -382,4 +383,55 @@ async fn signals(
     let Query(p) = params.map_err(|e| ApiError::bad_parameter("query string", e.body_text()))?;
     let limit = list_limit(&p)?;
     blocking(move || Ok(Json(read_side(&state)?.0.signals(limit)?))).await
+}
+
+/// `PUT /api/v1/sources/{id}`: adds or replaces a source (the fields of a `[[source]]` table, as
+/// JSON, without `id`). It is checked like one in the file, saved in the store, and takes effect
+/// at once.
+async fn put_source(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(mut body) = body.map_err(|e| ApiError::new("bad_body", e.body_text()))?;
+    if id.is_empty() || id.len() > 100 || !id.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        return Err(ApiError::bad_parameter("id", "1–100 letters, digits, '-', '_' or '.'"));
+    }
+    if state.file_sources.read().map_err(|_| ApiError::new("internal", "lock poisoned"))?.contains(&id) {
+        return Err(ApiError::new("conflict", format!("source {id} is defined in the configuration file")));
+    }
+    let Some(obj) = body.as_object_mut() else { return Err(ApiError::new("bad_body", "expected a JSON object")) };
+    obj.insert("id".into(), serde_json::Value::String(id.clone()));
+    let config: tidewatch_engine::sources::SourceConfig =
+        serde_json::from_value(body.clone()).map_err(|e| ApiError::new("bad_body", e.to_string()))?;
+    let source = tidewatch_engine::sources::check_source(config).map_err(|e| ApiError::new("bad_body", e))?;
+    let text = body.to_string();
+    blocking(move || {
+        let mut p = state.pipeline.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))?;
+        p.db_mut().save_api_source(&id, &text, "api", Utc::now())?;
+        drop(p);
+        state.install_source(source);
+        Ok(Json(serde_json::json!({"id": id, "saved": true})))
+    })
+    .await
+}
+
+/// `DELETE /api/v1/sources/{id}`: removes a source added through the API.
+async fn delete_source(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if state.file_sources.read().map_err(|_| ApiError::new("internal", "lock poisoned"))?.contains(&id) {
+        return Err(ApiError::new("conflict", format!("source {id} is defined in the configuration file")));
+    }
+    blocking(move || {
+        let mut p = state.pipeline.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))?;
+        if !p.db_mut().delete_api_source(&id)? {
+            return Err(ApiError::new("not_found", format!("source {id}")));
+        }
+        drop(p);
+        state.remove_source(&id);
+        Ok(Json(serde_json::json!({"id": id, "deleted": true})))
+    })
+    .await
 }

@@ -24,6 +24,7 @@ pub const CODES: &[(&str, u16, &str, &str)] = &[
     ("invalid_rule", 400, "The rule has an error.", "规则有错误。"),
     ("unauthorized", 401, "Missing or wrong credentials.", "缺少凭据或凭据错误。"),
     ("not_found", 404, "No such resource.", "资源不存在。"),
+    ("conflict", 409, "The request conflicts with the current state.", "请求与当前状态冲突。"),
     ("too_large", 413, "The request is too large.", "请求过大。"),
     ("internal", 500, "Internal error; the server log has details.", "服务器内部错误，详情见服务器日志。"),
 ];

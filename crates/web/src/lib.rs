@@ -33,6 +33,8 @@ pub struct AppState {
     pub webhooks: std::sync::RwLock<Vec<tidewatch_engine::sources::Source>>,
     /// Sources the server polls (feeds, watched pages).
     pub polled: std::sync::RwLock<Vec<tidewatch_engine::sources::Source>>,
+    /// Ids of the sources defined in the configuration file (not editable through the API).
+    pub file_sources: std::sync::RwLock<Vec<String>>,
 }
 
 impl AppState {
@@ -47,7 +49,26 @@ impl AppState {
             live,
             webhooks: std::sync::RwLock::new(Vec::new()),
             polled: std::sync::RwLock::new(Vec::new()),
+            file_sources: std::sync::RwLock::new(Vec::new()),
         }))
+    }
+
+    /// Adds or replaces a source in the running server.
+    pub fn install_source(&self, source: tidewatch_engine::sources::Source) {
+        self.remove_source(&source.config.id);
+        let list = if source.is_polled() { &self.polled } else { &self.webhooks };
+        if let Ok(mut l) = list.write() {
+            l.push(source);
+        }
+    }
+
+    /// Removes a source from the running server.
+    pub fn remove_source(&self, id: &str) {
+        for list in [&self.polled, &self.webhooks] {
+            if let Ok(mut l) = list.write() {
+                l.retain(|s| s.config.id != id);
+            }
+        }
     }
 
     /// Publishes what a batch stored to live subscribers.

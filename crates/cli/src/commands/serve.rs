@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 use tidewatch_engine::pipeline::load_segmenter;
-use tidewatch_engine::sources::{due, load_sources, poll, Source};
+use tidewatch_engine::sources::{check_source, due, load_sources, poll, Source};
 use tidewatch_engine::{DataDir, Pipeline, PipelineConfig};
 use tidewatch_web::AppState;
 
@@ -51,40 +51,63 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     })?;
     let state = AppState::open(&dir, pipeline)?;
     let rt = runtime()?;
+    // Sources: from the file (if any) and those added through the API (kept in the store).
+    let mut settings = tidewatch_engine::sources::FetchSettings::default();
     if let Some(file) = &args.sources {
         let src = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
-        let (sources, settings, diags) = load_sources(&src);
+        let (sources, file_settings, diags) = load_sources(&src);
         for d in &diags {
             eprintln!("{file}: {d}");
         }
-        let (polled, pushed): (Vec<Source>, Vec<Source>) = sources.into_iter().partition(Source::is_polled);
-        println!("{} sources polled, {} webhooks", polled.len(), pushed.len());
-        *state.webhooks.write().map_err(|_| anyhow::anyhow!("lock poisoned"))? = pushed;
-        *state.polled.write().map_err(|_| anyhow::anyhow!("lock poisoned"))? = polled.clone();
-        if !polled.is_empty() {
-            let state = state.clone();
-            rt.spawn(async move {
-                loop {
-                    let now = chrono::Utc::now();
-                    let ready: Vec<&Source> = match state.pipeline.lock() {
-                        Ok(p) => due(p.db(), &polled, now).unwrap_or_default(),
-                        Err(_) => return,
-                    };
-                    if !ready.is_empty() {
-                        let publish = |b: &tidewatch_engine::pipeline::BatchResult| state.publish(b);
-                        match poll(&state.pipeline, &ready, &settings, now, &publish).await {
-                            Ok(results) => {
-                                for r in results.iter().filter(|r| r.status == "failed") {
-                                    tracing::warn!(source = %r.source, error = ?r.error, "poll failed");
-                                }
-                            }
-                            Err(e) => tracing::error!(error = %e, "polling stopped"),
-                        }
-                    }
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                }
-            });
+        settings = file_settings;
+        *state.file_sources.write().map_err(|_| anyhow::anyhow!("lock poisoned"))? =
+            sources.iter().map(|s| s.config.id.clone()).collect();
+        for s in sources {
+            state.install_source(s);
         }
+    }
+    let api_sources = state.pipeline.lock().map_err(|_| anyhow::anyhow!("lock poisoned"))?.db().api_sources()?;
+    let file_ids = state.file_sources.read().map_err(|_| anyhow::anyhow!("lock poisoned"))?.clone();
+    for (id, json) in api_sources {
+        if file_ids.contains(&id) {
+            eprintln!("source {id}: defined in the file and through the API; the file's definition is used");
+            continue;
+        }
+        let checked = serde_json::from_str::<tidewatch_engine::sources::SourceConfig>(&json)
+            .map_err(|e| e.to_string())
+            .and_then(check_source);
+        match checked {
+            Ok(s) => state.install_source(s),
+            Err(e) => eprintln!("source {id} (saved through the API) left out: {e}"),
+        }
+    }
+    let (n_polled, n_hooks) =
+        (state.polled.read().map(|l| l.len()).unwrap_or(0), state.webhooks.read().map(|l| l.len()).unwrap_or(0));
+    println!("{n_polled} sources polled, {n_hooks} webhooks");
+    {
+        let state = state.clone();
+        rt.spawn(async move {
+            loop {
+                let now = chrono::Utc::now();
+                let polled: Vec<Source> = state.polled.read().map(|l| l.clone()).unwrap_or_default();
+                let ready: Vec<&Source> = match state.pipeline.lock() {
+                    Ok(p) => due(p.db(), &polled, now).unwrap_or_default(),
+                    Err(_) => return,
+                };
+                if !ready.is_empty() {
+                    let publish = |b: &tidewatch_engine::pipeline::BatchResult| state.publish(b);
+                    match poll(&state.pipeline, &ready, &settings, now, &publish).await {
+                        Ok(results) => {
+                            for r in results.iter().filter(|r| r.status == "failed") {
+                                tracing::warn!(source = %r.source, error = ?r.error, "poll failed");
+                            }
+                        }
+                        Err(e) => tracing::error!(error = %e, "polling stopped"),
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        });
     }
     rt.block_on(tidewatch_web::serve(
         state.clone(),
