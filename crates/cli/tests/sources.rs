@@ -323,3 +323,73 @@ fn web_pages_and_json_apis() {
     assert_eq!((post["source"].as_str(), post["author"].as_str()), (Some("platform"), Some("澜江发布")), "{post}");
     assert_eq!(post["published_at"], "2026-10-15T02:00:00+00:00");
 }
+
+#[test]
+fn compressed_responses_and_an_emptied_feed() {
+    use std::io::Write;
+    let gz = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(FEED.as_bytes()).unwrap();
+        e.finish().unwrap()
+    };
+    let emptied = Arc::new(AtomicUsize::new(0));
+    let flag = emptied.clone();
+    let base = common::serve(
+        axum::Router::new()
+            .route(
+                "/gz.xml",
+                get(move || {
+                    let body = gz.clone();
+                    async move { ([("content-type", "application/rss+xml"), ("content-encoding", "gzip")], body) }
+                }),
+            )
+            .route(
+                "/later-empty.xml",
+                get(move || {
+                    let empty = flag.load(Ordering::SeqCst) == 1;
+                    async move {
+                        if empty {
+                            "<rss version=\"2.0\"><channel><title>t</title></channel></rss>".to_string()
+                        } else {
+                            FEED.to_string()
+                        }
+                    }
+                }),
+            ),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let config = tmp.path().join("sources.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[source]]\nid = \"gz\"\nurl = \"{base}/gz.xml\"\nallow_addresses = [\"127.0.0.1\"]\n\n\
+             [[source]]\nid = \"fading\"\nurl = \"{base}/later-empty.xml\"\nallow_addresses = [\"127.0.0.1\"]\n"
+        ),
+    )
+    .unwrap();
+    let poll =
+        || results(&stdout(&run(&data, &["poll", "--config", config.to_str().unwrap(), "--once", "--json"], None)));
+    let first = poll();
+    assert_eq!(
+        (first["gz"]["status"].as_str(), first["gz"]["new"].as_u64()),
+        (Some("fetched"), Some(3)),
+        "gzip: {}",
+        first["gz"]
+    );
+    assert_eq!(first["fading"]["new"], 3);
+    emptied.store(1, Ordering::SeqCst);
+    let second = poll();
+    assert_eq!(second["fading"]["entries"], 0);
+    let health = results(&stdout(&run(&data, &["sources", "--config", config.to_str().unwrap(), "--json"], None)));
+    let fading = &health["fading"];
+    assert_eq!(fading["ok"], false, "{fading}");
+    assert!(
+        fading["flags"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("empty: the last response had no entries (it used to have up to 3)"),
+        "{fading}"
+    );
+    assert_eq!(health["gz"]["ok"], true);
+}

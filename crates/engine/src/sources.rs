@@ -703,6 +703,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_source_silent_far_longer_than_usual_is_flagged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut db = Db::open(tmp.path()).unwrap();
+        let (sources, _, diags) =
+            load_sources("[[source]]\nid = \"daily\"\nurl = \"https://news.example/rss\"\ninterval = \"10m\"\n");
+        assert!(diags.is_empty(), "{diags:?}");
+        let source = &sources[0];
+        let now: DateTime<Utc> = "2026-11-20T12:00:00Z".parse().unwrap();
+        // 24 new items a day for the two weeks before: one an hour, usually.
+        for d in 1..=14 {
+            let day = now - ChronoDuration::days(d);
+            let st = SourceState { id: "daily".into(), last_new_item_at: Some(day), ..Default::default() };
+            db.save_source_state(&st, 24, day).unwrap();
+        }
+        let mut st = db.source_state("daily").unwrap();
+        st.last_new_item_at = Some(now - ChronoDuration::hours(2));
+        db.save_source_state(&st, 0, now).unwrap();
+        let h = health(&db, source, now).unwrap();
+        assert!(h.ok, "2 h without news is within 3 usual gaps: {:?}", h.flags);
+        assert!((h.usual_per_day - 24.0).abs() < 1e-9);
+        st.last_new_item_at = Some(now - ChronoDuration::hours(5));
+        db.save_source_state(&st, 0, now).unwrap();
+        let h = health(&db, source, now).unwrap();
+        assert!(
+            h.flags.iter().any(|f| f.starts_with("silent: no new item for 5.0 h (usually one every 1.0 h)")),
+            "{:?}",
+            h.flags
+        );
+    }
+
+    #[test]
     fn diff_shows_changed_lines_with_context() {
         let d = line_diff("标题\n第一段\n第二段\n第三段\n页脚", "标题\n第一段\n第二段已修改\n第三段\n页脚");
         assert_eq!(d, "  第一段\n- 第二段\n+ 第二段已修改\n  第三段");
