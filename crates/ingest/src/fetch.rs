@@ -331,14 +331,18 @@ impl Fetcher {
     }
 
     fn map_err(&self, e: reqwest::Error) -> FetchError {
-        let text = describe(&e);
         if e.is_timeout() {
-            FetchError::Timeout(self.policy.timeout)
-        } else if text.contains("resolves to no allowed address") {
-            FetchError::Refused(text.rsplit(": ").next().unwrap_or(&text).to_string())
-        } else {
-            FetchError::Network(text)
+            return FetchError::Timeout(self.policy.timeout);
         }
+        // The guarded resolver's refusal, wherever the client wrapped it.
+        let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&e);
+        while let Some(inner) = src {
+            if let Some(r) = inner.downcast_ref::<Refused>() {
+                return FetchError::Refused(r.0.clone());
+            }
+            src = inner.source();
+        }
+        FetchError::Network(describe(&e))
     }
 
     /// GETs `url`, conditionally when validators are given.

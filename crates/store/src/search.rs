@@ -234,6 +234,18 @@ fn tv(e: tantivy::TantivyError) -> StoreError {
     StoreError::Index(e.to_string())
 }
 
+/// A query matching documents whose `field` holds any of `values` exactly.
+fn any_of(field: Field, values: &[String]) -> Box<dyn Query> {
+    let any: Vec<(Occur, Box<dyn Query>)> = values
+        .iter()
+        .map(|v| {
+            let q: Box<dyn Query> = Box::new(TermQuery::new(Term::from_field_text(field, v), IndexRecordOption::Basic));
+            (Occur::Should, q)
+        })
+        .collect();
+    Box::new(BooleanQuery::new(any))
+}
+
 impl SearchIndex {
     /// Opens (creating if needed) the index in `dir`. With `writable`, takes tantivy's writer
     /// lock: only one process may write.
@@ -417,33 +429,10 @@ impl SearchIndex {
                 Box::new(RangeQuery::new(lo.unwrap_or(Bound::Unbounded), hi.unwrap_or(Bound::Unbounded))),
             ));
         }
-        if !req.sources.is_empty() {
-            let any: Vec<(Occur, Box<dyn Query>)> = req
-                .sources
-                .iter()
-                .map(|s| {
-                    (
-                        Occur::Should,
-                        Box::new(TermQuery::new(Term::from_field_text(f.source, s), IndexRecordOption::Basic))
-                            as Box<dyn Query>,
-                    )
-                })
-                .collect();
-            clauses.push((Occur::Must, Box::new(BooleanQuery::new(any))));
-        }
-        if !req.topics.is_empty() {
-            let any: Vec<(Occur, Box<dyn Query>)> = req
-                .topics
-                .iter()
-                .map(|t| {
-                    (
-                        Occur::Should,
-                        Box::new(TermQuery::new(Term::from_field_text(f.topic, t), IndexRecordOption::Basic))
-                            as Box<dyn Query>,
-                    )
-                })
-                .collect();
-            clauses.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+        for (field, values) in [(f.source, &req.sources), (f.topic, &req.topics)] {
+            if !values.is_empty() {
+                clauses.push((Occur::Must, any_of(field, values)));
+            }
         }
         if let Some(lang) = &req.lang {
             clauses.push((

@@ -174,6 +174,11 @@ struct SearchView {
     hits: Vec<ItemView>,
 }
 
+/// The values of a comma-separated parameter, trimmed, empty ones dropped.
+fn comma_list(v: &Option<String>) -> Vec<String> {
+    v.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+}
+
 fn parse_time(name: &str, v: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
     match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
@@ -205,23 +210,9 @@ async fn search(
         query: q,
         since: parse_time("since", &p.since)?,
         until: parse_time("until", &p.until)?,
-        sources: p
-            .source
-            .iter()
-            .flat_map(|s| s.split(','))
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect(),
+        sources: comma_list(&p.source),
         lang: p.lang.clone().filter(|s| !s.is_empty()),
-        topics: p
-            .topic
-            .iter()
-            .flat_map(|s| s.split(','))
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect(),
+        topics: comma_list(&p.topic),
         limit,
         offset: p.offset.unwrap_or(0).min(100_000),
         order,

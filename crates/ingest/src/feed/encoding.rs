@@ -85,7 +85,7 @@ fn decode_strict(enc: &'static Encoding, bytes: &[u8]) -> Option<String> {
 fn detect(bytes: &[u8]) -> &'static Encoding {
     let mut d = chardetng::EncodingDetector::new();
     d.feed(bytes, true);
-    // Chinese sources first: let the detector weigh the top-level domain as "cn" would.
+    // No top-level-domain hint; UTF-8 allowed as an answer.
     d.guess(None, true)
 }
 

@@ -315,7 +315,7 @@ fn rss_channel<'a>(
             .child(RSS_NS, "link")
             .map(|l| l.text().trim().to_string())
             .filter(|l| !l.is_empty())
-            .or_else(|| atom_link(item))
+            .or_else(|| alternate_link(item).and_then(|l| l.attr("href")).map(String::from))
             .or_else(|| {
                 // A guid that is a permalink (the default) and looks like a URL.
                 let g = guid?;
@@ -380,16 +380,16 @@ fn rss_channel<'a>(
     }
 }
 
-/// The `href` of an entry's alternate link (Atom, or atom:link inside RSS).
-fn atom_link(e: &Element) -> Option<String> {
-    let links: Vec<&Element> = e.elements().filter(|l| l.name == "link" && l.attr("href").is_some()).collect();
-    let alternate = |l: &Element| l.attr("rel").is_none_or(|r| r.eq_ignore_ascii_case("alternate"));
-    links
-        .iter()
-        .find(|l| alternate(l) && l.attr("type").is_none_or(|t| t.contains("html")))
-        .or_else(|| links.iter().find(|l| alternate(l)))
-        .and_then(|l| l.attr("href"))
-        .map(String::from)
+/// An element's alternate link: a `<link href>` without `rel` or with `rel="alternate"`, one of
+/// an HTML type first (Atom, or atom:link inside RSS).
+fn alternate_link(e: &Element) -> Option<&Element> {
+    let alternate = |l: &&Element| l.attr("rel").is_none_or(|r| r.eq_ignore_ascii_case("alternate"));
+    let mut links = e.elements().filter(|l| l.name == "link" && l.attr("href").is_some()).filter(alternate);
+    let first = links.next()?;
+    if first.attr("type").is_none_or(|t| t.contains("html")) {
+        return Some(first);
+    }
+    links.find(|l| l.attr("type").is_none_or(|t| t.contains("html"))).or(Some(first))
 }
 
 fn atom_feed(root: &Element, base: Option<&str>, opts: &FeedOptions, problems: &mut Vec<String>, feed: &mut Feed) {
@@ -429,12 +429,7 @@ fn atom_feed(root: &Element, base: Option<&str>, opts: &FeedOptions, problems: &
 }
 
 fn link_resolved(e: &Element, base: Option<&str>) -> Option<String> {
-    let links: Vec<&Element> = e.elements().filter(|l| l.name == "link" && l.attr("href").is_some()).collect();
-    let alternate = |l: &&&Element| l.attr("rel").is_none_or(|r| r.eq_ignore_ascii_case("alternate"));
-    let l = links
-        .iter()
-        .find(|l| alternate(l) && l.attr("type").is_none_or(|t| t.contains("html")))
-        .or_else(|| links.iter().find(alternate))?;
+    let l = alternate_link(e)?;
     let lbase = base_of(l, base);
     Some(resolve(lbase.as_deref(), l.attr("href")?))
 }
