@@ -192,72 +192,52 @@ pub fn load_sources(src: &str) -> (Vec<Source>, FetchSettings, Vec<SourceDiagnos
 /// Checks one source's configuration (the same checks for a file and for the API).
 pub fn check_source(config: SourceConfig) -> Result<Source, String> {
     match config.kind.as_str() {
-        "feed" | "watch" | "page" | "json" => match url::Url::parse(&config.url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-            _ => {
+        "feed" | "watch" | "page" | "json" => {
+            if !url::Url::parse(&config.url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
                 return Err(format!("url {:?} is not an http(s) URL", config.url));
             }
-        },
+        }
         "webhook" => {
             if config.token.as_deref().is_none_or(|t| t.chars().count() < 16) {
                 return Err("a webhook needs a token of at least 16 characters".into());
             }
         }
-        other => {
-            return Err(format!("kind {other:?} is not one of feed, page, json, watch, webhook"));
-        }
+        other => return Err(format!("kind {other:?} is not one of feed, page, json, watch, webhook")),
     }
-    let interval = match config.interval.as_deref().map(parse_duration).unwrap_or(Ok(Duration::from_secs(900))) {
-        Ok(d) if d >= Duration::from_secs(1) => d,
-        Ok(_) => {
-            return Err("interval must be at least 1s".into());
-        }
-        Err(e) => {
-            return Err(format!("interval: {e}"));
-        }
-    };
-    let allow: Result<Vec<AddrRange>, String> = config.allow_addresses.iter().map(|a| a.parse()).collect();
-    let allow = match allow {
-        Ok(a) => a,
-        Err(e) => {
-            return Err(format!("allow_addresses: {e}"));
-        }
-    };
-    let zone = match config.zone.as_deref().unwrap_or("Asia/Shanghai").parse::<Tz>() {
-        Ok(z) => z,
-        Err(_) => {
-            return Err(format!("zone {:?} is not a known time zone", config.zone.as_deref().unwrap_or("")));
-        }
-    };
-    let volatile: Result<Vec<regex::Regex>, String> =
-        config.volatile.iter().map(|v| regex::Regex::new(v).map_err(|e| format!("volatile {v:?}: {e}"))).collect();
-    let volatile = match volatile {
-        Ok(v) => v,
-        Err(e) => {
-            return Err(e);
-        }
-    };
+    let interval = config
+        .interval
+        .as_deref()
+        .map(parse_duration)
+        .unwrap_or(Ok(Duration::from_secs(900)))
+        .map_err(|e| format!("interval: {e}"))?;
+    if interval < Duration::from_secs(1) {
+        return Err("interval must be at least 1s".into());
+    }
+    let allow = config
+        .allow_addresses
+        .iter()
+        .map(|a| a.parse())
+        .collect::<Result<Vec<AddrRange>, String>>()
+        .map_err(|e| format!("allow_addresses: {e}"))?;
+    let zone_name = config.zone.as_deref().unwrap_or("Asia/Shanghai");
+    let zone: Tz = zone_name.parse().map_err(|_| format!("zone {zone_name:?} is not a known time zone"))?;
+    let volatile = config
+        .volatile
+        .iter()
+        .map(|v| regex::Regex::new(v).map_err(|e| format!("volatile {v:?}: {e}")))
+        .collect::<Result<Vec<_>, String>>()?;
     let compile = |s: &Option<String>| s.as_deref().map(tidewatch_ingest::page::selector).transpose();
-    let selectors = (|| -> Result<_, String> {
-        let links = compile(&config.links)?;
-        if config.kind == "page" && links.is_none() {
-            return Err("a page source needs `links`, the CSS selector of its article links".into());
-        }
-        if config.kind == "json" && config.map.is_none() {
-            return Err("a json source needs a [source.map] table (items, title, text, …)".into());
-        }
-        let article = tidewatch_ingest::page::ArticleSelectors {
-            title: compile(&config.title)?,
-            content: compile(&config.content)?,
-            published: compile(&config.published)?,
-        };
-        Ok((links, article))
-    })();
-    let (links, article) = match selectors {
-        Ok(s) => s,
-        Err(e) => {
-            return Err(e);
-        }
+    let links = compile(&config.links)?;
+    if config.kind == "page" && links.is_none() {
+        return Err("a page source needs `links`, the CSS selector of its article links".into());
+    }
+    if config.kind == "json" && config.map.is_none() {
+        return Err("a json source needs a [source.map] table (items, title, text, …)".into());
+    }
+    let article = tidewatch_ingest::page::ArticleSelectors {
+        title: compile(&config.title)?,
+        content: compile(&config.content)?,
+        published: compile(&config.published)?,
     };
     Ok(Source { config, interval, allow, zone, volatile, links, article })
 }
@@ -403,120 +383,19 @@ pub async fn poll(
                     res.status = "fetched";
                     let signals = watch_page(&mut p, source, &f.body, f.content_type.as_deref(), now)?;
                     res.problems.extend(signals.iter().map(|s| format!("signal: {}", s.title)));
-                    st.etag = f.validators.etag;
-                    st.last_modified = f.validators.last_modified;
-                    st.failures = 0;
-                    st.last_success = Some(now);
-                    st.last_error = None;
+                    succeeded(&mut st, now, Some(f.validators));
                 }
                 Ok(FetchOutcome::NotModified) => {
                     res.status = "not_modified";
-                    st.failures = 0;
-                    st.last_success = Some(now);
-                    st.last_error = None;
+                    succeeded(&mut st, now, None);
                 }
                 Err(e) => {
                     res.error = Some(e.to_string());
-                    st.failures += 1;
-                    st.last_error = Some(e.to_string());
-                    st.last_error_at = Some(now);
+                    failed(&mut st, now, e.to_string());
                 }
             }
-            st.next_due = Some(now + next_delay(source, &st));
-            p.db_mut().save_source_state(&st, 0, now)?;
-            results.push(res);
-            continue;
-        }
-        let outcome = r.map_err(|e| e.to_string()).and_then(|o| match o {
-            FetchOutcome::NotModified => Ok(None),
-            FetchOutcome::Fetched(f) if source.config.kind == "json" => {
-                let map = source.config.map.clone().unwrap_or_default();
-                let (entries, problems) = tidewatch_ingest::page::json_entries(&f.body, &map, source.zone)?;
-                Ok(Some((f, entries, problems)))
-            }
-            FetchOutcome::Fetched(f) if source.config.kind == "page" => {
-                let mut entries = Vec::new();
-                let mut problems = Vec::new();
-                for (link, got) in &articles {
-                    match got {
-                        Ok(FetchOutcome::Fetched(a)) => {
-                            let html =
-                                tidewatch_ingest::feed::encoding::decode(&a.body, a.content_type.as_deref()).text;
-                            let e = tidewatch_ingest::page::article(&html, link, &source.article, source.zone);
-                            if e.text.is_empty() && e.title.is_empty() {
-                                problems.push(format!("{link}: no title and no text found"));
-                            } else {
-                                entries.push(e);
-                            }
-                        }
-                        Ok(FetchOutcome::NotModified) => {}
-                        Err(e) => problems.push(format!("{link}: {e}")),
-                    }
-                }
-                Ok(Some((f, entries, problems)))
-            }
-            FetchOutcome::Fetched(f) => {
-                let opts = FeedOptions {
-                    content_type: f.content_type.clone(),
-                    base_url: Some(f.url.clone()),
-                    zone: source.zone,
-                };
-                let feed = parse_feed(&f.body, &opts);
-                if feed.kind == FeedKind::Unknown {
-                    let lower = String::from_utf8_lossy(&f.body[..f.body.len().min(65536)]).to_lowercase();
-                    if BLOCK_PAGE_WORDS.iter().any(|w| lower.contains(w)) {
-                        return Err("the response looks like a captcha or block page, not a feed".to_string());
-                    }
-                    return Err(format!(
-                        "the response is not a feed: {}",
-                        feed.problems.first().map(String::as_str).unwrap_or("unrecognized")
-                    ));
-                }
-                Ok(Some((f, feed.entries, feed.problems)))
-            }
-        });
-        match outcome {
-            Ok(None) => {
-                res.status = "not_modified";
-                st.failures = 0;
-                st.last_success = Some(now);
-                st.last_error = None;
-            }
-            Ok(Some((f, entries, problems))) => {
-                res.status = "fetched";
-                res.entries = entries.len();
-                res.problems = problems;
-                let inputs: Vec<_> = entries.iter().map(|e| e.to_item(&id)).collect();
-                let batch = p.ingest(&inputs, now)?;
-                on_batch(&batch);
-                for (i, o) in batch.outcomes.iter().enumerate() {
-                    match o {
-                        Outcome::Stored { .. } => res.new += 1,
-                        Outcome::AlreadyStored { .. } => res.already_stored += 1,
-                        Outcome::Rejected(e) => {
-                            res.rejected += 1;
-                            res.problems.push(format!("entry {}: {e}", i + 1));
-                        }
-                    }
-                }
-                st.etag = f.validators.etag;
-                st.last_modified = f.validators.last_modified;
-                st.failures = 0;
-                st.last_success = Some(now);
-                st.last_error = None;
-                st.last_entries = Some(entries.len() as i64);
-                st.max_entries = st.max_entries.max(entries.len() as i64);
-                st.items_total += res.new as i64;
-                if res.new > 0 {
-                    st.last_new_item_at = Some(now);
-                }
-            }
-            Err(e) => {
-                res.error = Some(e.clone());
-                st.failures += 1;
-                st.last_error = Some(e);
-                st.last_error_at = Some(now);
-            }
+        } else {
+            fetched_entries(&mut p, source, r, &articles, now, on_batch, &mut st, &mut res)?;
         }
         st.next_due = Some(now + next_delay(source, &st));
         p.db_mut().save_source_state(&st, res.new as i64, now)?;
@@ -525,6 +404,132 @@ pub async fn poll(
     p.flush()?;
     results.sort_by(|a, b| a.source.cmp(&b.source));
     Ok(results)
+}
+
+/// Records that a pushed source (a webhook) delivered, `new` of its items being new.
+pub fn record_push(p: &mut Pipeline, id: &str, new: i64, now: DateTime<Utc>) -> Result<(), EngineError> {
+    let mut st = p.db().source_state(id)?;
+    st.last_attempt = Some(now);
+    succeeded(&mut st, now, None);
+    st.items_total += new;
+    if new > 0 {
+        st.last_new_item_at = Some(now);
+    }
+    p.db_mut().save_source_state(&st, new, now)?;
+    Ok(())
+}
+
+/// Records a successful poll (new validators when the body was fetched).
+fn succeeded(st: &mut SourceState, now: DateTime<Utc>, validators: Option<Validators>) {
+    if let Some(v) = validators {
+        st.etag = v.etag;
+        st.last_modified = v.last_modified;
+    }
+    st.failures = 0;
+    st.last_success = Some(now);
+    st.last_error = None;
+}
+
+/// Records a failed poll.
+fn failed(st: &mut SourceState, now: DateTime<Utc>, error: String) {
+    st.failures += 1;
+    st.last_error = Some(error);
+    st.last_error_at = Some(now);
+}
+
+/// A feed, page or JSON source's response: its entries stored through the pipeline.
+#[allow(clippy::too_many_arguments)]
+fn fetched_entries(
+    p: &mut Pipeline,
+    source: &Source,
+    r: Result<FetchOutcome, tidewatch_ingest::fetch::FetchError>,
+    articles: &[(String, Result<FetchOutcome, tidewatch_ingest::fetch::FetchError>)],
+    now: DateTime<Utc>,
+    on_batch: &(dyn Fn(&crate::pipeline::BatchResult) + Sync),
+    st: &mut SourceState,
+    res: &mut PollResult,
+) -> Result<(), EngineError> {
+    let id = &source.config.id;
+    let outcome = r.map_err(|e| e.to_string()).and_then(|o| match o {
+        FetchOutcome::NotModified => Ok(None),
+        FetchOutcome::Fetched(f) if source.config.kind == "json" => {
+            let map = source.config.map.clone().unwrap_or_default();
+            let (entries, problems) = tidewatch_ingest::page::json_entries(&f.body, &map, source.zone)?;
+            Ok(Some((f, entries, problems)))
+        }
+        FetchOutcome::Fetched(f) if source.config.kind == "page" => {
+            let mut entries = Vec::new();
+            let mut problems = Vec::new();
+            for (link, got) in articles {
+                match got {
+                    Ok(FetchOutcome::Fetched(a)) => {
+                        let html = tidewatch_ingest::feed::encoding::decode(&a.body, a.content_type.as_deref()).text;
+                        let e = tidewatch_ingest::page::article(&html, link, &source.article, source.zone);
+                        if e.text.is_empty() && e.title.is_empty() {
+                            problems.push(format!("{link}: no title and no text found"));
+                        } else {
+                            entries.push(e);
+                        }
+                    }
+                    Ok(FetchOutcome::NotModified) => {}
+                    Err(e) => problems.push(format!("{link}: {e}")),
+                }
+            }
+            Ok(Some((f, entries, problems)))
+        }
+        FetchOutcome::Fetched(f) => {
+            let opts =
+                FeedOptions { content_type: f.content_type.clone(), base_url: Some(f.url.clone()), zone: source.zone };
+            let feed = parse_feed(&f.body, &opts);
+            if feed.kind == FeedKind::Unknown {
+                let lower = String::from_utf8_lossy(&f.body[..f.body.len().min(65536)]).to_lowercase();
+                if BLOCK_PAGE_WORDS.iter().any(|w| lower.contains(w)) {
+                    return Err("the response looks like a captcha or block page, not a feed".to_string());
+                }
+                return Err(format!(
+                    "the response is not a feed: {}",
+                    feed.problems.first().map(String::as_str).unwrap_or("unrecognized")
+                ));
+            }
+            Ok(Some((f, feed.entries, feed.problems)))
+        }
+    });
+    match outcome {
+        Ok(None) => {
+            res.status = "not_modified";
+            succeeded(st, now, None);
+        }
+        Ok(Some((f, entries, problems))) => {
+            res.status = "fetched";
+            res.entries = entries.len();
+            res.problems = problems;
+            let inputs: Vec<_> = entries.iter().map(|e| e.to_item(id)).collect();
+            let batch = p.ingest(&inputs, now)?;
+            on_batch(&batch);
+            for (i, o) in batch.outcomes.iter().enumerate() {
+                match o {
+                    Outcome::Stored { .. } => res.new += 1,
+                    Outcome::AlreadyStored { .. } => res.already_stored += 1,
+                    Outcome::Rejected(e) => {
+                        res.rejected += 1;
+                        res.problems.push(format!("entry {}: {e}", i + 1));
+                    }
+                }
+            }
+            succeeded(st, now, Some(f.validators));
+            st.last_entries = Some(entries.len() as i64);
+            st.max_entries = st.max_entries.max(entries.len() as i64);
+            st.items_total += res.new as i64;
+            if res.new > 0 {
+                st.last_new_item_at = Some(now);
+            }
+        }
+        Err(e) => {
+            res.error = Some(e.clone());
+            failed(st, now, e);
+        }
+    }
+    Ok(())
 }
 
 /// When to poll again: the interval with ±10% jitter after a success; after failures, the

@@ -213,14 +213,8 @@ pub async fn ingest(
                 Outcome::Rejected(e) => out.error = Some(e.to_string()),
             }
         }
-        let mut st = p.db().source_state(&id)?;
-        st.last_attempt = Some(now);
-        st.last_success = Some(now);
-        st.items_total += new;
-        if new > 0 {
-            st.last_new_item_at = Some(now);
-        }
-        p.db_mut().save_source_state(&st, new, now)?;
+        tidewatch_engine::sources::record_push(&mut p, &id, new, now)
+            .map_err(|e| ApiError::new("internal", e.to_string()))?;
         drop(p);
         state.publish(&batch);
         let count = |s: &str| outcomes.iter().filter(|o| o.status == s).count();
