@@ -302,7 +302,7 @@ pub fn save_topics(
     now: DateTime<Utc>,
 ) -> Result<Vec<(String, i64, bool)>, StoreError> {
     let drafts: Vec<TopicDraft> = topics.iter().map(Topic::draft).collect();
-    Ok(db.save_topics(&drafts, by, now)?.into_iter().map(|(r, changed)| (r.id, r.version, changed)).collect())
+    Ok(db.save_topics(&drafts, by, now)?.into_iter().map(|(r, changed)| (r.def.id, r.version, changed)).collect())
 }
 
 /// The fields of a stored item that rules look at.
@@ -347,11 +347,11 @@ impl ActiveTopics {
         let mut nodes = Vec::new();
         let mut topics = Vec::new();
         let mut diags = Vec::new();
-        for r in records.iter().filter(|r| r.enabled) {
-            match check_rule(&r.id, &r.rule) {
+        for r in records.iter().filter(|r| r.def.enabled) {
+            match check_rule(&r.def.id, &r.def.rule) {
                 Ok((node, _)) => {
                     nodes.push(node);
-                    topics.push((r.key, r.version, r.id.clone()));
+                    topics.push((r.key, r.version, r.def.id.clone()));
                 }
                 Err(d) => diags.push(d),
             }

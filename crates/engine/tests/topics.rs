@@ -78,7 +78,7 @@ fn topic_hits_are_stored_versioned_searchable_and_backtested() {
     assert!(!changed, "saving the same definition is not a new version");
     let history = p.db().topic_versions(edited.key).unwrap();
     assert_eq!(
-        history.iter().map(|v| (v.version, v.rule.as_str())).collect::<Vec<_>>(),
+        history.iter().map(|v| (v.version, v.def.rule.as_str())).collect::<Vec<_>>(),
         vec![(1, "食堂 AND 腹泻"), (2, "食堂")]
     );
     assert_eq!(history[1].changed_by, "someone");

@@ -226,12 +226,14 @@ const TOPIC_COLUMNS: &str = "key, id, name, rule, unit, severity, enabled, versi
 fn row_to_topic(r: &rusqlite::Row<'_>) -> rusqlite::Result<TopicRecord> {
     Ok(TopicRecord {
         key: TopicKey(r.get(0)?),
-        id: r.get(1)?,
-        name: r.get(2)?,
-        rule: r.get(3)?,
-        unit: r.get(4)?,
-        severity: r.get(5)?,
-        enabled: r.get(6)?,
+        def: TopicDraft {
+            id: r.get(1)?,
+            name: r.get(2)?,
+            rule: r.get(3)?,
+            unit: r.get(4)?,
+            severity: r.get(5)?,
+            enabled: r.get(6)?,
+        },
         version: r.get(7)?,
         updated_at: from_millis(r.get(8)?),
     })
@@ -246,13 +248,7 @@ fn save_topic_in(
     let current = tx
         .query_row(&format!("SELECT {TOPIC_COLUMNS} FROM topics WHERE id = ?1"), [&draft.id], row_to_topic)
         .optional()?;
-    let unchanged = current.as_ref().is_some_and(|c| {
-        c.name == draft.name
-            && c.rule == draft.rule
-            && c.unit == draft.unit
-            && c.severity == draft.severity
-            && c.enabled == draft.enabled
-    });
+    let unchanged = current.as_ref().is_some_and(|c| c.def == *draft);
     if unchanged {
         return Ok((current.expect("checked above"), false));
     }
@@ -668,19 +664,22 @@ impl Db {
     /// A topic's history, oldest first.
     pub fn topic_versions(&self, key: TopicKey) -> Result<Vec<TopicVersion>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT version, name, rule, unit, severity, enabled, changed_at, changed_by FROM topic_versions \
-             WHERE topic = ?1 ORDER BY version",
+            "SELECT v.version, t.id, v.name, v.rule, v.unit, v.severity, v.enabled, v.changed_at, v.changed_by \
+             FROM topic_versions v JOIN topics t ON t.key = v.topic WHERE v.topic = ?1 ORDER BY v.version",
         )?;
         let rows = stmt.query_map([key.0], |r| {
             Ok(TopicVersion {
                 version: r.get(0)?,
-                name: r.get(1)?,
-                rule: r.get(2)?,
-                unit: r.get(3)?,
-                severity: r.get(4)?,
-                enabled: r.get(5)?,
-                changed_at: from_millis(r.get(6)?),
-                changed_by: r.get(7)?,
+                def: TopicDraft {
+                    id: r.get(1)?,
+                    name: r.get(2)?,
+                    rule: r.get(3)?,
+                    unit: r.get(4)?,
+                    severity: r.get(5)?,
+                    enabled: r.get(6)?,
+                },
+                changed_at: from_millis(r.get(7)?),
+                changed_by: r.get(8)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -767,18 +766,9 @@ pub struct TopicRecord {
     /// Store key.
     #[serde(skip)]
     pub key: TopicKey,
-    /// Stable id.
-    pub id: String,
-    /// Display name.
-    pub name: String,
-    /// The rule's source text.
-    pub rule: String,
-    /// Owning unit.
-    pub unit: Option<String>,
-    /// Alert severity.
-    pub severity: String,
-    /// Whether items are matched against it.
-    pub enabled: bool,
+    /// Its current definition.
+    #[serde(flatten)]
+    pub def: TopicDraft,
     /// Version of the current definition (1 for the first).
     pub version: i64,
     /// When the current version was saved.
@@ -786,7 +776,7 @@ pub struct TopicRecord {
 }
 
 /// The editable part of a topic.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TopicDraft {
     /// Stable id.
     pub id: String,
@@ -807,16 +797,9 @@ pub struct TopicDraft {
 pub struct TopicVersion {
     /// Version number.
     pub version: i64,
-    /// Display name.
-    pub name: String,
-    /// The rule's source text.
-    pub rule: String,
-    /// Owning unit.
-    pub unit: Option<String>,
-    /// Alert severity.
-    pub severity: String,
-    /// Enabled.
-    pub enabled: bool,
+    /// The definition saved.
+    #[serde(flatten)]
+    pub def: TopicDraft,
     /// When it was saved.
     pub changed_at: DateTime<Utc>,
     /// Who saved it.

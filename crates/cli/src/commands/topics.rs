@@ -115,9 +115,10 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
                     v["versions"] = serde_json::to_value(versions)?;
                     println!("{v}");
                 } else {
-                    let state = if t.enabled { "enabled" } else { "disabled" };
-                    let unit = t.unit.as_deref().unwrap_or("-");
-                    println!("{}\tv{}\t{state}\t{}\t{unit}\t{}\t{}", t.id, t.version, t.severity, t.name, t.rule);
+                    let d = &t.def;
+                    let state = if d.enabled { "enabled" } else { "disabled" };
+                    let unit = d.unit.as_deref().unwrap_or("-");
+                    println!("{}\tv{}\t{state}\t{}\t{unit}\t{}\t{}", d.id, t.version, d.severity, d.name, d.rule);
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -177,11 +178,11 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
             let days = days.clamp(1, 366);
             let since = period_start(Utc::now(), days, ZONE);
             let until = since + chrono::Duration::days(days as i64);
-            for t in db.topics()?.into_iter().filter(|t| topic.as_deref().is_none_or(|id| id == t.id)) {
+            for t in db.topics()?.into_iter().filter(|t| topic.as_deref().is_none_or(|id| id == t.def.id)) {
                 let counts = db.topic_hit_counts(t.key, since, until, 86_400_000)?;
                 let total: u64 = counts.iter().map(|c| c.1).sum();
                 let per_day: Vec<String> = counts.iter().map(|c| c.1.to_string()).collect();
-                println!("{}\t{total}\t{}", t.id, per_day.join(" "));
+                println!("{}\t{total}\t{}", t.def.id, per_day.join(" "));
             }
             Ok(ExitCode::SUCCESS)
         }
