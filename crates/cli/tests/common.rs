@@ -111,3 +111,47 @@ pub fn serve(app: axum::Router) -> String {
     });
     format!("http://{}", rx.recv().unwrap())
 }
+
+/// A `tidewatch` server started by a test, stopped (by its PID) when dropped.
+pub struct Server {
+    child: std::process::Child,
+    /// Its base URL.
+    pub base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `tidewatch ARGS` (which must listen on 127.0.0.1:0) and waits for the line
+/// `<prefix>http://…` on its standard output; the rest of its output is drained.
+pub fn start_server(args: &[&std::ffi::OsStr], prefix: &str) -> Server {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tidewatch"))
+        .args(args)
+        .env_remove("TIDEWATCH_DATA_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn tidewatch");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut base = None;
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap_or(0) > 0 {
+        if let Some(url) = line.trim().strip_prefix(prefix) {
+            base = Some(url.to_string());
+            break;
+        }
+        line.clear();
+    }
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = out.read_to_end(&mut sink);
+    });
+    let base = base.unwrap_or_else(|| panic!("the server did not print {prefix:?}"));
+    Server { child, base }
+}

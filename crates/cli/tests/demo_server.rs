@@ -2,46 +2,14 @@
 //! English return highlighted hits, and bad requests get coded errors.
 
 mod common;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_demo(dir: &std::path::Path, speed: &str) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tidewatch"))
-        .args(["demo", "--addr", "127.0.0.1:0", "--speed", speed, "--preload-days", "2", "--demo-dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut base = None;
-    let mut line = String::new();
-    while out.read_line(&mut line).unwrap() > 0 {
-        if let Some(url) = line.trim().strip_prefix("Tidewatch demo listening on ") {
-            base = Some(url.to_string());
-            break;
-        }
-        line.clear();
-    }
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = out.read_to_end(&mut sink);
-    });
-    Server { child, base: base.expect("the demo printed its address") }
+fn start_demo(dir: &std::path::Path, speed: &str) -> common::Server {
+    let args = ["demo", "--addr", "127.0.0.1:0", "--speed", speed, "--preload-days", "2", "--demo-dir"];
+    let mut args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    args.push(dir.as_os_str());
+    common::start_server(&args, "Tidewatch demo listening on ")
 }
 
 fn get(url: &str) -> (u16, serde_json::Value) {

@@ -5,46 +5,18 @@
 mod common;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(data: &std::path::Path, sources: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tidewatch"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(["serve", "--addr", "127.0.0.1:0", "--sources"])
-        .arg(sources)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    let mut base = None;
-    while out.read_line(&mut line).unwrap() > 0 {
-        if let Some(url) = line.trim().strip_prefix("Tidewatch listening on ") {
-            base = Some(url.to_string());
-            break;
-        }
-        line.clear();
-    }
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = out.read_to_end(&mut sink);
-    });
-    Server { child, base: base.expect("the server printed its address") }
+fn serve(data: &std::path::Path, sources: &std::path::Path) -> common::Server {
+    let args = [
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+        "serve".as_ref(),
+        "--addr".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--sources".as_ref(),
+        sources.as_os_str(),
+    ];
+    common::start_server(&args, "Tidewatch listening on ")
 }
 
 const TOKEN: &str = "hook-token-0123456789";
@@ -144,7 +116,16 @@ fn webhook_intake() {
     assert_eq!(press["state"]["items_total"], 5, "{press}");
 
     // The items are searchable and carry the webhook's source.
-    let r: serde_json::Value = reqwest::blocking::get(format!("{base}/api/v1/search?q=食堂")).unwrap().json().unwrap();
+    // The index is committed on the server's one-second timer: wait for it.
+    let search = || -> serde_json::Value {
+        reqwest::blocking::get(format!("{base}/api/v1/search?q=食堂")).unwrap().json().unwrap()
+    };
+    let started = std::time::Instant::now();
+    let mut r = search();
+    while r["total"] == 0 && started.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        r = search();
+    }
     assert_eq!(r["hits"][0]["source"], "press-office", "{r}");
 
     // Sources through the API: added, used at once, refused when invalid or defined in the file,

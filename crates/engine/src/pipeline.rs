@@ -318,12 +318,20 @@ impl Pipeline {
             result.stored.push(StoredItem { id, group, ingested_at: now, item: p.item });
             result.stored_topics.push(topics);
         }
+        self.commit_index_if_due()?;
+        Ok(result)
+    }
+
+    /// Commits the index when enough documents are pending or the commit interval has passed
+    /// since the last commit with some pending. Servers call it on a timer, so that items become
+    /// searchable within the interval even when nothing more arrives.
+    pub fn commit_index_if_due(&mut self) -> Result<(), EngineError> {
         if self.index.pending() >= self.config.index_commit_docs
             || (self.index.pending() > 0 && self.last_index_commit.elapsed() >= self.config.index_commit_interval)
         {
             self.commit_index()?;
         }
-        Ok(result)
+        Ok(())
     }
 
     /// Commits the index now, making every stored item searchable.

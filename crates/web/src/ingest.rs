@@ -196,7 +196,6 @@ pub async fn ingest(
         let now = Utc::now();
         let mut p = state.pipeline.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))?;
         let batch = p.ingest(&good, now).map_err(|e| ApiError::new("internal", e.to_string()))?;
-        let _ = p.commit_index();
         let mut new = 0i64;
         for (slot, o) in good_at.into_iter().zip(&batch.outcomes) {
             let out = &mut outcomes[slot];

@@ -46,7 +46,9 @@ pub(crate) async fn shutdown_signal() {
 
 pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let dir = DataDir::new(data_dir);
-    let pipeline = Pipeline::open(&dir, load_segmenter(&dir)?, PipelineConfig::default()).with_context(|| {
+    // New items become searchable within a second (the index is committed on a timer below).
+    let config = PipelineConfig { index_commit_interval: std::time::Duration::from_secs(1), ..Default::default() };
+    let pipeline = Pipeline::open(&dir, load_segmenter(&dir)?, config).with_context(|| {
         format!("cannot open the data directory {} (is another Tidewatch writing to it?)", data_dir.display())
     })?;
     let state = AppState::open(&dir, pipeline)?;
@@ -88,6 +90,11 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         let state = state.clone();
         rt.spawn(async move {
             loop {
+                if let Ok(mut p) = state.pipeline.lock() {
+                    if let Err(e) = p.commit_index_if_due() {
+                        tracing::error!(error = %e, "index commit failed");
+                    }
+                }
                 let now = chrono::Utc::now();
                 let polled: Vec<Source> = state.polled.read().map(|l| l.clone()).unwrap_or_default();
                 let ready: Vec<&Source> = match state.pipeline.lock() {
