@@ -49,10 +49,15 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     b.map(|Json(v)| v).map_err(|e| ApiError::new("bad_body", e.body_text()))
 }
 
-fn checked_rule(topic: &str, rule: &str) -> Result<(tidewatch_text::rules::Node, Vec<TopicDiagnostic>), ApiError> {
+fn bounded_rule(rule: &str) -> Result<(), ApiError> {
     if rule.chars().count() > MAX_RULE_CHARS {
         return Err(ApiError::new("bad_body", format!("rule: at most {MAX_RULE_CHARS} characters")));
     }
+    Ok(())
+}
+
+fn checked_rule(topic: &str, rule: &str) -> Result<(tidewatch_text::rules::Node, Vec<TopicDiagnostic>), ApiError> {
+    bounded_rule(rule)?;
     check_rule(topic, rule).map_err(|d| invalid_rule(&d))
 }
 
@@ -75,9 +80,7 @@ pub struct CheckView {
 /// point of the call, so a bad rule is a 200 with `valid: false`.
 pub async fn check(b: Result<Json<CheckBody>, JsonRejection>) -> Result<Json<CheckView>, ApiError> {
     let b = body(b)?;
-    if b.rule.chars().count() > MAX_RULE_CHARS {
-        return Err(ApiError::new("bad_body", format!("rule: at most {MAX_RULE_CHARS} characters")));
-    }
+    bounded_rule(&b.rule)?;
     Ok(Json(match check_rule("", &b.rule) {
         Ok((_, warnings)) => {
             CheckView { valid: true, errors: vec![], warnings: warnings.iter().map(Into::into).collect() }
