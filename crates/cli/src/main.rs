@@ -27,6 +27,8 @@ enum Command {
     Search(commands::search::Args),
     /// Run the offline text pipeline on JSON Lines (no store): one JSON line out per valid item.
     Analyze(commands::analyze::Args),
+    /// Sentiment: score texts, train the committed models.
+    Sentiment(commands::sentiment::Args),
     /// Topics and their rules.
     Topics(commands::topics::Args),
     /// Match JSON Lines items against the topics of a file: one JSON line out per valid item.
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Search(a) => commands::search::run(&cli.data_dir, a),
         Command::Analyze(a) => commands::analyze::run(a),
         Command::Topics(a) => commands::topics::run(&cli.data_dir, a),
+        Command::Sentiment(a) => commands::sentiment::run(a),
         Command::Match(a) => commands::matching::run(a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Feed(a) => commands::feed::run(a),

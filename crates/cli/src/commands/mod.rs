@@ -8,5 +8,6 @@ pub(crate) mod import;
 pub(crate) mod matching;
 pub(crate) mod poll;
 pub(crate) mod search;
+pub(crate) mod sentiment;
 pub(crate) mod serve;
 pub(crate) mod topics;

@@ -1,0 +1,5 @@
+//! Tidewatch detection: what the stream of items means. Pure code: no I/O, the clock is passed in.
+//!
+//! - [`sentiment`]: polarity and score per item, from committed linear models.
+
+pub mod sentiment;

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Sentiment evaluation: Tidewatch side by side with snownlp, cnsenti (Chinese) and VADER (English).
+
+Usage: python3 scripts/sentiment_eval.py [--tidewatch BIN] [--eval-dir DIR] [--all]
+
+Installs the peers from PyPI into target/sentiment-peers (a virtualenv) on first use. Each corpus
+of the evaluation folder is scored on its held-out fifth (the lines `tidewatch sentiment score`
+marks `held_out`: training never saw them), or on every line with --all. Prints accuracy and
+macro-F1 per corpus and system.
+
+- zh-reviews has two classes. Every system is scored by the sign of its score: Tidewatch's
+  score > 0, snownlp's probability > 0.5, cnsenti's positive word count > negative count (ties
+  count as positive, cnsenti's own tie rule being undefined).
+- en-vader has three classes from the mean human rating (VADER paper: /4, ±0.05). VADER's compound
+  score uses the same thresholds; Tidewatch uses its label.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PEERS = ["snownlp==0.12.3", "cnsenti==0.0.7", "vaderSentiment==3.3.2", "jieba==0.42.1"]
+
+
+def venv_python():
+    venv = os.path.join(ROOT, "target", "sentiment-peers")
+    py = os.path.join(venv, "bin", "python")
+    if not os.path.exists(py):
+        subprocess.check_call([sys.executable, "-m", "venv", venv])
+    stamp = os.path.join(venv, "installed.txt")
+    if not os.path.exists(stamp) or open(stamp).read() != "\n".join(PEERS):
+        subprocess.check_call([py, "-m", "pip", "install", "-q", *PEERS])
+        with open(stamp, "w") as f:
+            f.write("\n".join(PEERS))
+    return py
+
+
+PEER_CODE = r'''
+import json, sys, io, contextlib
+kind = sys.argv[1]
+texts = [json.loads(l)["text"] for l in sys.stdin]
+out = []
+if kind == "snownlp":
+    from snownlp import SnowNLP
+    out = ["positive" if SnowNLP(t).sentiments > 0.5 else "negative" for t in texts]
+elif kind == "cnsenti":
+    with contextlib.redirect_stdout(io.StringIO()):
+        from cnsenti import Sentiment
+        s = Sentiment()
+    for t in texts:
+        d = s.sentiment_count(t)
+        out.append("positive" if d["pos"] >= d["neg"] else "negative")
+elif kind == "vader":
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    v = SentimentIntensityAnalyzer()
+    for t in texts:
+        c = v.polarity_scores(t)["compound"]
+        out.append("positive" if c >= 0.05 else "negative" if c <= -0.05 else "neutral")
+print(json.dumps(out))
+'''
+
+
+def peer(py, kind, texts):
+    data = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts)
+    r = subprocess.run([py, "-c", PEER_CODE, kind], input=data.encode(), capture_output=True, check=True)
+    return json.loads(r.stdout)
+
+
+def tidewatch(bin_, rows, lang):
+    data = "".join(json.dumps({"text": r["text"], "lang": lang}, ensure_ascii=False) + "\n" for r in rows)
+    r = subprocess.run([bin_, "sentiment", "score"], input=data.encode(), capture_output=True, check=True)
+    return [json.loads(l) for l in r.stdout.decode().splitlines()]
+
+
+def scores(gold, pred, classes):
+    acc = sum(g == p for g, p in zip(gold, pred)) / len(gold)
+    f1s = []
+    for c in classes:
+        tp = sum(1 for g, p in zip(gold, pred) if g == c and p == c)
+        fp = sum(1 for g, p in zip(gold, pred) if g != c and p == c)
+        fn = sum(1 for g, p in zip(gold, pred) if g == c and p != c)
+        pr = tp / (tp + fp) if tp + fp else 0.0
+        rc = tp / (tp + fn) if tp + fn else 0.0
+        f1s.append(2 * pr * rc / (pr + rc) if pr + rc else 0.0)
+    return acc, sum(f1s) / len(f1s)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tidewatch", default=os.path.join(ROOT, "target", "release", "tidewatch"))
+    ap.add_argument("--eval-dir", default=os.path.join(ROOT, "..", "shared", "eval"))
+    ap.add_argument("--all", action="store_true", help="score every line, not only the held-out fifth")
+    args = ap.parse_args()
+    py = venv_python()
+    corpora = [
+        ("zh-reviews/dev.jsonl", "zh", ["negative", "positive"], ["snownlp", "cnsenti"]),
+        ("en-vader/tweets.jsonl", "en", ["negative", "neutral", "positive"], ["vader"]),
+        ("en-vader/movie-snippets.jsonl", "en", ["negative", "neutral", "positive"], ["vader"]),
+    ]
+    print(f"{'corpus':<32} {'system':<10} {'n':>6} {'accuracy':>9} {'macro-F1':>9}")
+    failed = []
+    for path, lang, classes, peers in corpora:
+        rows = [json.loads(l) for l in open(os.path.join(args.eval_dir, path), encoding="utf-8") if l.strip()]
+        tw = tidewatch(args.tidewatch, rows, lang)
+        keep = [i for i, t in enumerate(tw) if args.all or t["held_out"]]
+        rows = [rows[i] for i in keep]
+        tw = [tw[i] for i in keep]
+        gold = [r["label"] for r in rows]
+        if len(classes) == 2:
+            ours = ["positive" if t["score"] > 0 else "negative" for t in tw]
+        else:
+            ours = [t["label"] for t in tw]
+        results = [("tidewatch", scores(gold, ours, classes))]
+        for p in peers:
+            results.append((p, scores(gold, peer(py, p, [r["text"] for r in rows]), classes)))
+        for name, (acc, f1) in results:
+            print(f"{path:<32} {name:<10} {len(rows):>6} {acc:>9.3f} {f1:>9.3f}")
+        best_peer = max(f1 for name, (_, f1) in results[1:] if name != "snownlp")
+        if results[0][1][1] <= best_peer:
+            failed.append(path)
+    if failed:
+        print("Tidewatch's macro-F1 does not beat every peer on: " + ", ".join(failed))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
