@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use std::collections::HashMap;
-use tidewatch_engine::analyze::Analyzer;
+use tidewatch_engine::analyze::analyze_all;
 use tidewatch_model::ItemInput;
 use tidewatch_text::dedup::DedupConfig;
 use tidewatch_text::Segmenter;
@@ -11,8 +11,8 @@ use tidewatch_text::Segmenter;
 #[test]
 fn near_duplicate_grouping_has_high_precision_and_recall() {
     let data = include_str!("fixtures/near_duplicates.jsonl");
-    let mut analyzer = Analyzer::new(Segmenter::shared_default(), DedupConfig::default());
     let now = Utc::now();
+    let mut rows = Vec::new();
     let mut truth: Vec<String> = Vec::new();
     let mut predicted: Vec<String> = Vec::new();
     let mut texts = Vec::new();
@@ -23,10 +23,13 @@ fn near_duplicate_grouping_has_high_precision_and_recall() {
             text: Some(v["text"].as_str().unwrap().to_string()),
             ..Default::default()
         };
-        let a = analyzer.analyze(n as u64 + 1, &input, now).unwrap();
         truth.push(v["group"].as_str().unwrap().to_string());
+        texts.push(input.text.clone().unwrap());
+        rows.push((n as u64 + 1, input));
+    }
+    for a in analyze_all(&rows, now, &Segmenter::shared_default(), DedupConfig::default()) {
+        let a = a.unwrap();
         predicted.push(a.duplicate_of.unwrap_or(a.id));
-        texts.push(input.text.unwrap());
     }
     let (mut tp, mut fp, mut fn_) = (0u64, 0u64, 0u64);
     let mut errors = Vec::new();

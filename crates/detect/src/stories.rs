@@ -1,0 +1,553 @@
+//! Stories: items grouped online into real-world events, with identities that never change.
+//!
+//! An item joins the most similar story, or starts a new one:
+//! 1. a near-duplicate of an item already in a story joins that story;
+//! 2. otherwise its distinctive terms (TF-IDF, the dictionary's word frequencies as document
+//!    frequencies) are compared by cosine with the centroids of the stories that share a term
+//!    with it, discounted by the time since the story was last active; the best story at or above
+//!    [`StoryConfig::join`] wins;
+//! 3. when the item also reaches [`StoryConfig::merge`] with a second story whose centroid is
+//!    close to the winner's, the two are merged: the younger id redirects to the older one and
+//!    the merge is kept as lineage.
+//!
+//! A story without items for [`StoryConfig::dormant_after`] is dormant: it is not offered to new
+//! items unless their similarity reaches [`StoryConfig::wake`], which wakes it. Ids are
+//! assigned in order and never reused; a merged id resolves to its survivor.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use tidewatch_text::normalize::is_han;
+use tidewatch_text::Segmenter;
+
+use crate::sentiment::Polarity;
+
+/// A story's id.
+pub type StoryId = u64;
+
+/// Clustering settings.
+#[derive(Debug, Clone, Copy)]
+pub struct StoryConfig {
+    /// Similarity an item needs to join an active story.
+    pub join: f32,
+    /// Similarity an item needs to wake a dormant story.
+    pub wake: f32,
+    /// Similarity of two stories' centroids (and of the item to both) that merges them.
+    pub merge: f32,
+    /// A story with no items for this long is dormant.
+    pub dormant_after: Duration,
+    /// Similarity is halved when the story was last active this long before the item.
+    pub half_life: Duration,
+    /// Terms kept per item.
+    pub item_terms: usize,
+    /// Terms kept per story centroid.
+    pub centroid_terms: usize,
+}
+
+impl Default for StoryConfig {
+    fn default() -> Self {
+        StoryConfig {
+            join: 0.22,
+            wake: 0.35,
+            merge: 0.5,
+            dormant_after: Duration::hours(72),
+            half_life: Duration::hours(48),
+            item_terms: 24,
+            centroid_terms: 64,
+        }
+    }
+}
+
+/// What the clustering needs to know about one item.
+#[derive(Debug, Clone)]
+pub struct StoryInput<'a> {
+    pub published_at: DateTime<Utc>,
+    /// Near-duplicate group (the pipeline's dedup group).
+    pub dup_group: Option<u64>,
+    /// Whether the item is a copy of an earlier one (counts as a repost).
+    pub is_copy: bool,
+    /// Weighted distinctive terms ([`terms`]).
+    pub terms: &'a [(String, f32)],
+    pub source: &'a str,
+    pub sentiment: Polarity,
+    /// Title or opening of the item, the story's title when the item is representative.
+    pub headline: &'a str,
+}
+
+/// A story's state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Story {
+    pub id: StoryId,
+    pub title: String,
+    pub first_seen: DateTime<Utc>,
+    pub first_source: String,
+    pub last_seen: DateTime<Utc>,
+    pub items: u64,
+    pub reposts: u64,
+    pub sources: Vec<String>,
+    /// Items per polarity: negative, neutral, positive.
+    pub sentiment: [u64; 3],
+    /// Centroid: term and summed weight, heaviest first.
+    pub centroid: Vec<(String, f32)>,
+    /// Similarity of the title item to the centroid when it was chosen.
+    title_fit: f32,
+}
+
+impl Story {
+    /// The heaviest terms.
+    pub fn keywords(&self, n: usize) -> Vec<&str> {
+        self.centroid.iter().take(n).map(|(t, _)| t.as_str()).collect()
+    }
+
+    fn norm(&self) -> f32 {
+        self.centroid.iter().map(|(_, w)| w * w).sum::<f32>().sqrt()
+    }
+}
+
+/// Where an item went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    pub story: StoryId,
+    /// True when the item started the story.
+    pub new: bool,
+    /// True when the item woke a dormant story.
+    pub woke: bool,
+    /// Stories absorbed into `story` by this item: (absorbed, survivor).
+    pub merged: Vec<(StoryId, StoryId)>,
+    /// Similarity that placed it (1 for a near-duplicate, 0 for a new story).
+    pub similarity: f32,
+}
+
+/// The online clustering.
+#[derive(Debug, Default)]
+pub struct Stories {
+    config: StoryConfig,
+    stories: HashMap<StoryId, Story>,
+    /// Term → stories whose centroid holds it.
+    index: HashMap<String, HashSet<StoryId>>,
+    dup_story: HashMap<u64, StoryId>,
+    redirects: HashMap<StoryId, StoryId>,
+    next_id: StoryId,
+    /// Stories changed since the last [`Stories::take_changed`].
+    changed: HashSet<StoryId>,
+}
+
+impl Stories {
+    /// Empty state; ids start at `next_id` (1 for a fresh store).
+    pub fn new(config: StoryConfig, next_id: StoryId) -> Stories {
+        Stories { config, next_id: next_id.max(1), ..Stories::default() }
+    }
+
+    /// Restores a story kept in the store (its near-duplicate groups and redirects come with
+    /// [`Stories::restore_dup`] and [`Stories::restore_redirect`]).
+    pub fn restore(&mut self, story: Story) {
+        self.next_id = self.next_id.max(story.id + 1);
+        for (t, _) in &story.centroid {
+            self.index.entry(t.clone()).or_default().insert(story.id);
+        }
+        self.stories.insert(story.id, story);
+    }
+
+    /// Restores that a near-duplicate group belongs to a story.
+    pub fn restore_dup(&mut self, group: u64, story: StoryId) {
+        self.dup_story.insert(group, story);
+    }
+
+    /// Restores a merge.
+    pub fn restore_redirect(&mut self, absorbed: StoryId, survivor: StoryId) {
+        self.redirects.insert(absorbed, survivor);
+        self.next_id = self.next_id.max(absorbed + 1);
+    }
+
+    /// The story an id now stands for (itself, or the survivor it was merged into).
+    pub fn resolve(&self, mut id: StoryId) -> StoryId {
+        while let Some(&next) = self.redirects.get(&id) {
+            id = next;
+        }
+        id
+    }
+
+    /// A story by id (resolving merges).
+    pub fn get(&self, id: StoryId) -> Option<&Story> {
+        self.stories.get(&self.resolve(id))
+    }
+
+    /// Number of live (not absorbed) stories held.
+    pub fn len(&self) -> usize {
+        self.stories.len()
+    }
+
+    /// True when no story is held.
+    pub fn is_empty(&self) -> bool {
+        self.stories.is_empty()
+    }
+
+    /// The stories changed since the last call, and the merges (absorbed, survivor) since then.
+    pub fn take_changed(&mut self) -> Vec<&Story> {
+        let ids: Vec<StoryId> = self.changed.drain().collect();
+        ids.iter().filter_map(|id| self.stories.get(id)).collect()
+    }
+
+    /// Forgets stories dormant for longer than `keep` before `now` (they stay in the store and
+    /// keep their ids; an item about them later starts a new story).
+    pub fn evict(&mut self, now: DateTime<Utc>, keep: Duration) {
+        let old: Vec<StoryId> = self.stories.values().filter(|s| now - s.last_seen > keep).map(|s| s.id).collect();
+        for id in old {
+            self.remove(id);
+        }
+        let live: HashSet<StoryId> = self.stories.keys().copied().collect();
+        self.dup_story.retain(|_, s| live.contains(s));
+    }
+
+    fn remove(&mut self, id: StoryId) -> Option<Story> {
+        let story = self.stories.remove(&id)?;
+        for (t, _) in &story.centroid {
+            if let Some(set) = self.index.get_mut(t) {
+                set.remove(&id);
+                if set.is_empty() {
+                    self.index.remove(t);
+                }
+            }
+        }
+        Some(story)
+    }
+
+    /// Places one item (items should come roughly in time order).
+    pub fn place(&mut self, item: &StoryInput<'_>) -> Placement {
+        let cfg = self.config;
+        let norm = item.terms.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+        // 1. Near-duplicates follow their group.
+        if let Some(story) = item.dup_group.and_then(|g| self.dup_story.get(&g)).map(|s| self.resolve(*s)) {
+            if self.stories.contains_key(&story) {
+                let woke = item.published_at - self.stories[&story].last_seen > cfg.dormant_after;
+                self.add(story, item, norm, 1.0);
+                return Placement { story, new: false, woke, merged: Vec::new(), similarity: 1.0 };
+            }
+        }
+        // 2. Similar stories.
+        let mut scored: Vec<(StoryId, f32, bool)> = Vec::new();
+        if norm > 0.0 {
+            let mut candidates: HashSet<StoryId> = HashSet::new();
+            for (t, _) in item.terms {
+                if let Some(set) = self.index.get(t) {
+                    candidates.extend(set.iter().copied());
+                }
+            }
+            for id in candidates {
+                let s = &self.stories[&id];
+                let cos = cosine(item.terms, norm, &s.centroid, s.norm());
+                let gap = (item.published_at - s.last_seen).max(Duration::zero());
+                let decay = 0.5f32.powf(gap.num_seconds() as f32 / cfg.half_life.num_seconds().max(1) as f32);
+                let dormant = gap > cfg.dormant_after;
+                // Active stories fade with time; a dormant one is judged by content alone,
+                // against the higher wake threshold.
+                let sim = if dormant { cos } else { cos * decay };
+                let needed = if dormant { cfg.wake } else { cfg.join };
+                if sim >= needed {
+                    scored.push((id, sim, dormant));
+                }
+            }
+        }
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let Some(&(best, sim, woke)) = scored.first() else {
+            let id = self.start(item, norm);
+            return Placement { story: id, new: true, woke: false, merged: Vec::new(), similarity: 0.0 };
+        };
+        // 3. Merges: the item bridges the best story and another close one.
+        let mut merged = Vec::new();
+        let mut survivor = best;
+        for &(other, other_sim, _) in &scored[1..] {
+            if other_sim < cfg.merge {
+                break;
+            }
+            let (a, b) = (&self.stories[&survivor], &self.stories[&other]);
+            if cosine(&a.centroid, a.norm(), &b.centroid, b.norm()) >= cfg.merge {
+                let (keep, gone) = if other < survivor { (other, survivor) } else { (survivor, other) };
+                self.absorb(keep, gone);
+                merged.push((gone, keep));
+                survivor = keep;
+            }
+        }
+        self.add(survivor, item, norm, sim);
+        Placement { story: survivor, new: false, woke, merged, similarity: sim }
+    }
+
+    fn start(&mut self, item: &StoryInput<'_>, norm: f32) -> StoryId {
+        let id = self.next_id;
+        self.next_id += 1;
+        let story = Story {
+            id,
+            title: headline(item.headline),
+            first_seen: item.published_at,
+            first_source: item.source.to_string(),
+            last_seen: item.published_at,
+            items: 0,
+            reposts: 0,
+            sources: Vec::new(),
+            sentiment: [0; 3],
+            centroid: Vec::new(),
+            title_fit: 0.0,
+        };
+        self.stories.insert(id, story);
+        self.add(id, item, norm, 0.0);
+        id
+    }
+
+    fn add(&mut self, id: StoryId, item: &StoryInput<'_>, norm: f32, _sim: f32) {
+        let cfg = self.config;
+        if let Some(g) = item.dup_group {
+            self.dup_story.entry(g).or_insert(id);
+        }
+        let story = self.stories.get_mut(&id).expect("placed in a held story");
+        story.items += 1;
+        if item.is_copy {
+            story.reposts += 1;
+        }
+        if !story.sources.iter().any(|s| s == item.source) {
+            story.sources.push(item.source.to_string());
+        }
+        story.sentiment[item.sentiment as usize] += 1;
+        if item.published_at < story.first_seen {
+            story.first_seen = item.published_at;
+            story.first_source = item.source.to_string();
+        }
+        story.last_seen = story.last_seen.max(item.published_at);
+        let before: HashSet<String> = story.centroid.iter().map(|(t, _)| t.clone()).collect();
+        if norm > 0.0 {
+            let mut weights: HashMap<String, f32> = story.centroid.drain(..).collect();
+            for (t, w) in item.terms {
+                *weights.entry(t.clone()).or_default() += w / norm;
+            }
+            let mut c: Vec<(String, f32)> = weights.into_iter().collect();
+            c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            c.truncate(cfg.centroid_terms);
+            story.centroid = c;
+        }
+        // The title is the original (non-copy) item closest to the centroid.
+        if !item.is_copy && !item.headline.is_empty() {
+            let fit = if norm > 0.0 { cosine(item.terms, norm, &story.centroid, story.norm()) } else { 0.0 };
+            if story.title.is_empty() || fit > story.title_fit + 0.05 {
+                story.title = headline(item.headline);
+                story.title_fit = fit;
+            }
+        }
+        let after: HashSet<String> = story.centroid.iter().map(|(t, _)| t.clone()).collect();
+        for t in before.difference(&after) {
+            if let Some(set) = self.index.get_mut(t) {
+                set.remove(&id);
+            }
+        }
+        for t in after.difference(&before) {
+            self.index.entry(t.clone()).or_default().insert(id);
+        }
+        self.changed.insert(id);
+    }
+
+    fn absorb(&mut self, keep: StoryId, gone: StoryId) {
+        let Some(g) = self.remove(gone) else { return };
+        self.redirects.insert(gone, keep);
+        for s in self.dup_story.values_mut() {
+            if *s == gone {
+                *s = keep;
+            }
+        }
+        let cfg = self.config;
+        let k = self.stories.get_mut(&keep).expect("survivor is held");
+        let before: HashSet<String> = k.centroid.iter().map(|(t, _)| t.clone()).collect();
+        k.items += g.items;
+        k.reposts += g.reposts;
+        for s in g.sources {
+            if !k.sources.contains(&s) {
+                k.sources.push(s);
+            }
+        }
+        for i in 0..3 {
+            k.sentiment[i] += g.sentiment[i];
+        }
+        if g.first_seen < k.first_seen {
+            k.first_seen = g.first_seen;
+            k.first_source = g.first_source;
+        }
+        k.last_seen = k.last_seen.max(g.last_seen);
+        let mut weights: HashMap<String, f32> = k.centroid.drain(..).collect();
+        for (t, w) in g.centroid {
+            *weights.entry(t).or_default() += w;
+        }
+        let mut c: Vec<(String, f32)> = weights.into_iter().collect();
+        c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        c.truncate(cfg.centroid_terms);
+        k.centroid = c;
+        let after: HashSet<String> = k.centroid.iter().map(|(t, _)| t.clone()).collect();
+        for t in before.difference(&after) {
+            if let Some(set) = self.index.get_mut(t) {
+                set.remove(&keep);
+            }
+        }
+        for t in after.difference(&before) {
+            self.index.entry(t.clone()).or_default().insert(keep);
+        }
+        self.changed.insert(keep);
+    }
+}
+
+fn headline(s: &str) -> String {
+    let s = s.trim();
+    match s.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
+/// Cosine of two sparse vectors given as term lists (the first is usually short).
+fn cosine(a: &[(String, f32)], a_norm: f32, b: &[(String, f32)], b_norm: f32) -> f32 {
+    if a_norm == 0.0 || b_norm == 0.0 {
+        return 0.0;
+    }
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let mut dot = 0.0;
+    for (t, w) in short {
+        if let Some((_, v)) = long.iter().find(|(u, _)| u == t) {
+            dot += w * v;
+        }
+    }
+    dot / (a_norm * b_norm)
+}
+
+const EN_STOP: &[&str] = &[
+    "the", "and", "for", "that", "this", "with", "are", "was", "were", "have", "has", "had", "not", "but", "you", "your",
+    "our", "their", "they", "them", "from", "about", "what", "when", "who", "will", "would", "can", "could", "just", "all",
+    "any", "been", "its", "it's", "more", "out", "one", "there", "here", "than", "then", "also", "into", "some", "very",
+    "http", "https", "www", "com",
+];
+
+/// The distinctive terms of a text, weighted by TF-IDF: tokens of two or more Han characters or
+/// three or more Latin letters, inverse document frequency from the dictionary's word
+/// frequencies; the `n` heaviest.
+pub fn terms(segmenter: &Segmenter, folded_tokens: &[&str], n: usize) -> Vec<(String, f32)> {
+    let mut tf: HashMap<&str, u32> = HashMap::new();
+    for t in folded_tokens {
+        let chars = t.chars().count();
+        let han = t.chars().all(is_han);
+        let latin = t.chars().all(|c| c.is_ascii_alphabetic());
+        if (han && chars >= 2) || (latin && chars >= 3 && !EN_STOP.contains(t)) {
+            *tf.entry(t).or_default() += 1;
+        }
+    }
+    let mut out: Vec<(String, f32)> = tf
+        .into_iter()
+        .filter_map(|(t, n)| {
+            let rate = segmenter.word_rate(t).max(1e-8);
+            let idf = (-(rate.ln()) as f32 - 7.0).max(0.0);
+            (idf > 0.0).then(|| (t.to_string(), (1.0 + (n as f32).ln()) * idf))
+        })
+        .collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    out.truncate(n);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 10, 5, 0, 0, 0).unwrap() + Duration::hours(h)
+    }
+
+    fn input<'a>(h: i64, terms: &'a [(String, f32)], dup: Option<u64>) -> StoryInput<'a> {
+        StoryInput {
+            published_at: at(h),
+            dup_group: dup,
+            is_copy: false,
+            terms,
+            source: "s",
+            sentiment: Polarity::Neutral,
+            headline: "h",
+        }
+    }
+
+    fn t(words: &[&str]) -> Vec<(String, f32)> {
+        words.iter().map(|w| (w.to_string(), 1.0)).collect()
+    }
+
+    #[test]
+    fn similar_items_join_and_different_ones_start_stories() {
+        let mut s = Stories::new(StoryConfig::default(), 1);
+        let a = t(&["食堂", "中毒", "学生", "第三"]);
+        let b = t(&["食堂", "中毒", "医院", "第三"]);
+        let c = t(&["运动会", "开幕", "操场"]);
+        let p1 = s.place(&input(0, &a, Some(10)));
+        let p2 = s.place(&input(1, &b, Some(11)));
+        let p3 = s.place(&input(2, &c, Some(12)));
+        assert!(p1.new && !p2.new && p3.new);
+        assert_eq!(p1.story, p2.story);
+        assert_ne!(p1.story, p3.story);
+        // a near-duplicate follows its group even with no shared terms
+        let p4 = s.place(&input(3, &[], Some(11)));
+        assert_eq!(p4.story, p1.story);
+        assert_eq!(s.get(p1.story).unwrap().items, 3);
+    }
+
+    #[test]
+    fn dormant_stories_need_more_to_wake() {
+        let mut s = Stories::new(StoryConfig::default(), 1);
+        let a = t(&["暖气", "停供", "北苑", "宿舍"]);
+        let weak = t(&["暖气", "图书馆", "开放", "时间", "延长"]);
+        let p1 = s.place(&input(0, &a, None));
+        // 10 days later: a weak match does not wake it
+        let p2 = s.place(&input(240, &weak, None));
+        assert_ne!(p2.story, p1.story);
+        // a strong one does
+        let p3 = s.place(&input(241, &a, None));
+        assert_eq!(p3.story, p1.story);
+        assert!(p3.woke);
+    }
+
+    #[test]
+    fn a_bridging_item_merges_two_stories_and_the_old_id_redirects() {
+        let cfg = StoryConfig { join: 0.55, merge: 0.45, ..StoryConfig::default() };
+        let mut s = Stories::new(cfg, 1);
+        let a = t(&["食堂", "中毒", "学生", "呕吐"]);
+        let b = t(&["食堂", "中毒", "通报", "检测"]);
+        let p1 = s.place(&input(0, &a, None));
+        let p2 = s.place(&input(1, &b, None));
+        assert_ne!(p1.story, p2.story, "separate at first");
+        let bridge = t(&["食堂", "中毒", "学生", "呕吐", "通报", "检测"]);
+        let p3 = s.place(&input(2, &bridge, None));
+        assert_eq!(p3.merged, vec![(p2.story, p1.story)]);
+        assert_eq!(s.resolve(p2.story), p1.story);
+        assert_eq!(s.get(p2.story).unwrap().id, p1.story);
+        assert_eq!(s.get(p1.story).unwrap().items, 3);
+        // ids are never reused
+        let p4 = s.place(&input(3, &t(&["完全", "无关"]), None));
+        assert!(p4.story > p2.story);
+    }
+
+    #[test]
+    fn restore_keeps_ids_and_groups() {
+        let mut s = Stories::new(StoryConfig::default(), 1);
+        let a = t(&["食堂", "中毒", "学生"]);
+        let p = s.place(&input(0, &a, Some(5)));
+        let story = s.get(p.story).unwrap().clone();
+        let mut r = Stories::new(StoryConfig::default(), 1);
+        r.restore(story);
+        r.restore_dup(5, p.story);
+        assert_eq!(r.place(&input(1, &[], Some(5))).story, p.story);
+        assert_eq!(r.place(&input(1, &a, None)).story, p.story);
+        assert!(r.place(&input(1, &t(&["别的", "事情"]), None)).story > p.story);
+    }
+
+    #[test]
+    fn terms_prefer_rare_words() {
+        let seg = Segmenter::shared_default();
+        let tokens = ["我们", "的", "澜江", "食堂", "中毒", "the", "canteen"];
+        let terms = terms(&seg, &tokens, 10);
+        let names: Vec<&str> = terms.iter().map(|(t, _)| t.as_str()).collect();
+        assert!(names.contains(&"中毒") && names.contains(&"canteen"), "{names:?}");
+        assert!(!names.contains(&"的") && !names.contains(&"the"));
+        let w = |n: &str| terms.iter().find(|(t, _)| t == n).map(|x| x.1).unwrap_or(0.0);
+        assert!(w("中毒") > w("我们"), "{terms:?}");
+    }
+}
