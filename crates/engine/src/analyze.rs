@@ -68,7 +68,8 @@ pub fn analyze_all(
     config: DedupConfig,
 ) -> Vec<Result<Analyzed, InvalidItem>> {
     let options = PrepareOptions { tokens: true };
-    let prepared: Vec<Result<(Prepared, Vec<(String, f32)>, sentiment::Sentiment), InvalidItem>> = rows
+    type Ready = (Prepared, Vec<(String, f32)>, sentiment::Sentiment);
+    let prepared: Vec<Result<Ready, InvalidItem>> = rows
         .par_iter()
         .map(|(_, input)| {
             let p = prepare(input, now, segmenter, options)?;
