@@ -168,9 +168,9 @@ impl Series {
         }
     }
 
-    /// Adds the count of the bucket starting at `at` (buckets in order, empty ones included) and
-    /// returns a burst if one starts with it.
-    pub fn observe(&mut self, config: &BurstConfig, at: DateTime<Utc>, count: f64) -> Option<Burst> {
+    /// Tests a bucket's count (and the two-bucket window ending with it) without learning:
+    /// whether it is bursty, and the strongest burst it shows.
+    fn evaluate(&self, config: &BurstConfig, at: DateTime<Utc>, count: f64) -> (bool, Option<Burst>, f64) {
         let expected = self.expected(config, at);
         let (sensitivity, period) = sensitivity_at(config, at);
         let (p_max, min_count, min_ratio) = sensitivity.thresholds();
@@ -179,7 +179,8 @@ impl Series {
         let mut best: Option<Burst> = None;
         let mut bursty = false;
         let single = (count, lambda, at);
-        let windows = [Some(single), self.prev.map(|p| (p + count, lambda + self.prev_expected.max(0.5), at - config.bucket))];
+        let windows =
+            [Some(single), self.prev.map(|p| (p + count, lambda + self.prev_expected.max(0.5), at - config.bucket))];
         for (obs, exp, start) in windows.into_iter().flatten() {
             let p = poisson_tail(obs, exp);
             if p < p_max && obs >= min_count && obs >= min_ratio * exp {
@@ -198,6 +199,30 @@ impl Series {
                 }
             }
         }
+        (bursty, best, expected)
+    }
+
+    /// Tests the open bucket starting at `at` with the count it has so far: a count that is
+    /// already a burst fires now, without waiting for the bucket to close (which then does not
+    /// fire it again). Learns nothing.
+    pub fn check_open(&mut self, config: &BurstConfig, at: DateTime<Utc>, count_so_far: f64) -> Option<Burst> {
+        if self.seen < config.warmup || self.in_burst {
+            return None;
+        }
+        let (bursty, best, _) = self.evaluate(config, at, count_so_far);
+        if bursty {
+            self.in_burst = true;
+            best
+        } else {
+            None
+        }
+    }
+
+    /// Adds the count of the bucket starting at `at` (buckets in order, empty ones included) and
+    /// returns a burst if one starts with it.
+    pub fn observe(&mut self, config: &BurstConfig, at: DateTime<Utc>, count: f64) -> Option<Burst> {
+        let (bursty, best, expected) = self.evaluate(config, at, count);
+        let lambda = expected.max(0.5);
         let ready = self.seen >= config.warmup;
         let fired = if ready && bursty && !self.in_burst { best } else { None };
         if ready {
@@ -213,7 +238,11 @@ impl Series {
                 if self.day_exp >= 3.0 {
                     let w = &mut self.weekday[done.weekday().num_days_from_monday() as usize];
                     let ratio = (self.day_obs / self.day_exp).clamp(0.1, 4.0);
-                    w.0 = if w.1 == 0 { ratio } else { config.weekday_alpha * ratio + (1.0 - config.weekday_alpha) * w.0 };
+                    w.0 = if w.1 == 0 {
+                        ratio
+                    } else {
+                        config.weekday_alpha * ratio + (1.0 - config.weekday_alpha) * w.0
+                    };
                     w.1 += 1;
                     // The factors of the days seen average 1, so that they and the hour-of-day
                     // means cannot drift apart (only their product is observed).
@@ -238,9 +267,14 @@ impl Series {
         }
         // The hour-of-day mean learns the count with the day's factor taken out.
         let deseasoned = learned / self.weekday[dow].0.max(0.1);
-        slot.0 = if slot.1 == 0 { deseasoned } else { config.slot_alpha * deseasoned + (1.0 - config.slot_alpha) * slot.0 };
+        slot.0 =
+            if slot.1 == 0 { deseasoned } else { config.slot_alpha * deseasoned + (1.0 - config.slot_alpha) * slot.0 };
         slot.1 = slot.1.saturating_add(1);
-        self.level = if self.seen == 0 { learned } else { config.level_alpha * learned + (1.0 - config.level_alpha) * self.level };
+        self.level = if self.seen == 0 {
+            learned
+        } else {
+            config.level_alpha * learned + (1.0 - config.level_alpha) * self.level
+        };
         self.seen = self.seen.saturating_add(1);
         self.prev = Some(count);
         self.prev_expected = expected;
@@ -310,6 +344,22 @@ mod tests {
     use chrono::TimeZone;
 
     #[test]
+    fn an_open_bucket_fires_early_and_its_close_does_not_fire_again() {
+        let start = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
+        let config = BurstConfig::default();
+        let mut s = Series::default();
+        for h in 0..200 {
+            s.observe(&config, start + Duration::hours(h), 3.0);
+        }
+        let t = start + Duration::hours(200);
+        assert!(s.check_open(&config, t, 5.0).is_none());
+        let b = s.check_open(&config, t, 25.0).expect("already a burst");
+        assert_eq!(b.observed, 25.0);
+        assert!(s.check_open(&config, t, 30.0).is_none());
+        assert!(s.observe(&config, t, 40.0).is_none(), "fired already");
+    }
+
+    #[test]
     fn poisson_tail_matches_known_values() {
         // P(X >= 1 | 1) = 1 - e^-1
         assert!((poisson_tail(1.0, 1.0) - (1.0 - (-1f64).exp())).abs() < 1e-12);
@@ -325,10 +375,10 @@ mod tests {
         let start = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
         let mut config = BurstConfig::default();
         let mut s = Series::default();
-        for h in 0..72 {
+        for h in 0..200 {
             assert!(s.observe(&config, start + Duration::hours(h), 3.0).is_none());
         }
-        let t = start + Duration::hours(72);
+        let t = start + Duration::hours(200);
         let b = s.observe(&config, t, 30.0).expect("fires");
         assert_eq!((b.observed, b.window_end, b.sensitivity), (30.0, t + Duration::hours(1), Sensitivity::Balanced));
         assert!(b.expected > 2.5 && b.expected < 3.5 && b.score > 5.0, "{b:?}");
@@ -338,13 +388,15 @@ mod tests {
             s.observe(&config, t + Duration::hours(h), 3.0);
         }
         assert!(!s.in_burst());
-        // 10 against ~3.4 is not enough for balanced, enough for high (set by a special period)
+        // 9 against 3 is not enough for balanced, enough for high (set by a special period)
         let t2 = t + Duration::hours(6);
         let mut quiet = s.clone();
-        assert!(quiet.observe(&config, t2, 10.0).is_none());
+        assert!(quiet.observe(&config, t2, 9.0).is_none());
         let day = t2.with_timezone(&config.zone).date_naive();
-        config.special.push(SpecialPeriod { name: "校庆".into(), from: day, to: day, sensitivity: Sensitivity::High });
-        let b = s.observe(&config, t2, 10.0).expect("fires in the special period");
+        config
+            .special
+            .push(SpecialPeriod { name: "校庆".into(), from: day, to: day, sensitivity: Sensitivity::High });
+        let b = s.observe(&config, t2, 9.0).expect("fires in the special period");
         assert_eq!((b.sensitivity, b.period.as_deref()), (Sensitivity::High, Some("校庆")));
     }
 }

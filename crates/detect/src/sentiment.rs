@@ -119,13 +119,19 @@ pub fn features(family: Family, text: &str, out: &mut Vec<Feature>, mut names: O
     }
 }
 
-const ZH_NEGATORS: &[&str] = &["不", "没", "没有", "未", "别", "无", "非", "毫无", "并不", "从不", "不是", "不太", "不怎么"];
+const ZH_NEGATORS: &[&str] =
+    &["不", "没", "没有", "未", "别", "无", "非", "毫无", "并不", "从不", "不是", "不太", "不怎么"];
 const ZH_DEGREE: &[&str] = &[
-    "非常", "很", "太", "特别", "十分", "极", "极其", "超", "超级", "真", "好", "挺", "相当", "最", "更", "有点", "有些", "稍微",
-    "略", "比较", "还算",
+    "非常", "很", "太", "特别", "十分", "极", "极其", "超", "超级", "真", "好", "挺", "相当", "最", "更", "有点",
+    "有些", "稍微", "略", "比较", "还算",
 ];
 
-fn zh_features(text: &str, buf: &mut String, emit: &mut impl FnMut(&str, f32, &mut Vec<Feature>), out: &mut Vec<Feature>) {
+fn zh_features(
+    text: &str,
+    buf: &mut String,
+    emit: &mut impl FnMut(&str, f32, &mut Vec<Feature>),
+    out: &mut Vec<Feature>,
+) {
     let folded = fold(text);
     let chars: Vec<char> = folded.chars().collect();
     // Runs of letters (Han, Latin, digits); punctuation and spaces break n-grams.
@@ -251,7 +257,11 @@ fn zh_lexicon_counts(folded: &str) -> (f32, f32) {
         if ZH_NEGATORS.iter().any(|n| before.contains(n)) {
             p = -p;
         }
-        if ZH_DEGREE.iter().filter(|d| d.chars().count() >= 2 || **d == "很" || **d == "太").any(|d| before.ends_with(d)) {
+        if ZH_DEGREE
+            .iter()
+            .filter(|d| d.chars().count() >= 2 || **d == "很" || **d == "太")
+            .any(|d| before.ends_with(d))
+        {
             p *= 1.5;
         }
         if p > 0.0 {
@@ -288,19 +298,63 @@ fn emit_len(len: usize, buf: &mut String, emit: &mut impl FnMut(&str, f32, &mut 
 }
 
 const EN_NEGATORS: &[&str] = &[
-    "not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "nowhere", "cannot", "without", "hardly", "rarely",
-    "seldom", "despite", "aint", "cant", "dont", "doesnt", "didnt", "isnt", "arent", "wasnt", "werent", "wont", "wouldnt",
-    "shouldnt", "couldnt", "havent", "hasnt", "hadnt", "mustnt",
+    "not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "nowhere", "cannot", "without", "hardly",
+    "rarely", "seldom", "despite", "aint", "cant", "dont", "doesnt", "didnt", "isnt", "arent", "wasnt", "werent",
+    "wont", "wouldnt", "shouldnt", "couldnt", "havent", "hasnt", "hadnt", "mustnt",
 ];
 const EN_BOOST: &[&str] = &[
-    "absolutely", "amazingly", "awfully", "completely", "considerably", "deeply", "enormously", "entirely", "especially",
-    "exceptionally", "extremely", "fully", "greatly", "highly", "hugely", "incredibly", "intensely", "particularly", "purely",
-    "quite", "really", "remarkably", "so", "substantially", "thoroughly", "totally", "tremendously", "truly", "unbelievably",
-    "utterly", "very", "most", "more", "super", "way",
+    "absolutely",
+    "amazingly",
+    "awfully",
+    "completely",
+    "considerably",
+    "deeply",
+    "enormously",
+    "entirely",
+    "especially",
+    "exceptionally",
+    "extremely",
+    "fully",
+    "greatly",
+    "highly",
+    "hugely",
+    "incredibly",
+    "intensely",
+    "particularly",
+    "purely",
+    "quite",
+    "really",
+    "remarkably",
+    "so",
+    "substantially",
+    "thoroughly",
+    "totally",
+    "tremendously",
+    "truly",
+    "unbelievably",
+    "utterly",
+    "very",
+    "most",
+    "more",
+    "super",
+    "way",
 ];
 const EN_DAMP: &[&str] = &[
-    "almost", "barely", "hardly", "kinda", "less", "little", "marginally", "occasionally", "partly", "scarcely", "slightly",
-    "somewhat", "sorta", "fairly", "rather",
+    "almost",
+    "barely",
+    "hardly",
+    "kinda",
+    "less",
+    "little",
+    "marginally",
+    "occasionally",
+    "partly",
+    "scarcely",
+    "slightly",
+    "somewhat",
+    "sorta",
+    "fairly",
+    "rather",
 ];
 
 /// An English token: lower-case word (apostrophes removed) or one punctuation mark.
@@ -451,7 +505,12 @@ const B_INCR: f32 = 0.293;
 const C_INCR: f32 = 0.733;
 const N_SCALAR: f32 = -0.74;
 
-fn en_features(text: &str, buf: &mut String, emit: &mut impl FnMut(&str, f32, &mut Vec<Feature>), out: &mut Vec<Feature>) {
+fn en_features(
+    text: &str,
+    buf: &mut String,
+    emit: &mut impl FnMut(&str, f32, &mut Vec<Feature>),
+    out: &mut Vec<Feature>,
+) {
     let tokens = en_tokens(text);
     let mut negated = false;
     let mut prev: Option<&str> = None;
@@ -821,7 +880,8 @@ mod tests {
             ("太差了，不推荐", Polarity::Negative),
             ("很差，退货", Polarity::Negative),
         ];
-        let examples: Vec<Example<'_>> = texts.iter().map(|(t, l)| Example { text: t, label: *l, weight: 1.0 }).collect();
+        let examples: Vec<Example<'_>> =
+            texts.iter().map(|(t, l)| Example { text: t, label: *l, weight: 1.0 }).collect();
         let file = train(Family::Zh, &examples, TrainConfig { min_count: 1, ..TrainConfig::for_family(Family::Zh) });
         let model = Model::parse(&file).unwrap();
         let analyzer = Analyzer::new(model, Model::default());

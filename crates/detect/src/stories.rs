@@ -90,8 +90,9 @@ pub struct Story {
     pub sentiment: [u64; 3],
     /// Centroid: term and summed weight, heaviest first.
     pub centroid: Vec<(String, f32)>,
-    /// Similarity of the title item to the centroid when it was chosen.
-    title_fit: f32,
+    /// The title item's terms, to compare later items with it against the current centroid.
+    #[serde(default)]
+    title_terms: Vec<(String, f32)>,
 }
 
 impl Story {
@@ -131,7 +132,17 @@ pub struct Stories {
     next_id: StoryId,
     /// Stories changed since the last [`Stories::take_changed`].
     changed: HashSet<StoryId>,
+    /// Document frequency of terms in the stream, and documents counted: a term in many items
+    /// (the organization's own name, a campus) says little about which event an item is about,
+    /// however rare it is in the dictionary.
+    df: HashMap<String, u32>,
+    docs: u32,
 }
+
+/// Documents counted before the stream's frequencies temper term weights.
+const DF_MIN_DOCS: u32 = 200;
+/// Frequencies are halved when this many documents have been counted (recent ones weigh more).
+const DF_HALVE_AT: u32 = 200_000;
 
 impl Stories {
     /// Empty state; ids start at `next_id` (1 for a fresh store).
@@ -216,6 +227,8 @@ impl Stories {
     /// Places one item (items should come roughly in time order).
     pub fn place(&mut self, item: &StoryInput<'_>) -> Placement {
         let cfg = self.config;
+        let tempered = self.temper(item.terms);
+        let item = &StoryInput { terms: &tempered, ..item.clone() };
         let norm = item.terms.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
         // 1. Near-duplicates follow their group.
         if let Some(story) = item.dup_group.and_then(|g| self.dup_story.get(&g)).map(|s| self.resolve(*s)) {
@@ -273,6 +286,34 @@ impl Stories {
         Placement { story: survivor, new: false, woke, merged, similarity: sim }
     }
 
+    /// Counts the item's terms in the stream and scales down those found in more than one
+    /// item in a hundred (in ten: by half).
+    fn temper(&mut self, terms: &[(String, f32)]) -> Vec<(String, f32)> {
+        self.docs += 1;
+        if self.docs >= DF_HALVE_AT {
+            self.docs /= 2;
+            self.df.retain(|_, n| {
+                *n /= 2;
+                *n > 0
+            });
+        }
+        for (t, _) in terms {
+            *self.df.entry(t.clone()).or_default() += 1;
+        }
+        if self.docs < DF_MIN_DOCS {
+            return terms.to_vec();
+        }
+        let docs = self.docs as f32;
+        terms
+            .iter()
+            .map(|(t, w)| {
+                let df = self.df.get(t).copied().unwrap_or(1) as f32;
+                let factor = ((docs / df).ln() / 100f32.ln()).clamp(0.05, 1.0);
+                (t.clone(), w * factor)
+            })
+            .collect()
+    }
+
     fn start(&mut self, item: &StoryInput<'_>, norm: f32) -> StoryId {
         let id = self.next_id;
         self.next_id += 1;
@@ -287,7 +328,7 @@ impl Stories {
             sources: Vec::new(),
             sentiment: [0; 3],
             centroid: Vec::new(),
-            title_fit: 0.0,
+            title_terms: Vec::new(),
         };
         self.stories.insert(id, story);
         self.add(id, item, norm, 0.0);
@@ -324,12 +365,15 @@ impl Stories {
             c.truncate(cfg.centroid_terms);
             story.centroid = c;
         }
-        // The title is the original (non-copy) item closest to the centroid.
+        // The title is the original (non-copy) item closest to the current centroid.
         if !item.is_copy && !item.headline.is_empty() {
-            let fit = if norm > 0.0 { cosine(item.terms, norm, &story.centroid, story.norm()) } else { 0.0 };
-            if story.title.is_empty() || fit > story.title_fit + 0.05 {
+            let c_norm = story.norm();
+            let fit = if norm > 0.0 { cosine(item.terms, norm, &story.centroid, c_norm) } else { 0.0 };
+            let t_norm = story.title_terms.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+            let current = cosine(&story.title_terms, t_norm, &story.centroid, c_norm);
+            if story.title.is_empty() || story.title_terms.is_empty() || fit > current + 0.02 {
                 story.title = headline(item.headline);
-                story.title_fit = fit;
+                story.title_terms = item.terms.to_vec();
             }
         }
         let after: HashSet<String> = story.centroid.iter().map(|(t, _)| t.clone()).collect();
@@ -415,10 +459,10 @@ fn cosine(a: &[(String, f32)], a_norm: f32, b: &[(String, f32)], b_norm: f32) ->
 }
 
 const EN_STOP: &[&str] = &[
-    "the", "and", "for", "that", "this", "with", "are", "was", "were", "have", "has", "had", "not", "but", "you", "your",
-    "our", "their", "they", "them", "from", "about", "what", "when", "who", "will", "would", "can", "could", "just", "all",
-    "any", "been", "its", "it's", "more", "out", "one", "there", "here", "than", "then", "also", "into", "some", "very",
-    "http", "https", "www", "com",
+    "the", "and", "for", "that", "this", "with", "are", "was", "were", "have", "has", "had", "not", "but", "you",
+    "your", "our", "their", "they", "them", "from", "about", "what", "when", "who", "will", "would", "can", "could",
+    "just", "all", "any", "been", "its", "it's", "more", "out", "one", "there", "here", "than", "then", "also", "into",
+    "some", "very", "http", "https", "www", "com",
 ];
 
 /// The distinctive terms of a text, weighted by TF-IDF: tokens of two or more Han characters or

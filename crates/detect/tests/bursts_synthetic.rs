@@ -65,13 +65,23 @@ const HOURS: usize = 30 * 24;
 /// strengths: volume 3 to 6 times the usual for 3 to 6 hours, and at least 8 extra items an hour
 /// (at night, a few items are already a rise). The first hour carries 60% of the rise.
 fn injected(start: DateTime<Utc>, zone: Tz) -> Vec<Injected> {
-    [(8, 2, 4, 4.0), (10, 18, 3, 3.0), (12, 7, 5, 3.0), (15, 13, 6, 3.5), (18, 3, 3, 3.0), (20, 4, 4, 6.0), (23, 0, 5, 3.0), (26, 11, 3, 4.0), (28, 17, 4, 3.0)]
-        .iter()
-        .map(|&(day, hour, len, times)| {
-            let at = start + Duration::hours((day * 24 + hour) as i64);
-            Injected { start: day * 24 + hour, len, extra: ((times - 1.0) * seasonal(at, zone)).max(8.0) }
-        })
-        .collect()
+    [
+        (8, 2, 4, 4.0),
+        (10, 18, 3, 3.0),
+        (12, 7, 5, 3.0),
+        (15, 13, 6, 3.5),
+        (18, 3, 3, 3.0),
+        (20, 4, 4, 6.0),
+        (23, 0, 5, 3.0),
+        (26, 11, 3, 4.0),
+        (28, 17, 4, 3.0),
+    ]
+    .iter()
+    .map(|&(day, hour, len, times)| {
+        let at = start + Duration::hours((day * 24 + hour) as i64);
+        Injected { start: day * 24 + hour, len, extra: ((times - 1.0) * seasonal(at, zone)).max(8.0) }
+    })
+    .collect()
 }
 
 fn stream(seed: u64, start: DateTime<Utc>, zone: Tz, bursts: &[Injected]) -> Vec<f64> {
@@ -123,7 +133,10 @@ fn bursts_are_caught_quickly_with_few_false_alarms() {
     let bursts = injected(start, zone);
     let seeds: Vec<u64> = (1..=10).collect();
     println!("synthetic streams: {HOURS} hourly buckets (30 days) each, {} injected bursts, seeds 1–10", bursts.len());
-    println!("{:<9} {:>5} {:>26} {:>14} {:>16}", "level", "seed", "delay per burst (buckets)", "within two", "false alarms/day");
+    println!(
+        "{:<9} {:>5} {:>26} {:>14} {:>16}",
+        "level", "seed", "delay per burst (buckets)", "within two", "false alarms/day"
+    );
     let mut summary = Vec::new();
     for level in Sensitivity::ALL {
         let (mut within, mut caught, mut total, mut false_total) = (0, 0, 0, 0);
@@ -152,7 +165,15 @@ fn bursts_are_caught_quickly_with_few_false_alarms() {
     println!("{:<9} {:>22} {:>10} {:>22}", "level", "caught within two", "caught", "false alarms per day");
     for (level, within, caught, total, per_day) in &summary {
         let pct = 100.0 * *within as f64 / *total as f64;
-        println!("{:<9} {:>14}/{:<3} ({pct:>3.0}%) {:>7}/{:<3} {:>20.3}", level.as_str(), within, total, caught, total, per_day);
+        println!(
+            "{:<9} {:>14}/{:<3} ({pct:>3.0}%) {:>7}/{:<3} {:>20.3}",
+            level.as_str(),
+            within,
+            total,
+            caught,
+            total,
+            per_day
+        );
     }
     let (_, within, _, total, per_day) = summary[1];
     assert!(within as f64 >= 0.9 * total as f64, "balanced: only {within} of {total} bursts caught within two buckets");

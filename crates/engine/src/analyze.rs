@@ -141,10 +141,34 @@ mod tests {
         let t = |h: i64| Some(now - chrono::Duration::hours(h));
         let rows = vec![
             // listed first, published later: the repost
-            (1, ItemInput { published_at: t(1), ..input("b", "太吓人了//@小李:澜江理工大学第三食堂今天中午多名学生出现腹泻症状，学校已经介入调查") }),
-            (2, ItemInput { published_at: t(2), ..input("a", "澜江理工大学第三食堂今天中午多名学生出现腹泻症状，学校已经介入调查") }),
-            (3, ItemInput { text: Some("Completely unrelated English post about the library".into()), ..Default::default() }),
-            (4, ItemInput { published_at: t(0), ..input("c", "第三食堂腹泻事件：澜江理工大学称涉事学生已就医，食堂停业整顿") }),
+            (
+                1,
+                ItemInput {
+                    published_at: t(1),
+                    ..input("b", "太吓人了//@小李:澜江理工大学第三食堂今天中午多名学生出现腹泻症状，学校已经介入调查")
+                },
+            ),
+            (
+                2,
+                ItemInput {
+                    published_at: t(2),
+                    ..input("a", "澜江理工大学第三食堂今天中午多名学生出现腹泻症状，学校已经介入调查")
+                },
+            ),
+            (
+                3,
+                ItemInput {
+                    text: Some("Completely unrelated English post about the library".into()),
+                    ..Default::default()
+                },
+            ),
+            (
+                4,
+                ItemInput {
+                    published_at: t(0),
+                    ..input("c", "第三食堂腹泻事件：澜江理工大学称涉事学生已就医，食堂停业整顿")
+                },
+            ),
             (5, input("bad", "   ")),
         ];
         let out = analyze_all(&rows, now, &Segmenter::shared_default(), DedupConfig::default());

@@ -3,6 +3,7 @@
 //! hand-offs) will live here too, each keeping its state in the store.
 #![deny(missing_docs)]
 
+pub mod analysis;
 pub mod analyze;
 pub mod import;
 pub mod pipeline;

@@ -8,6 +8,7 @@
 //! the new items to tantivy; the index is committed from time to time and always catches up with
 //! the store when opened, so it never disagrees with the store for long, and never after a restart.
 
+use crate::analysis::{Analysis, AnalysisConfig, ItemAnalysis};
 use crate::topics::{ActiveTopics, TopicDiagnostic, TopicHit};
 use crate::EngineError;
 use chrono::{DateTime, Utc};
@@ -113,6 +114,8 @@ pub struct Pipeline {
     last_index_commit: Instant,
     last_stored: ItemId,
     topics: Arc<ActiveTopics>,
+    analysis: Analysis,
+    analysis_config: AnalysisConfig,
 }
 
 /// An item ready to be written: the text pipeline's output and the topics it matched.
@@ -122,6 +125,8 @@ pub struct Ready {
     pub prepared: Prepared,
     /// The enabled topics it matched.
     pub topics: Vec<TopicHit>,
+    /// Sentiment and story terms.
+    pub analysis: ItemAnalysis,
 }
 
 /// Runs the text pipeline and the topic rules on one input (the parallel stage).
@@ -133,7 +138,8 @@ pub fn make_ready(
 ) -> Result<Ready, InvalidItem> {
     let prepared = prepare(input, now, segmenter, PrepareOptions { tokens: true })?;
     let topics = topics.hits(&prepared.item);
-    Ok(Ready { prepared, topics })
+    let analysis = ItemAnalysis::of(&prepared, segmenter);
+    Ok(Ready { prepared, topics, analysis })
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -168,6 +174,8 @@ impl Pipeline {
         let index = SearchIndex::open(&dir.index_dir(), segmenter.clone(), true)?;
         let dedup = rebuild_dedup(&db, config.dedup)?;
         let last_stored = db.max_item_id()?;
+        let analysis_config = AnalysisConfig::default();
+        let analysis = Analysis::open(&db, analysis_config.clone(), chrono::Utc::now())?;
         let mut p = Pipeline {
             db,
             index,
@@ -177,6 +185,8 @@ impl Pipeline {
             last_index_commit: Instant::now(),
             last_stored,
             topics: Arc::new(ActiveTopics::empty()),
+            analysis,
+            analysis_config,
         };
         p.reload_topics()?;
         p.catch_up_index()?;
@@ -193,6 +203,11 @@ impl Pipeline {
         }
         self.topics = Arc::new(topics);
         Ok(diags)
+    }
+
+    /// The analysis state (stories, burst series).
+    pub fn analysis(&self) -> &Analysis {
+        &self.analysis
     }
 
     /// The topics items are matched against.
@@ -276,8 +291,8 @@ impl Pipeline {
         let written = (|| -> Result<(), EngineError> {
             let mut tx = self.db.writer()?;
             for r in prepared {
-                let (p, hits) = match r {
-                    Ok(r) => (r.prepared, r.topics),
+                let (p, hits, analysis) = match r {
+                    Ok(r) => (r.prepared, r.topics, r.analysis),
                     Err(e) => {
                         result.outcomes.push(Outcome::Rejected(e));
                         continue;
@@ -296,6 +311,7 @@ impl Pipeline {
                             let keys: Vec<_> = hits.iter().map(|h| (h.key, h.version)).collect();
                             tx.insert_topic_hits(id, p.item.published_at, &keys)?;
                         }
+                        self.analysis.add(&mut tx, id, group.0, found.is_some(), &p, &analysis, &hits)?;
                         result.outcomes.push(Outcome::Stored { id, group, duplicate: found.map(|(_, r)| r) });
                         new_items.push((id, group, p, hits.into_iter().map(|h| h.id).collect()));
                     }
@@ -304,12 +320,15 @@ impl Pipeline {
                     }
                 }
             }
+            self.analysis.save(&mut tx)?;
             tx.commit()?;
             Ok(())
         })();
         if let Err(e) = written {
-            // The transaction rolled back: forget what the duplicate finder learnt from it.
+            // The transaction rolled back: forget what the duplicate finder and the analysis
+            // learnt from it.
             self.dedup = rebuild_dedup(&self.db, self.config.dedup)?;
+            self.analysis = Analysis::open(&self.db, self.analysis_config.clone(), chrono::Utc::now())?;
             return Err(e);
         }
         for (id, group, p, topics) in new_items {

@@ -319,8 +319,8 @@ pub fn rule_input(item: &Item) -> RuleInput<'_> {
 /// The enabled topics of the store, compiled for matching every ingested item.
 pub struct ActiveTopics {
     set: RuleSet,
-    /// Per rule: the topic's key, the version of its rule, and its id.
-    topics: Vec<(TopicKey, i64, String)>,
+    /// Per rule: the topic's key, the version of its rule, its id and its alert severity.
+    topics: Vec<(TopicKey, i64, String, String)>,
 }
 
 impl std::fmt::Debug for ActiveTopics {
@@ -338,6 +338,8 @@ pub struct TopicHit {
     pub version: i64,
     /// Topic id.
     pub id: String,
+    /// The topic's alert severity (`low`, `medium`, `high`, `critical`).
+    pub severity: String,
 }
 
 impl ActiveTopics {
@@ -351,7 +353,7 @@ impl ActiveTopics {
             match check_rule(&r.def.id, &r.def.rule) {
                 Ok((node, _)) => {
                     nodes.push(node);
-                    topics.push((r.key, r.version, r.def.id.clone()));
+                    topics.push((r.key, r.version, r.def.id.clone(), r.def.severity.clone()));
                 }
                 Err(d) => diags.push(d),
             }
@@ -384,8 +386,8 @@ impl ActiveTopics {
             .matching(&rule_input(item))
             .into_iter()
             .map(|i| {
-                let (key, version, id) = &self.topics[i];
-                TopicHit { key: *key, version: *version, id: id.clone() }
+                let (key, version, id, severity) = &self.topics[i];
+                TopicHit { key: *key, version: *version, id: id.clone(), severity: severity.clone() }
             })
             .collect();
         out.sort_by(|a, b| a.id.cmp(&b.id));

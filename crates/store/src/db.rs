@@ -141,6 +141,43 @@ const MIGRATIONS: &[&str] = &[
         updated_by TEXT NOT NULL
     );
     "#,
+    // 6: analysis: each item's sentiment and story; stories (state as JSON), their merges, their
+    // hourly volume; the state of burst series.
+    r#"
+    CREATE TABLE item_analysis (
+        item      INTEGER PRIMARY KEY REFERENCES items(id),
+        sentiment TEXT NOT NULL,
+        score     REAL NOT NULL,
+        story     INTEGER NOT NULL
+    );
+    CREATE INDEX item_analysis_story ON item_analysis(story);
+    CREATE TABLE stories (
+        id         INTEGER PRIMARY KEY,
+        title      TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL,
+        items      INTEGER NOT NULL,
+        state      TEXT NOT NULL,
+        merged_into INTEGER
+    );
+    CREATE INDEX stories_last_seen ON stories(last_seen);
+    CREATE TABLE story_lineage (
+        absorbed INTEGER PRIMARY KEY,
+        survivor INTEGER NOT NULL,
+        at       INTEGER NOT NULL,
+        kind     TEXT NOT NULL
+    );
+    CREATE TABLE story_volume (
+        story  INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        items  INTEGER NOT NULL,
+        PRIMARY KEY (story, bucket)
+    ) WITHOUT ROWID;
+    CREATE TABLE burst_series (
+        key   TEXT PRIMARY KEY,
+        state TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// A stored item with its store-assigned fields.
@@ -183,15 +220,31 @@ pub struct DedupRow<'a> {
 /// The item database.
 #[derive(Debug)]
 pub struct Db {
-    conn: Connection,
+    pub(crate) conn: Connection,
 }
 
-fn millis(t: DateTime<Utc>) -> i64 {
+pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-fn from_millis(ms: i64) -> DateTime<Utc> {
+pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+pub(crate) const SIGNAL_COLUMNS: &str = "id, kind, severity, created_at, source, topic, story, title, explanation";
+
+pub(crate) fn row_to_signal(r: &rusqlite::Row<'_>) -> rusqlite::Result<Signal> {
+    Ok(Signal {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        severity: r.get(2)?,
+        created_at: from_millis(r.get(3)?),
+        source: r.get(4)?,
+        topic: r.get(5)?,
+        story: r.get(6)?,
+        title: r.get(7)?,
+        explanation: r.get(8)?,
+    })
 }
 
 const ITEM_COLUMNS: &str = "id, group_id, ingested_at, source, ext_id, url, canonical_url, title, text, published_at, \
@@ -559,23 +612,9 @@ impl Db {
 
     /// The newest signals first.
     pub fn signals(&self, limit: usize) -> Result<Vec<Signal>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, kind, severity, created_at, source, topic, story, title, explanation FROM signals \
-             ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = stmt.query_map([limit as i64], |r| {
-            Ok(Signal {
-                id: r.get(0)?,
-                kind: r.get(1)?,
-                severity: r.get(2)?,
-                created_at: from_millis(r.get(3)?),
-                source: r.get(4)?,
-                topic: r.get(5)?,
-                story: r.get(6)?,
-                title: r.get(7)?,
-                explanation: r.get(8)?,
-            })
-        })?;
+        let mut stmt =
+            self.conn.prepare_cached(&format!("SELECT {SIGNAL_COLUMNS} FROM signals ORDER BY id DESC LIMIT ?1"))?;
+        let rows = stmt.query_map([limit as i64], row_to_signal)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -862,7 +901,7 @@ pub struct Signal {
 
 /// A write transaction. Nothing is visible or durable until [`WriteTx::commit`] returns.
 pub struct WriteTx<'a> {
-    tx: Transaction<'a>,
+    pub(crate) tx: Transaction<'a>,
     next_id: i64,
 }
 

@@ -6,9 +6,11 @@
 //! store, and when, is decided by `tidewatch-engine`.
 #![deny(missing_docs)]
 
+pub mod analysis;
 pub mod db;
 pub mod search;
 
+pub use analysis::{Lineage, StoryRow};
 pub use db::{
     Db, DedupRow, GroupView, Inserted, Signal, SourceState, StoredItem, TopicDraft, TopicKey, TopicRecord,
     TopicVersion, WriteTx,

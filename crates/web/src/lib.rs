@@ -10,6 +10,7 @@
 pub mod api;
 pub mod error;
 pub mod ingest;
+pub mod stories;
 pub mod topics;
 
 use std::net::SocketAddr;

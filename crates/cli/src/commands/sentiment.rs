@@ -5,8 +5,8 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tidewatch_detect::sentiment::{is_held_out, train, Analyzer, Example, Family, Model, Polarity, TrainConfig};
-use xxhash_rust::xxh3::xxh3_64;
 use tidewatch_model::Lang;
+use xxhash_rust::xxh3::xxh3_64;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -135,7 +135,10 @@ fn read_corpus(path: &std::path::Path) -> anyhow::Result<Vec<(String, Polarity)>
     Ok(rows)
 }
 
-fn train_models(eval_dir: &std::path::Path, out: &std::path::Path, validate: bool,
+fn train_models(
+    eval_dir: &std::path::Path,
+    out: &std::path::Path,
+    validate: bool,
     config: impl Fn(Family) -> TrainConfig,
 ) -> anyhow::Result<()> {
     let sets = [
@@ -170,22 +173,22 @@ fn train_models(eval_dir: &std::path::Path, out: &std::path::Path, validate: boo
             };
             let lang = if family == Family::Zh { Lang::Zh } else { Lang::En };
             for (fi, file) in files.iter().enumerate() {
-            let part = &rows[if fi == 0 { 0 } else { ends[fi - 1] }..ends[fi]];
-            let pairs: Vec<(Polarity, Polarity)> = part
-                .iter()
-                .filter(|(t, _)| is_validation(t))
-                .map(|(t, l)| {
-                    let s = analyzer.analyze(lang, "", t);
-                    let p = match family {
-                        Family::Zh if s.score > 0.0 => Polarity::Positive,
-                        Family::Zh => Polarity::Negative,
-                        Family::En => s.label,
-                    };
-                    (*l, p)
-                })
-                .collect();
-            let (accuracy, f1) = macro_f1(&pairs, family == Family::En);
-            println!("{file}: validation accuracy {accuracy:.3}, macro-F1 {f1:.3} ({} texts)", pairs.len());
+                let part = &rows[if fi == 0 { 0 } else { ends[fi - 1] }..ends[fi]];
+                let pairs: Vec<(Polarity, Polarity)> = part
+                    .iter()
+                    .filter(|(t, _)| is_validation(t))
+                    .map(|(t, l)| {
+                        let s = analyzer.analyze(lang, "", t);
+                        let p = match family {
+                            Family::Zh if s.score > 0.0 => Polarity::Positive,
+                            Family::Zh => Polarity::Negative,
+                            Family::En => s.label,
+                        };
+                        (*l, p)
+                    })
+                    .collect();
+                let (accuracy, f1) = macro_f1(&pairs, family == Family::En);
+                println!("{file}: validation accuracy {accuracy:.3}, macro-F1 {f1:.3} ({} texts)", pairs.len());
             }
             continue;
         }
