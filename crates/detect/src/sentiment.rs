@@ -126,6 +126,12 @@ const ZH_DEGREE: &[&str] = &[
     "有些", "稍微", "略", "比较", "还算",
 ];
 
+/// The first characters of the negators and degree words (most characters start none).
+const MARKER_FIRST_CHARS: &[char] = &[
+    '不', '没', '未', '别', '无', '非', '毫', '并', '从', '很', '太', '特', '十', '极', '超', '真', '好', '挺', '相',
+    '最', '更', '有', '稍', '略', '比', '还',
+];
+
 fn zh_features(
     text: &str,
     buf: &mut String,
@@ -168,6 +174,10 @@ fn zh_features(
         let mut j = 0;
         while j < run.len() {
             let rest = &run[j..];
+            if !MARKER_FIRST_CHARS.contains(&rest[0]) {
+                j += 1;
+                continue;
+            }
             // The longest negator or degree word starting here (非常 is a degree word, not 非).
             let found = [("neg:", ZH_NEGATORS), ("deg:", ZH_DEGREE)]
                 .iter()
@@ -561,16 +571,36 @@ fn en_features(
     emit_len(tokens.len(), buf, emit, out);
 }
 
+/// Feature keys are already hashes (xxh3): use them as they are.
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyIsHash(u64);
+
+impl std::hash::Hasher for KeyIsHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type HashedMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<KeyIsHash>>;
+
 /// A trained model: per feature, one weight per class (negative, neutral, positive).
 #[derive(Debug, Default)]
 pub struct Model {
-    weights: HashMap<u64, [f32; 3]>,
+    weights: HashedMap<[f32; 3]>,
 }
 
 impl Model {
     /// Parses a model file (`name<TAB>w_neg<TAB>w_neu<TAB>w_pos` lines; `#` comments).
     pub fn parse(text: &str) -> Result<Model, String> {
-        let mut weights = HashMap::new();
+        let mut weights = HashedMap::default();
         for (n, line) in text.lines().enumerate() {
             if line.starts_with('#') || line.is_empty() {
                 continue;
@@ -836,6 +866,13 @@ mod tests {
         let (pos, neg) = zh_lexicon_counts("不严重，已妥善解决");
         assert!(pos >= 2.0 && neg == 0.0, "{pos} {neg}");
         assert_eq!(zh_lexicon_counts("今天天气"), (0.0, 0.0));
+    }
+
+    #[test]
+    fn marker_first_chars_cover_every_marker() {
+        for w in ZH_NEGATORS.iter().chain(ZH_DEGREE) {
+            assert!(MARKER_FIRST_CHARS.contains(&w.chars().next().unwrap()), "{w}");
+        }
     }
 
     #[test]

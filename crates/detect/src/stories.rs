@@ -88,21 +88,31 @@ pub struct Story {
     pub sources: Vec<String>,
     /// Items per polarity: negative, neutral, positive.
     pub sentiment: [u64; 3],
-    /// Centroid: term and summed weight, heaviest first.
+    /// Centroid: term and summed weight, heaviest first (as of the last
+    /// [`Stories::take_changed`]).
     pub centroid: Vec<(String, f32)>,
     /// The title item's terms, to compare later items with it against the current centroid.
     #[serde(default)]
     title_terms: Vec<(String, f32)>,
+    /// The centroid by term id, sorted by id, and its norm.
+    #[serde(skip)]
+    vec: Vec<(u32, f32)>,
+    #[serde(skip)]
+    norm: f32,
+    /// The title item's terms by id, sorted by id, and their norm.
+    #[serde(skip)]
+    title_vec: Vec<(u32, f32)>,
+    #[serde(skip)]
+    title_norm: f32,
+    /// The term ids the story is indexed under.
+    #[serde(skip)]
+    indexed: Vec<u32>,
 }
 
 impl Story {
     /// The heaviest terms.
     pub fn keywords(&self, n: usize) -> Vec<&str> {
         self.centroid.iter().take(n).map(|(t, _)| t.as_str()).collect()
-    }
-
-    fn norm(&self) -> f32 {
-        self.centroid.iter().map(|(_, w)| w * w).sum::<f32>().sqrt()
     }
 }
 
@@ -120,22 +130,30 @@ pub struct Placement {
     pub similarity: f32,
 }
 
+/// A story is found through this many of its heaviest terms.
+const INDEX_TERMS: usize = 16;
+/// An item looks for stories through this many of its heaviest terms.
+const QUERY_TERMS: usize = 10;
+
 /// The online clustering.
 #[derive(Debug, Default)]
 pub struct Stories {
     config: StoryConfig,
     stories: HashMap<StoryId, Story>,
-    /// Term → stories whose centroid holds it.
-    index: HashMap<String, HashSet<StoryId>>,
+    /// Term id → stories indexed under it.
+    index: HashMap<u32, Vec<StoryId>>,
+    /// Term strings and their ids.
+    vocab: HashMap<String, u32>,
+    names: Vec<String>,
     dup_story: HashMap<u64, StoryId>,
     redirects: HashMap<StoryId, StoryId>,
     next_id: StoryId,
     /// Stories changed since the last [`Stories::take_changed`].
     changed: HashSet<StoryId>,
-    /// Document frequency of terms in the stream, and documents counted: a term in many items
-    /// (the organization's own name, a campus) says little about which event an item is about,
-    /// however rare it is in the dictionary.
-    df: HashMap<String, u32>,
+    /// Document frequency of terms in the stream (by id), and documents counted: a term in many
+    /// items (the organization's own name, a campus) says little about which event an item is
+    /// about, however rare it is in the dictionary.
+    df: HashMap<u32, u32>,
     docs: u32,
 }
 
@@ -150,14 +168,34 @@ impl Stories {
         Stories { config, next_id: next_id.max(1), ..Stories::default() }
     }
 
+    fn intern(&mut self, term: &str) -> u32 {
+        if let Some(&id) = self.vocab.get(term) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(term.to_string());
+        self.vocab.insert(term.to_string(), id);
+        id
+    }
+
+    fn to_vec(&mut self, terms: &[(String, f32)]) -> Vec<(u32, f32)> {
+        let mut v: Vec<(u32, f32)> = terms.iter().map(|(t, w)| (self.intern(t), *w)).collect();
+        v.sort_unstable_by_key(|x| x.0);
+        v.dedup_by_key(|x| x.0);
+        v
+    }
+
     /// Restores a story kept in the store (its near-duplicate groups and redirects come with
     /// [`Stories::restore_dup`] and [`Stories::restore_redirect`]).
-    pub fn restore(&mut self, story: Story) {
+    pub fn restore(&mut self, mut story: Story) {
         self.next_id = self.next_id.max(story.id + 1);
-        for (t, _) in &story.centroid {
-            self.index.entry(t.clone()).or_default().insert(story.id);
-        }
-        self.stories.insert(story.id, story);
+        story.vec = self.to_vec(&story.centroid);
+        story.norm = norm(&story.vec);
+        story.title_vec = self.to_vec(&story.title_terms);
+        story.title_norm = norm(&story.title_vec);
+        let id = story.id;
+        self.stories.insert(id, story);
+        self.reindex(id);
     }
 
     /// Restores that a near-duplicate group belongs to a story.
@@ -173,15 +211,29 @@ impl Stories {
 
     /// The story an id now stands for (itself, or the survivor it was merged into).
     pub fn resolve(&self, mut id: StoryId) -> StoryId {
+        let mut hops = 0;
         while let Some(&next) = self.redirects.get(&id) {
             id = next;
+            hops += 1;
+            if hops > 10_000 {
+                break;
+            }
         }
         id
     }
 
-    /// A story by id (resolving merges).
+    /// A story by id (resolving merges). Its `centroid` is as of the last
+    /// [`Stories::take_changed`]; [`Stories::keywords`] is current.
     pub fn get(&self, id: StoryId) -> Option<&Story> {
         self.stories.get(&self.resolve(id))
+    }
+
+    /// A story's heaviest terms now.
+    pub fn keywords(&self, id: StoryId) -> Vec<&str> {
+        let Some(s) = self.get(id) else { return Vec::new() };
+        let mut v: Vec<&(u32, f32)> = s.vec.iter().collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.iter().take(8).map(|(t, _)| self.names[*t as usize].as_str()).collect()
     }
 
     /// Number of live (not absorbed) stories held.
@@ -194,9 +246,17 @@ impl Stories {
         self.stories.is_empty()
     }
 
-    /// The stories changed since the last call, and the merges (absorbed, survivor) since then.
+    /// The stories changed since the last call, with their centroids brought up to date.
     pub fn take_changed(&mut self) -> Vec<&Story> {
         let ids: Vec<StoryId> = self.changed.drain().collect();
+        for id in &ids {
+            if let Some(s) = self.stories.get_mut(id) {
+                let mut c: Vec<(String, f32)> =
+                    s.vec.iter().map(|(t, w)| (self.names[*t as usize].clone(), *w)).collect();
+                c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                s.centroid = c;
+            }
+        }
         ids.iter().filter_map(|id| self.stories.get(id)).collect()
     }
 
@@ -213,43 +273,72 @@ impl Stories {
 
     fn remove(&mut self, id: StoryId) -> Option<Story> {
         let story = self.stories.remove(&id)?;
-        for (t, _) in &story.centroid {
-            if let Some(set) = self.index.get_mut(t) {
-                set.remove(&id);
-                if set.is_empty() {
+        for t in &story.indexed {
+            if let Some(list) = self.index.get_mut(t) {
+                list.retain(|s| *s != id);
+                if list.is_empty() {
                     self.index.remove(t);
                 }
             }
         }
+        self.changed.remove(&id);
         Some(story)
+    }
+
+    /// Indexes a story under its heaviest terms (after its centroid changed).
+    fn reindex(&mut self, id: StoryId) {
+        let Some(s) = self.stories.get_mut(&id) else { return };
+        let mut top: Vec<(u32, f32)> = s.vec.clone();
+        if top.len() > INDEX_TERMS {
+            top.select_nth_unstable_by(INDEX_TERMS, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            top.truncate(INDEX_TERMS);
+        }
+        let mut now: Vec<u32> = top.into_iter().map(|x| x.0).collect();
+        now.sort_unstable();
+        let before = std::mem::replace(&mut s.indexed, now.clone());
+        for t in before.iter().filter(|t| now.binary_search(t).is_err()) {
+            if let Some(list) = self.index.get_mut(t) {
+                list.retain(|x| *x != id);
+                if list.is_empty() {
+                    self.index.remove(t);
+                }
+            }
+        }
+        for t in now.iter().filter(|t| before.binary_search(t).is_err()) {
+            self.index.entry(*t).or_default().push(id);
+        }
     }
 
     /// Places one item (items should come roughly in time order).
     pub fn place(&mut self, item: &StoryInput<'_>) -> Placement {
         let cfg = self.config;
-        let tempered = self.temper(item.terms);
-        let item = &StoryInput { terms: &tempered, ..item.clone() };
-        let norm = item.terms.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+        let vec = self.temper(item.terms);
+        let item_norm = norm(&vec);
         // 1. Near-duplicates follow their group.
         if let Some(story) = item.dup_group.and_then(|g| self.dup_story.get(&g)).map(|s| self.resolve(*s)) {
             if self.stories.contains_key(&story) {
                 let woke = item.published_at - self.stories[&story].last_seen > cfg.dormant_after;
-                self.add(story, item, norm, 1.0);
+                self.add(story, item, &vec, item_norm);
                 return Placement { story, new: false, woke, merged: Vec::new(), similarity: 1.0 };
             }
         }
-        // 2. Similar stories.
+        // 2. Similar stories, found through the item's heaviest terms that are not everywhere.
         let mut scored: Vec<(StoryId, f32, bool)> = Vec::new();
-        if norm > 0.0 {
-            let mut candidates: HashSet<StoryId> = HashSet::new();
-            for (t, _) in item.terms {
-                if let Some(set) = self.index.get(t) {
-                    candidates.extend(set.iter().copied());
+        if item_norm > 0.0 {
+            let mut query: Vec<(u32, f32)> = vec.clone();
+            query.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            let common = |t: u32| self.docs >= DF_MIN_DOCS && self.df.get(&t).copied().unwrap_or(0) * 20 > self.docs;
+            let mut candidates: Vec<StoryId> = Vec::new();
+            for (t, _) in query.iter().filter(|(t, _)| !common(*t)).take(QUERY_TERMS) {
+                if let Some(list) = self.index.get(t) {
+                    candidates.extend_from_slice(list);
                 }
             }
+            candidates.sort_unstable();
+            candidates.dedup();
             for id in candidates {
                 let s = &self.stories[&id];
-                let cos = cosine(item.terms, norm, &s.centroid, s.norm());
+                let cos = cosine(&vec, item_norm, &s.vec, s.norm);
                 let gap = (item.published_at - s.last_seen).max(Duration::zero());
                 let decay = 0.5f32.powf(gap.num_seconds() as f32 / cfg.half_life.num_seconds().max(1) as f32);
                 let dormant = gap > cfg.dormant_after;
@@ -264,7 +353,7 @@ impl Stories {
         }
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let Some(&(best, sim, woke)) = scored.first() else {
-            let id = self.start(item, norm);
+            let id = self.start(item, &vec, item_norm);
             return Placement { story: id, new: true, woke: false, merged: Vec::new(), similarity: 0.0 };
         };
         // 3. Merges: the item bridges the best story and another close one.
@@ -275,20 +364,21 @@ impl Stories {
                 break;
             }
             let (a, b) = (&self.stories[&survivor], &self.stories[&other]);
-            if cosine(&a.centroid, a.norm(), &b.centroid, b.norm()) >= cfg.merge {
+            if cosine(&a.vec, a.norm, &b.vec, b.norm) >= cfg.merge {
                 let (keep, gone) = if other < survivor { (other, survivor) } else { (survivor, other) };
                 self.absorb(keep, gone);
                 merged.push((gone, keep));
                 survivor = keep;
             }
         }
-        self.add(survivor, item, norm, sim);
+        self.add(survivor, item, &vec, item_norm);
         Placement { story: survivor, new: false, woke, merged, similarity: sim }
     }
 
-    /// Counts the item's terms in the stream and scales down those found in more than one
-    /// item in a hundred (in ten: by half).
-    fn temper(&mut self, terms: &[(String, f32)]) -> Vec<(String, f32)> {
+    /// Counts the item's terms in the stream and returns them by id, scaled down when they are
+    /// found in more than one item in a hundred (in ten: by half).
+    fn temper(&mut self, terms: &[(String, f32)]) -> Vec<(u32, f32)> {
+        let mut vec = self.to_vec(terms);
         self.docs += 1;
         if self.docs >= DF_HALVE_AT {
             self.docs /= 2;
@@ -297,24 +387,20 @@ impl Stories {
                 *n > 0
             });
         }
-        for (t, _) in terms {
-            *self.df.entry(t.clone()).or_default() += 1;
+        for (t, _) in &vec {
+            *self.df.entry(*t).or_default() += 1;
         }
-        if self.docs < DF_MIN_DOCS {
-            return terms.to_vec();
-        }
-        let docs = self.docs as f32;
-        terms
-            .iter()
-            .map(|(t, w)| {
+        if self.docs >= DF_MIN_DOCS {
+            let docs = self.docs as f32;
+            for (t, w) in &mut vec {
                 let df = self.df.get(t).copied().unwrap_or(1) as f32;
-                let factor = ((docs / df).ln() / 100f32.ln()).clamp(0.05, 1.0);
-                (t.clone(), w * factor)
-            })
-            .collect()
+                *w *= ((docs / df).ln() / 100f32.ln()).clamp(0.05, 1.0);
+            }
+        }
+        vec
     }
 
-    fn start(&mut self, item: &StoryInput<'_>, norm: f32) -> StoryId {
+    fn start(&mut self, item: &StoryInput<'_>, vec: &[(u32, f32)], item_norm: f32) -> StoryId {
         let id = self.next_id;
         self.next_id += 1;
         let story = Story {
@@ -329,13 +415,18 @@ impl Stories {
             sentiment: [0; 3],
             centroid: Vec::new(),
             title_terms: Vec::new(),
+            vec: Vec::new(),
+            norm: 0.0,
+            title_vec: Vec::new(),
+            title_norm: 0.0,
+            indexed: Vec::new(),
         };
         self.stories.insert(id, story);
-        self.add(id, item, norm, 0.0);
+        self.add(id, item, vec, item_norm);
         id
     }
 
-    fn add(&mut self, id: StoryId, item: &StoryInput<'_>, norm: f32, _sim: f32) {
+    fn add(&mut self, id: StoryId, item: &StoryInput<'_>, vec: &[(u32, f32)], item_norm: f32) {
         let cfg = self.config;
         if let Some(g) = item.dup_group {
             self.dup_story.entry(g).or_insert(id);
@@ -354,38 +445,28 @@ impl Stories {
             story.first_source = item.source.to_string();
         }
         story.last_seen = story.last_seen.max(item.published_at);
-        let before: HashSet<String> = story.centroid.iter().map(|(t, _)| t.clone()).collect();
-        if norm > 0.0 {
-            let mut weights: HashMap<String, f32> = story.centroid.drain(..).collect();
-            for (t, w) in item.terms {
-                *weights.entry(t.clone()).or_default() += w / norm;
-            }
-            let mut c: Vec<(String, f32)> = weights.into_iter().collect();
-            c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            c.truncate(cfg.centroid_terms);
-            story.centroid = c;
+        let mut reindex = false;
+        if item_norm > 0.0 {
+            let scaled: Vec<(u32, f32)> = vec.iter().map(|(t, w)| (*t, w / item_norm)).collect();
+            story.vec = add_vectors(&story.vec, &scaled, cfg.centroid_terms);
+            story.norm = norm(&story.vec);
+            reindex = true;
         }
         // The title is the original (non-copy) item closest to the current centroid.
         if !item.is_copy && !item.headline.is_empty() {
-            let c_norm = story.norm();
-            let fit = if norm > 0.0 { cosine(item.terms, norm, &story.centroid, c_norm) } else { 0.0 };
-            let t_norm = story.title_terms.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
-            let current = cosine(&story.title_terms, t_norm, &story.centroid, c_norm);
-            if story.title.is_empty() || story.title_terms.is_empty() || fit > current + 0.02 {
+            let fit = cosine(vec, item_norm, &story.vec, story.norm);
+            let current = cosine(&story.title_vec, story.title_norm, &story.vec, story.norm);
+            if story.title.is_empty() || story.title_vec.is_empty() || fit > current + 0.02 {
                 story.title = headline(item.headline);
                 story.title_terms = item.terms.to_vec();
+                story.title_vec = vec.to_vec();
+                story.title_norm = item_norm;
             }
-        }
-        let after: HashSet<String> = story.centroid.iter().map(|(t, _)| t.clone()).collect();
-        for t in before.difference(&after) {
-            if let Some(set) = self.index.get_mut(t) {
-                set.remove(&id);
-            }
-        }
-        for t in after.difference(&before) {
-            self.index.entry(t.clone()).or_default().insert(id);
         }
         self.changed.insert(id);
+        if reindex {
+            self.reindex(id);
+        }
     }
 
     fn absorb(&mut self, keep: StoryId, gone: StoryId) {
@@ -398,7 +479,6 @@ impl Stories {
         }
         let cfg = self.config;
         let k = self.stories.get_mut(&keep).expect("survivor is held");
-        let before: HashSet<String> = k.centroid.iter().map(|(t, _)| t.clone()).collect();
         k.items += g.items;
         k.reposts += g.reposts;
         for s in g.sources {
@@ -414,25 +494,73 @@ impl Stories {
             k.first_source = g.first_source;
         }
         k.last_seen = k.last_seen.max(g.last_seen);
-        let mut weights: HashMap<String, f32> = k.centroid.drain(..).collect();
-        for (t, w) in g.centroid {
-            *weights.entry(t).or_default() += w;
-        }
-        let mut c: Vec<(String, f32)> = weights.into_iter().collect();
-        c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        c.truncate(cfg.centroid_terms);
-        k.centroid = c;
-        let after: HashSet<String> = k.centroid.iter().map(|(t, _)| t.clone()).collect();
-        for t in before.difference(&after) {
-            if let Some(set) = self.index.get_mut(t) {
-                set.remove(&keep);
-            }
-        }
-        for t in after.difference(&before) {
-            self.index.entry(t.clone()).or_default().insert(keep);
-        }
+        k.vec = add_vectors(&k.vec, &g.vec, cfg.centroid_terms);
+        k.norm = norm(&k.vec);
         self.changed.insert(keep);
+        self.reindex(keep);
     }
+}
+
+fn norm(v: &[(u32, f32)]) -> f32 {
+    v.iter().map(|(_, w)| w * w).sum::<f32>().sqrt()
+}
+
+/// The sum of two vectors sorted by id, cut to its `keep` heaviest terms (sorted by id).
+fn add_vectors(a: &[(u32, f32)], b: &[(u32, f32)], keep: usize) -> Vec<(u32, f32)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x.0 == y.0 => {
+                out.push((x.0, x.1 + y.1));
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x.0 < y.0 => {
+                out.push(*x);
+                i += 1;
+            }
+            (Some(_), Some(y)) => {
+                out.push(*y);
+                j += 1;
+            }
+            (Some(x), None) => {
+                out.push(*x);
+                i += 1;
+            }
+            (None, Some(y)) => {
+                out.push(*y);
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    if out.len() > keep {
+        out.select_nth_unstable_by(keep, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        out.truncate(keep);
+        out.sort_unstable_by_key(|x| x.0);
+    }
+    out
+}
+
+/// Cosine of two sparse vectors sorted by id.
+fn cosine(a: &[(u32, f32)], a_norm: f32, b: &[(u32, f32)], b_norm: f32) -> f32 {
+    if a_norm == 0.0 || b_norm == 0.0 {
+        return 0.0;
+    }
+    let (mut i, mut j, mut dot) = (0, 0, 0.0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Equal => {
+                dot += a[i].1 * b[j].1;
+                i += 1;
+                j += 1;
+            }
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+        }
+    }
+    dot / (a_norm * b_norm)
 }
 
 fn headline(s: &str) -> String {
@@ -443,19 +571,10 @@ fn headline(s: &str) -> String {
     }
 }
 
-/// Cosine of two sparse vectors given as term lists (the first is usually short).
-fn cosine(a: &[(String, f32)], a_norm: f32, b: &[(String, f32)], b_norm: f32) -> f32 {
-    if a_norm == 0.0 || b_norm == 0.0 {
-        return 0.0;
-    }
-    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    let mut dot = 0.0;
-    for (t, w) in short {
-        if let Some((_, v)) = long.iter().find(|(u, _)| u == t) {
-            dot += w * v;
-        }
-    }
-    dot / (a_norm * b_norm)
+thread_local! {
+    /// Dictionary IDF per term (looking a word up in the dictionary costs a segmentation). One
+    /// segmenter per process in practice; a user dictionary changes rates only at restart.
+    static IDF_CACHE: std::cell::RefCell<HashMap<String, f32>> = std::cell::RefCell::new(HashMap::new());
 }
 
 const EN_STOP: &[&str] = &[
@@ -478,14 +597,25 @@ pub fn terms(segmenter: &Segmenter, folded_tokens: &[&str], n: usize) -> Vec<(St
             *tf.entry(t).or_default() += 1;
         }
     }
-    let mut out: Vec<(String, f32)> = tf
-        .into_iter()
-        .filter_map(|(t, n)| {
-            let rate = segmenter.word_rate(t).max(1e-8);
-            let idf = (-(rate.ln()) as f32 - 7.0).max(0.0);
-            (idf > 0.0).then(|| (t.to_string(), (1.0 + (n as f32).ln()) * idf))
-        })
-        .collect();
+    let mut out: Vec<(String, f32)> = IDF_CACHE.with_borrow_mut(|cache| {
+        if cache.len() > 500_000 {
+            cache.clear();
+        }
+        tf.into_iter()
+            .filter_map(|(t, n)| {
+                let idf = match cache.get(t) {
+                    Some(idf) => *idf,
+                    None => {
+                        let rate = segmenter.word_rate(t).max(1e-8);
+                        let idf = (-(rate.ln()) as f32 - 7.0).max(0.0);
+                        cache.insert(t.to_string(), idf);
+                        idf
+                    }
+                };
+                (idf > 0.0).then(|| (t.to_string(), (1.0 + (n as f32).ln()) * idf))
+            })
+            .collect()
+    });
     out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     out.truncate(n);
     out
@@ -574,7 +704,9 @@ mod tests {
         let mut s = Stories::new(StoryConfig::default(), 1);
         let a = t(&["食堂", "中毒", "学生"]);
         let p = s.place(&input(0, &a, Some(5)));
-        let story = s.get(p.story).unwrap().clone();
+        // what the store keeps: the state written after a batch
+        let saved = serde_json::to_string(s.take_changed()[0]).unwrap();
+        let story: Story = serde_json::from_str(&saved).unwrap();
         let mut r = Stories::new(StoryConfig::default(), 1);
         r.restore(story);
         r.restore_dup(5, p.story);

@@ -108,11 +108,15 @@ struct Slot {
     /// Start of the open bucket (None before the first item).
     bucket: Option<DateTime<Utc>>,
     count: f64,
-    /// Items of the open and the previous bucket.
+    /// Items of the open and the previous bucket (not kept across restarts: writing them with
+    /// every batch cost more than their use, samples in an explanation).
+    #[serde(skip)]
     recent: Vec<Recent>,
 }
 
 const MAX_RECENT: usize = 300;
+/// A story gets a burst series from its third item.
+const MIN_STORY_SERIES_ITEMS: u64 = 3;
 /// After a gap longer than this, a series skips the empty buckets instead of testing each.
 const MAX_GAP_BUCKETS: i64 = 24 * 14;
 
@@ -249,8 +253,13 @@ impl Analysis {
             title: short(headline, 80),
             terms: a.terms.iter().take(4).map(|(t, _)| t.clone()).collect(),
         };
-        // Series: the story's and each topic's.
-        let mut keys = vec![(format!("story:{story}"), None)];
+        // Series: each topic's, and the story's once it has a few items (most stories stay one
+        // or two items; a series each would cost a write per item for nothing).
+        let story_items = self.stories.get(story).map_or(0, |s| s.items);
+        let mut keys = Vec::new();
+        if story_items >= MIN_STORY_SERIES_ITEMS {
+            keys.push((format!("story:{story}"), None));
+        }
         keys.extend(topics.iter().map(|t| (format!("topic:{}", t.id), Some(t))));
         for (key, topic) in keys {
             let config = if topic.is_some() { &self.config.topic_bursts } else { &self.config.story_bursts };
@@ -336,7 +345,7 @@ impl Analysis {
                     ),
                     explanation: serde_json::json!({
                         "items": s.items, "sources": s.sources, "first_seen": s.first_seen, "first_source": s.first_source,
-                        "minutes": (s.last_seen - s.first_seen).num_minutes(), "keywords": s.keywords(8),
+                        "minutes": (s.last_seen - s.first_seen).num_minutes(), "keywords": self.stories.keywords(s.id),
                     })
                     .to_string(),
                 })?;

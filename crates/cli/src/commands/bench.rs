@@ -197,6 +197,44 @@ fn text_pipeline(items: &[ItemInput], seg: &Segmenter) -> f64 {
     items.len() as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Sentiment alone, one thread.
+fn sentiment_rate(items: &[ItemInput]) -> f64 {
+    let a = tidewatch_detect::sentiment::Analyzer::shared();
+    let started = Instant::now();
+    let mut pos = 0usize;
+    for i in items {
+        let lang = if i.lang.as_deref() == Some("en") { tidewatch_model::Lang::En } else { tidewatch_model::Lang::Zh };
+        pos +=
+            (a.analyze(lang, i.title.as_deref().unwrap_or(""), i.text.as_deref().unwrap_or("")).score > 0.0) as usize;
+    }
+    std::hint::black_box(pos);
+    items.len() as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Story terms and placement of prepared items, one thread: (terms items/s, placement items/s).
+fn stories_rate(items: &[ItemInput], seg: &Segmenter) -> (f64, f64) {
+    let now = Utc::now();
+    let prepared: Vec<_> =
+        items.iter().filter_map(|i| prepare(i, now, seg, PrepareOptions { tokens: true }).ok()).collect();
+    let started = Instant::now();
+    let terms: Vec<_> = prepared.iter().map(|p| tidewatch_engine::analyze::story_terms(p, seg)).collect();
+    let terms_rate = prepared.len() as f64 / started.elapsed().as_secs_f64();
+    let mut stories = tidewatch_detect::stories::Stories::new(Default::default(), 1);
+    let started = Instant::now();
+    for (p, t) in prepared.iter().zip(&terms) {
+        stories.place(&tidewatch_detect::stories::StoryInput {
+            published_at: p.item.published_at,
+            dup_group: None,
+            is_copy: false,
+            terms: t,
+            source: &p.item.source,
+            sentiment: tidewatch_detect::sentiment::Polarity::Neutral,
+            headline: &p.item.text,
+        });
+    }
+    (terms_rate, prepared.len() as f64 / started.elapsed().as_secs_f64())
+}
+
 /// `tidewatch import` of the items as a JSON Lines file, in process: parse, prepare, store, index.
 fn import(jsonl: &[u8], n: usize, seg: &std::sync::Arc<Segmenter>, topics: &[TopicDraft]) -> anyhow::Result<f64> {
     let tmp = std::env::temp_dir().join(format!(
@@ -288,6 +326,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let (m, lo, hi) = median((0..runs).map(|_| text_pipeline(&items, &seg)).collect());
         println!(
             "  text pipeline, 1 thread (normalize, segment, fingerprint, dedup): {m:>9.0} items/s  ({lo:.0}–{hi:.0})"
+        );
+        let (m, lo, hi) = median((0..runs).map(|_| sentiment_rate(&items)).collect());
+        println!(
+            "  sentiment, 1 thread:                                               {m:>9.0} items/s  ({lo:.0}–{hi:.0})"
+        );
+        let rates: Vec<(f64, f64)> = (0..runs).map(|_| stories_rate(&items, &seg)).collect();
+        let (m, lo, hi) = median(rates.iter().map(|r| r.0).collect());
+        println!(
+            "  story terms, 1 thread:                                             {m:>9.0} items/s  ({lo:.0}–{hi:.0})"
+        );
+        let (m, lo, hi) = median(rates.iter().map(|r| r.1).collect());
+        println!(
+            "  story placement, 1 thread:                                         {m:>9.0} items/s  ({lo:.0}–{hi:.0})"
         );
         let mut jsonl = Vec::new();
         for i in &items {
