@@ -178,7 +178,7 @@ impl Stories {
         id
     }
 
-    fn to_vec(&mut self, terms: &[(String, f32)]) -> Vec<(u32, f32)> {
+    fn intern_terms(&mut self, terms: &[(String, f32)]) -> Vec<(u32, f32)> {
         let mut v: Vec<(u32, f32)> = terms.iter().map(|(t, w)| (self.intern(t), *w)).collect();
         v.sort_unstable_by_key(|x| x.0);
         v.dedup_by_key(|x| x.0);
@@ -189,9 +189,9 @@ impl Stories {
     /// [`Stories::restore_dup`] and [`Stories::restore_redirect`]).
     pub fn restore(&mut self, mut story: Story) {
         self.next_id = self.next_id.max(story.id + 1);
-        story.vec = self.to_vec(&story.centroid);
+        story.vec = self.intern_terms(&story.centroid);
         story.norm = norm(&story.vec);
-        story.title_vec = self.to_vec(&story.title_terms);
+        story.title_vec = self.intern_terms(&story.title_terms);
         story.title_norm = norm(&story.title_vec);
         let id = story.id;
         self.stories.insert(id, story);
@@ -378,7 +378,7 @@ impl Stories {
     /// Counts the item's terms in the stream and returns them by id, scaled down when they are
     /// found in more than one item in a hundred (in ten: by half).
     fn temper(&mut self, terms: &[(String, f32)]) -> Vec<(u32, f32)> {
-        let mut vec = self.to_vec(terms);
+        let mut vec = self.intern_terms(terms);
         self.docs += 1;
         if self.docs >= DF_HALVE_AT {
             self.docs /= 2;
