@@ -31,6 +31,19 @@ fn analyze_prints_one_line_per_valid_input_in_order() {
     assert_eq!(out[2]["duplicate_of"], "a");
     assert_eq!(out[3]["duplicate_of"], "3");
     assert_eq!(out[4]["duplicate_of"], serde_json::Value::Null);
+    // Sentiment and stories: every line has both; the Chinese post and its repost share a story,
+    // the English report and its retweet share another.
+    for v in &out {
+        let label = v["sentiment"]["label"].as_str().unwrap();
+        assert!(["negative", "neutral", "positive"].contains(&label), "{v}");
+        let score = v["sentiment"]["score"].as_f64().unwrap();
+        assert!((-1.0..=1.0).contains(&score), "{v}");
+        assert!(v["story"].as_str().unwrap().parse::<u64>().is_ok(), "{v}");
+    }
+    assert_eq!(out[0]["story"], out[2]["story"]);
+    assert_eq!(out[1]["story"], out[3]["story"]);
+    assert_ne!(out[0]["story"], out[1]["story"]);
+    assert!(out[0]["sentiment"]["score"].as_f64().unwrap() < 0.0, "{}", out[0]);
     let err = stderr(&o);
     assert!(err.contains("line 2: broken JSON"), "{err}");
     assert!(err.contains("line 5: the item has no text"), "{err}");

@@ -217,3 +217,82 @@ fn topics_over_the_api() {
         assert!(marked == "热水" || marked.eq_ignore_ascii_case("hot water"), "{marked:?} in {s}");
     }
 }
+
+#[test]
+fn stories_and_bursts_over_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    // The whole three weeks replayed quickly: the canteen incident and the rumour are in it.
+    let server = start_demo(&dir.path().join("demo"), "2000000");
+    let base = &server.base;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get(&format!("{base}/api/v1/status")).1["items"].as_u64().unwrap() < 2112 {
+        assert!(Instant::now() < deadline, "the demo replay did not finish");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let (status, stories) = get(&format!("{base}/api/v1/stories?order=size&limit=50"));
+    assert_eq!(status, 200, "{stories}");
+    let stories = stories.as_array().unwrap();
+    assert!(stories.len() >= 20, "{}", stories.len());
+    let sizes: Vec<u64> = stories.iter().map(|s| s["items"].as_u64().unwrap()).collect();
+    assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "largest first: {sizes:?}");
+    for s in stories {
+        let mix = &s["sentiment"];
+        let total =
+            mix["negative"].as_u64().unwrap() + mix["neutral"].as_u64().unwrap() + mix["positive"].as_u64().unwrap();
+        assert_eq!(total, s["items"].as_u64().unwrap(), "every item has a polarity: {s}");
+        let volume: u64 = s["volume"].as_array().unwrap().iter().map(|v| v[1].as_u64().unwrap()).sum();
+        assert!(volume >= 1 && volume <= s["items"].as_u64().unwrap(), "{s}");
+        assert!(!s["title"].as_str().unwrap().is_empty() && !s["keywords"].as_array().unwrap().is_empty());
+    }
+    // The canteen incident's students' posts form a story, from more than one source, mostly
+    // negative. (The media reports and the official notices are stories of their own: their
+    // words differ too much from the posts'.)
+    let canteen = stories
+        .iter()
+        .find(|s| {
+            let t = s["title"].as_str().unwrap();
+            t.contains("第三食堂") && (t.contains("呕吐") || t.contains("不适") || t.contains("腹泻"))
+        })
+        .unwrap_or_else(|| panic!("no canteen incident story among {stories:?}"));
+    assert!(canteen["items"].as_u64().unwrap() >= 30, "{canteen}");
+    assert!(canteen["source_count"].as_u64().unwrap() >= 2, "{canteen}");
+    assert!(canteen["sentiment"]["negative"].as_u64() > canteen["sentiment"]["positive"].as_u64(), "{canteen}");
+    let id = canteen["id"].as_i64().unwrap();
+    let (status, detail) = get(&format!("{base}/api/v1/stories/{id}"));
+    assert_eq!(status, 200);
+    assert_eq!(detail["story"]["id"], id);
+    assert!(!detail["items"].as_array().unwrap().is_empty());
+
+    // Bursts carry their explanation; the food-safety topic burst is among them.
+    let (status, bursts) = get(&format!("{base}/api/v1/bursts?limit=50"));
+    assert_eq!(status, 200);
+    let bursts = bursts.as_array().unwrap();
+    assert!(bursts.iter().any(|b| b["topic"] == "food-safety"), "{bursts:?}");
+    for b in bursts {
+        let x = &b["explanation"];
+        assert!(x["observed"].as_f64().unwrap() > x["expected"].as_f64().unwrap(), "{b}");
+        assert!(x["score"].as_f64().unwrap() > 0.0 && x["window_start"].is_string() && x["window_end"].is_string());
+        assert!(
+            !x["top_sources"].as_array().unwrap().is_empty() && !x["samples"].as_array().unwrap().is_empty(),
+            "{b}"
+        );
+    }
+    // Other signals: high-severity topic hits.
+    let (_, signals) = get(&format!("{base}/api/v1/signals?limit=200"));
+    assert!(signals.as_array().unwrap().iter().any(|s| s["kind"] == "topic_hit" && s["topic"] == "rumour-closure"));
+
+    for (path, code) in [
+        ("/api/v1/stories?limit=0", "bad_parameter"),
+        ("/api/v1/stories?order=sideways", "bad_parameter"),
+        ("/api/v1/stories?limit=abc", "bad_parameter"),
+        ("/api/v1/stories/abc", "bad_parameter"),
+        ("/api/v1/stories/99999999", "not_found"),
+        ("/api/v1/stories/-1", "not_found"),
+        ("/api/v1/bursts?limit=100000", "bad_parameter"),
+    ] {
+        let (status, body) = get(&format!("{base}{path}"));
+        assert!(status == 400 || status == 404, "{path}: {status}");
+        assert_eq!(body["error"]["code"], code, "{path}: {body}");
+    }
+}

@@ -155,7 +155,12 @@ pub struct Stories {
     /// about, however rare it is in the dictionary.
     df: HashMap<u32, u32>,
     docs: u32,
+    /// Placements since the last merge pass.
+    since_pass: u32,
 }
+
+/// Active stories are compared with each other every this many placements.
+const MERGE_PASS_EVERY: u32 = 100;
 
 /// Documents counted before the stream's frequencies temper term weights.
 const DF_MIN_DOCS: u32 = 200;
@@ -372,7 +377,49 @@ impl Stories {
             }
         }
         self.add(survivor, item, &vec, item_norm);
-        Placement { story: survivor, new: false, woke, merged, similarity: sim }
+        let mut placement = Placement { story: survivor, new: false, woke, merged, similarity: sim };
+        self.maybe_merge_pass(item.published_at, &mut placement);
+        placement
+    }
+
+    /// Every [`MERGE_PASS_EVERY`] placements: stories active in the last day whose centroids have
+    /// grown close ([`StoryConfig::merge`]) are merged, the younger id into the older. Two
+    /// threads of talk about one event often start apart (first posts, then news reports) and
+    /// meet later.
+    fn maybe_merge_pass(&mut self, now: DateTime<Utc>, placement: &mut Placement) {
+        self.since_pass += 1;
+        if self.since_pass < MERGE_PASS_EVERY {
+            return;
+        }
+        self.since_pass = 0;
+        let cfg = self.config;
+        let mut active: Vec<StoryId> = self
+            .stories
+            .values()
+            .filter(|s| now - s.last_seen <= Duration::hours(24) && s.items >= 2)
+            .map(|s| s.id)
+            .collect();
+        active.sort_unstable();
+        for id in active {
+            let Some(s) = self.stories.get(&id) else { continue };
+            let mut candidates: Vec<StoryId> =
+                s.indexed.iter().filter_map(|t| self.index.get(t)).flatten().copied().filter(|o| *o > id).collect();
+            candidates.sort_unstable();
+            candidates.dedup();
+            for other in candidates {
+                let (Some(a), Some(b)) = (self.stories.get(&id), self.stories.get(&other)) else { continue };
+                if now - b.last_seen > Duration::hours(24) || b.items < 2 {
+                    continue;
+                }
+                if cosine(&a.vec, a.norm, &b.vec, b.norm) >= cfg.merge {
+                    self.absorb(id, other);
+                    placement.merged.push((other, id));
+                    if placement.story == other {
+                        placement.story = id;
+                    }
+                }
+            }
+        }
     }
 
     /// Counts the item's terms in the stream and returns them by id, scaled down when they are

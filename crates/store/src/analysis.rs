@@ -238,6 +238,13 @@ impl Db {
         )?)
     }
 
+    /// The story an item was placed in (following merges), if it has been analysed.
+    pub fn story_of(&self, item: ItemId) -> Result<Option<i64>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT story FROM item_analysis WHERE item = ?1")?;
+        let Some(story) = stmt.query_row([item.0], |r| r.get::<_, i64>(0)).optional()? else { return Ok(None) };
+        Ok(self.story(story)?.map(|s| s.id).or(Some(story)))
+    }
+
     /// Every burst series' saved state.
     pub fn burst_series(&self) -> Result<Vec<(String, String)>, StoreError> {
         let mut stmt = self.conn.prepare_cached("SELECT key, state FROM burst_series")?;
