@@ -17,6 +17,14 @@ cargo test --workspace --locked -- --nocapture
 cargo build --locked --bin tidewatch
 echo "== feed conformance (feedparser's own test files)"
 python3 scripts/feed_conformance.py target/debug/tidewatch crates/ingest/tests/fixtures/feedparser
+echo "== quality on the labelled corpora: story grouping (B-cubed), sentiment against snownlp, cnsenti, VADER"
+EVAL_DIR="${TIDEWATCH_EVAL_DIR:-../shared/eval}"
+if [ -d "$EVAL_DIR" ]; then
+    python3 scripts/story_eval.py --tidewatch target/debug/tidewatch --eval-dir "$EVAL_DIR"
+    python3 scripts/sentiment_eval.py --tidewatch target/debug/tidewatch --eval-dir "$EVAL_DIR"
+else
+    echo "no evaluation corpora at $EVAL_DIR (set TIDEWATCH_EVAL_DIR): quality figures not measured"
+fi
 echo "== web page in headless Chromium"
 if ! command -v chromium >/dev/null 2>&1; then
     # Debian's package; as root on the CI machine, through sudo elsewhere.

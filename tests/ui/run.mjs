@@ -87,6 +87,18 @@ try {
     check(marks.length > 0 && marks.every((m) => ["食堂", "呕吐", "food poisoning"].includes(m.toLowerCase()) || m === "食堂"), "samples mark the matched words: " + [...new Set(marks)].join(", "));
     check(/[1-9]\d* \/ \d+ 条命中/.test(summary), "backtest summary: " + summary);
     check((await page.textContent("#rulemsg")).includes("规则有效"), "a valid rule is reported valid");
+
+    // Stories and bursts (the page refreshes them every 5 s as the replay goes on).
+    await page.selectOption("#storyorder", "size");
+    await page.waitForFunction(() => document.querySelectorAll("#stories .story").length >= 10, null, { timeout: 30000 });
+    const story = await page.$eval("#stories .story", (e) => ({ text: e.textContent, mix: e.querySelectorAll(".mix span").length, bars: e.querySelectorAll(".spark div").length }));
+    check(/\d+ 条 items · \d+ 转发 reposts · \d+ 来源 sources/.test(story.text) && story.mix === 3 && story.bars > 0, "stories list counts, sentiment mix and volume: " + story.text.slice(0, 80));
+    await page.click("#stories .story");
+    await page.waitForSelector("#storydetail .item");
+    check((await page.textContent("#storydetail h2")).includes("事件 #"), "a story opens with its items");
+    await page.waitForSelector("#bursts .burst", { timeout: 30000 });
+    const why = await page.textContent("#bursts .burst .why");
+    check(/观测 observed \d+/.test(why) && why.includes("期望 expected") && why.includes("主要来源 top sources") && why.includes("时间窗 window"), "bursts show their explanation: " + why.replace(/\s+/g, " ").slice(0, 160));
     if (process.env.TIDEWATCH_UI_SCREENSHOT) await page.screenshot({ path: process.env.TIDEWATCH_UI_SCREENSHOT, fullPage: true });
     check(errors.length === 0, "no script errors on the page " + errors.join("; "));
   } finally {

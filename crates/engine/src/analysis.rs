@@ -19,9 +19,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use chrono::NaiveDate;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use tidewatch_detect::bursts::{bucket_start, Burst, BurstConfig, Series};
+use tidewatch_detect::bursts::{bucket_start, Burst, BurstConfig, Sensitivity, Series, SpecialPeriod};
 use tidewatch_detect::sentiment::{self, Polarity, Sentiment};
 use tidewatch_detect::stories::{Placement, Stories, Story, StoryConfig, StoryId, StoryInput};
 use tidewatch_model::ItemId;
@@ -88,6 +89,66 @@ impl Default for AnalysisConfig {
             shift_points: 0.2,
             keep_stories: Duration::days(10),
         }
+    }
+}
+
+/// `analysis.toml` in the data directory: the burst sensitivity and the special periods.
+///
+/// ```toml
+/// sensitivity = "balanced"          # low, balanced or high
+/// [[special_period]]
+/// name = "校庆"
+/// from = 2026-10-20                 # first day, inclusive, Asia/Shanghai
+/// to = 2026-10-22                   # last day, inclusive
+/// sensitivity = "high"
+/// ```
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnalysisFile {
+    #[serde(default)]
+    sensitivity: Option<String>,
+    #[serde(default)]
+    special_period: Vec<PeriodFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeriodFile {
+    name: String,
+    from: toml::value::Datetime,
+    to: toml::value::Datetime,
+    sensitivity: String,
+}
+
+impl AnalysisConfig {
+    /// The defaults with the settings of an `analysis.toml` applied. Errors name the setting.
+    pub fn from_toml(text: &str) -> Result<AnalysisConfig, String> {
+        let file: AnalysisFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut config = AnalysisConfig::default();
+        let level = |s: &str, what: &str| {
+            Sensitivity::parse(s).ok_or_else(|| format!("{what}: {s:?} is not a sensitivity (low, balanced, high)"))
+        };
+        if let Some(s) = &file.sensitivity {
+            let l = level(s, "sensitivity")?;
+            config.topic_bursts.sensitivity = l;
+            config.story_bursts.sensitivity = l;
+        }
+        for (i, p) in file.special_period.iter().enumerate() {
+            let what = format!("special_period {} ({})", i + 1, p.name);
+            let day = |d: &toml::value::Datetime, field: &str| match (d.date, d.time) {
+                (Some(date), None) => NaiveDate::from_ymd_opt(date.year as i32, date.month as u32, date.day as u32)
+                    .ok_or_else(|| format!("{what}: {field} is not a date")),
+                _ => Err(format!("{what}: {field} must be a date like 2026-10-20")),
+            };
+            let (from, to) = (day(&p.from, "from")?, day(&p.to, "to")?);
+            if to < from {
+                return Err(format!("{what}: ends before it starts"));
+            }
+            let period = SpecialPeriod { name: p.name.clone(), from, to, sensitivity: level(&p.sensitivity, &what)? };
+            config.topic_bursts.special.push(period.clone());
+            config.story_bursts.special.push(period);
+        }
+        Ok(config)
     }
 }
 
@@ -571,4 +632,36 @@ fn explain(burst: &Burst, recent: &[Recent], story: StoryId, s: Option<&Story>) 
         "story_title": s.map(|s| s.title.clone()),
     })
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn analysis_toml_sets_sensitivity_and_special_periods() {
+        let c = AnalysisConfig::from_toml(
+            "sensitivity = \"low\"\n[[special_period]]\nname = \"校庆\"\nfrom = 2026-10-20\nto = 2026-10-22\nsensitivity = \"high\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.topic_bursts.sensitivity, Sensitivity::Low);
+        assert_eq!(c.story_bursts.special.len(), 1);
+        assert_eq!(c.topic_bursts.special[0].from, NaiveDate::from_ymd_opt(2026, 10, 20).unwrap());
+        for (bad, says) in [
+            ("sensitivity = \"extreme\"", "not a sensitivity"),
+            (
+                "[[special_period]]\nname = \"x\"\nfrom = 2026-10-22\nto = 2026-10-20\nsensitivity = \"high\"",
+                "ends before it starts",
+            ),
+            (
+                "[[special_period]]\nname = \"x\"\nfrom = 2026-10-22T08:00:00\nto = 2026-10-23\nsensitivity = \"high\"",
+                "must be a date",
+            ),
+            ("colour = \"red\"", "unknown field"),
+            ("sensitivity = ", "expected"),
+        ] {
+            let e = AnalysisConfig::from_toml(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
 }

@@ -43,6 +43,11 @@ impl DataDir {
         self.root.join("index")
     }
 
+    /// The optional analysis settings (burst sensitivity, special periods).
+    pub fn analysis_config(&self) -> PathBuf {
+        self.root.join("analysis.toml")
+    }
+
     /// The optional user dictionary (jieba format).
     pub fn user_dict(&self) -> PathBuf {
         self.root.join("userdict.txt")
@@ -174,7 +179,12 @@ impl Pipeline {
         let index = SearchIndex::open(&dir.index_dir(), segmenter.clone(), true)?;
         let dedup = rebuild_dedup(&db, config.dedup)?;
         let last_stored = db.max_item_id()?;
-        let analysis_config = AnalysisConfig::default();
+        let analysis_config = match std::fs::read_to_string(dir.analysis_config()) {
+            Ok(text) => AnalysisConfig::from_toml(&text)
+                .map_err(|e| EngineError::Config(format!("{}: {e}", dir.analysis_config().display())))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => AnalysisConfig::default(),
+            Err(e) => return Err(EngineError::Io(format!("{}: {e}", dir.analysis_config().display()))),
+        };
         let analysis = Analysis::open(&db, analysis_config.clone(), chrono::Utc::now())?;
         let mut p = Pipeline {
             db,
