@@ -1,5 +1,7 @@
 //! Bursts on synthetic 30-day seasonal streams with injected bursts: detection delay per burst
-//! and false alarms per simulated day at each sensitivity (printed; run with --nocapture).
+//! and false alarms per simulated day at each sensitivity (printed; run with --nocapture), for
+//! clear bursts (every one must be caught within two buckets at balanced) and weak ones (where
+//! detection ends).
 //!
 //! Delay counts buckets after the burst's first bucket: 0 means caught in its first bucket, 1 in
 //! its second ("within two buckets"). An alarm outside every burst (and the two buckets after
@@ -61,10 +63,10 @@ struct Injected {
 
 const HOURS: usize = 30 * 24;
 
-/// Bursts after the first week, at different hours (UTC; Shanghai is 8 hours ahead) and
-/// strengths: volume 3 to 6 times the usual for 3 to 6 hours, and at least 8 extra items an hour
-/// (at night, a few items are already a rise). The first hour carries 60% of the rise.
-fn injected(start: DateTime<Utc>, zone: Tz) -> Vec<Injected> {
+/// Nine bursts after the first week, at different hours (UTC; Shanghai is 8 hours ahead), 3 to 6
+/// hours long, the first hour carrying 60% of the rise. `weak`: volume 3 to 6 times the usual and
+/// at least 8 extra items an hour; otherwise (clear bursts) 4 to 6 times and at least 12 extra.
+fn injected(start: DateTime<Utc>, zone: Tz, weak: bool) -> Vec<Injected> {
     [
         (8, 2, 4, 4.0),
         (10, 18, 3, 3.0),
@@ -79,7 +81,8 @@ fn injected(start: DateTime<Utc>, zone: Tz) -> Vec<Injected> {
     .iter()
     .map(|&(day, hour, len, times)| {
         let at = start + Duration::hours((day * 24 + hour) as i64);
-        Injected { start: day * 24 + hour, len, extra: ((times - 1.0) * seasonal(at, zone)).max(8.0) }
+        let (times, min_extra) = if weak { (times, 8.0) } else { (f64::max(times, 4.0), 12.0) };
+        Injected { start: day * 24 + hour, len, extra: ((times - 1.0) * seasonal(at, zone)).max(min_extra) }
     })
     .collect()
 }
@@ -100,8 +103,14 @@ fn stream(seed: u64, start: DateTime<Utc>, zone: Tz, bursts: &[Injected]) -> Vec
         .collect()
 }
 
-/// Per burst its delay (None: missed), and the number of false alarms.
-fn run(level: Sensitivity, start: DateTime<Utc>, counts: &[f64], bursts: &[Injected]) -> (Vec<Option<usize>>, usize) {
+/// Per burst its delay (None: missed), the number of false alarms, and the baseline's mean and
+/// mean absolute error relative to the true rate (outside bursts, after the first week).
+fn run(
+    level: Sensitivity,
+    start: DateTime<Utc>,
+    counts: &[f64],
+    bursts: &[Injected],
+) -> (Vec<Option<usize>>, usize, f64, f64) {
     let config = BurstConfig { sensitivity: level, ..BurstConfig::default() };
     let mut series = Series::default();
     let mut fired = Vec::new();
@@ -119,20 +128,25 @@ fn run(level: Sensitivity, start: DateTime<Utc>, counts: &[f64], bursts: &[Injec
             fired.push(h);
         }
     }
-    println!("  baseline / truth {:.3}, mean absolute error / truth {:.3}", exp_sum / true_sum, abs_err / true_sum);
+
     let near = |f: usize, b: &Injected| f >= b.start && f < b.start + b.len + 2;
     let delays = bursts.iter().map(|b| fired.iter().find(|&&f| near(f, b)).map(|f| f - b.start)).collect();
     let false_alarms = fired.iter().filter(|&&f| !bursts.iter().any(|b| near(f, b))).count();
-    (delays, false_alarms)
+    (delays, false_alarms, exp_sum / true_sum, abs_err / true_sum)
 }
 
-#[test]
-fn bursts_are_caught_quickly_with_few_false_alarms() {
+/// Runs every sensitivity over seeds 1–10; prints per seed and a summary; returns per level
+/// (caught within two buckets, caught, bursts, false alarms per day).
+fn evaluate(weak: bool) -> Vec<(Sensitivity, usize, usize, usize, f64)> {
     let zone = chrono_tz::Asia::Shanghai;
     let start = Utc.with_ymd_and_hms(2026, 9, 1, 0, 0, 0).unwrap();
-    let bursts = injected(start, zone);
+    let bursts = injected(start, zone, weak);
     let seeds: Vec<u64> = (1..=10).collect();
-    println!("synthetic streams: {HOURS} hourly buckets (30 days) each, {} injected bursts, seeds 1–10", bursts.len());
+    let kind = if weak { "weak (3-6x, at least +8 an hour)" } else { "clear (4-6x, at least +12 an hour)" };
+    println!(
+        "\n{kind} bursts: {HOURS} hourly buckets (30 days) per stream, {} injected bursts, seeds 1-10",
+        bursts.len()
+    );
     println!(
         "{:<9} {:>5} {:>26} {:>14} {:>16}",
         "level", "seed", "delay per burst (buckets)", "within two", "false alarms/day"
@@ -142,7 +156,7 @@ fn bursts_are_caught_quickly_with_few_false_alarms() {
         let (mut within, mut caught, mut total, mut false_total) = (0, 0, 0, 0);
         for &seed in &seeds {
             let counts = stream(seed, start, zone, &bursts);
-            let (delays, false_alarms) = run(level, start, &counts, &bursts);
+            let (delays, false_alarms, bias, mae) = run(level, start, &counts, &bursts);
             let ok = delays.iter().filter(|d| d.is_some_and(|d| d <= 1)).count();
             within += ok;
             caught += delays.iter().filter(|d| d.is_some()).count();
@@ -150,7 +164,7 @@ fn bursts_are_caught_quickly_with_few_false_alarms() {
             false_total += false_alarms;
             let shown: Vec<String> = delays.iter().map(|d| d.map_or("-".to_string(), |d| d.to_string())).collect();
             println!(
-                "{:<9} {:>5} {:>26} {:>11}/{:<2} {:>9.3} ({false_alarms})",
+                "{:<9} {:>5} {:>26} {:>11}/{:<2} {:>9.3} ({false_alarms})   baseline/truth {bias:.2}, error {mae:.2}",
                 level.as_str(),
                 seed,
                 shown.join(" "),
@@ -162,6 +176,7 @@ fn bursts_are_caught_quickly_with_few_false_alarms() {
         let per_day = false_total as f64 / (30.0 * seeds.len() as f64);
         summary.push((level, within, caught, total, per_day));
     }
+    println!("{kind}:");
     println!("{:<9} {:>22} {:>10} {:>22}", "level", "caught within two", "caught", "false alarms per day");
     for (level, within, caught, total, per_day) in &summary {
         let pct = 100.0 * *within as f64 / *total as f64;
@@ -175,7 +190,25 @@ fn bursts_are_caught_quickly_with_few_false_alarms() {
             per_day
         );
     }
+    summary
+}
+
+#[test]
+fn clear_bursts_are_all_caught_within_two_buckets_with_few_false_alarms() {
+    let summary = evaluate(false);
     let (_, within, _, total, per_day) = summary[1];
-    assert!(within as f64 >= 0.9 * total as f64, "balanced: only {within} of {total} bursts caught within two buckets");
+    assert_eq!(within, total, "balanced: every clear burst caught within two buckets");
+    assert!(per_day < 1.0 / 7.0, "balanced: {per_day:.3} false alarms per day");
+}
+
+#[test]
+fn weak_bursts_show_where_detection_ends() {
+    // 3x on a series of about 4 items an hour is at the edge of what any test can see within two
+    // hours at under one false alarm a week: even with the true baseline, the weakest burst here
+    // (+8 an hour on 4) is caught by the second hour only about 85% of the time.
+    let summary = evaluate(true);
+    let (_, within, caught, total, per_day) = summary[1];
+    assert!(within as f64 >= 0.9 * total as f64, "balanced: only {within} of {total} weak bursts within two buckets");
+    assert!(caught as f64 >= 0.95 * total as f64, "balanced: only {caught} of {total} weak bursts caught");
     assert!(per_day < 1.0 / 7.0, "balanced: {per_day:.3} false alarms per day");
 }
