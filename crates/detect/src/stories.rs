@@ -155,9 +155,13 @@ pub struct Stories {
     /// about, however rare it is in the dictionary.
     df: HashMap<u32, u32>,
     docs: u32,
-    /// Placements since the last merge pass.
+    /// Placements since the last merge pass, and the stories they changed.
     since_pass: u32,
+    pass_dirty: HashSet<StoryId>,
 }
+
+/// A merge pass compares a changed story with at most this many others.
+const PASS_CANDIDATES: usize = 50;
 
 /// Active stories are compared with each other every this many placements.
 const MERGE_PASS_EVERY: u32 = 100;
@@ -273,7 +277,8 @@ impl Stories {
             self.remove(id);
         }
         let live: HashSet<StoryId> = self.stories.keys().copied().collect();
-        self.dup_story.retain(|_, s| live.contains(s));
+        let resolved: HashMap<StoryId, StoryId> = self.dup_story.values().map(|s| (*s, self.resolve(*s))).collect();
+        self.dup_story.retain(|_, s| live.contains(&resolved[s]));
     }
 
     fn remove(&mut self, id: StoryId) -> Option<Story> {
@@ -393,30 +398,38 @@ impl Stories {
         }
         self.since_pass = 0;
         let cfg = self.config;
-        let mut active: Vec<StoryId> = self
-            .stories
-            .values()
-            .filter(|s| now - s.last_seen <= Duration::hours(24) && s.items >= 2)
-            .map(|s| s.id)
-            .collect();
-        active.sort_unstable();
-        for id in active {
-            let Some(s) = self.stories.get(&id) else { continue };
-            let mut candidates: Vec<StoryId> =
-                s.indexed.iter().filter_map(|t| self.index.get(t)).flatten().copied().filter(|o| *o > id).collect();
+        let mut dirty: Vec<StoryId> = self.pass_dirty.drain().collect();
+        dirty.sort_unstable();
+        let recent = |s: &Story| now - s.last_seen <= Duration::hours(24) && s.items >= 2;
+        for id in dirty {
+            let Some(s) = self.stories.get(&id).filter(|s| recent(s)) else { continue };
+            // Candidates through the story's indexed terms that are not everywhere.
+            let common = |t: u32| self.docs >= DF_MIN_DOCS && self.df.get(&t).copied().unwrap_or(0) * 20 > self.docs;
+            let mut candidates: Vec<StoryId> = s
+                .indexed
+                .iter()
+                .filter(|t| !common(**t))
+                .filter_map(|t| self.index.get(t))
+                .flatten()
+                .copied()
+                .filter(|o| *o != id)
+                .take(PASS_CANDIDATES)
+                .collect();
             candidates.sort_unstable();
             candidates.dedup();
             for other in candidates {
                 let (Some(a), Some(b)) = (self.stories.get(&id), self.stories.get(&other)) else { continue };
-                if now - b.last_seen > Duration::hours(24) || b.items < 2 {
+                if !recent(b) || cosine(&a.vec, a.norm, &b.vec, b.norm) < cfg.merge {
                     continue;
                 }
-                if cosine(&a.vec, a.norm, &b.vec, b.norm) >= cfg.merge {
-                    self.absorb(id, other);
-                    placement.merged.push((other, id));
-                    if placement.story == other {
-                        placement.story = id;
-                    }
+                let (keep, gone) = if id < other { (id, other) } else { (other, id) };
+                self.absorb(keep, gone);
+                placement.merged.push((gone, keep));
+                if placement.story == gone {
+                    placement.story = keep;
+                }
+                if gone == id {
+                    break;
                 }
             }
         }
@@ -511,6 +524,7 @@ impl Stories {
             }
         }
         self.changed.insert(id);
+        self.pass_dirty.insert(id);
         if reindex {
             self.reindex(id);
         }
@@ -518,12 +532,8 @@ impl Stories {
 
     fn absorb(&mut self, keep: StoryId, gone: StoryId) {
         let Some(g) = self.remove(gone) else { return };
+        // Near-duplicate groups of `gone` still point at it; lookups resolve the redirect.
         self.redirects.insert(gone, keep);
-        for s in self.dup_story.values_mut() {
-            if *s == gone {
-                *s = keep;
-            }
-        }
         let cfg = self.config;
         let k = self.stories.get_mut(&keep).expect("survivor is held");
         k.items += g.items;
