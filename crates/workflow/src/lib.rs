@@ -1,0 +1,10 @@
+//! Tidewatch workflow: who is on duty, and how an alert climbs until someone owns it. Pure state
+//! machines: no I/O, the clock is passed in; the engine keeps their state in the store.
+//!
+//! - [`rota`]: rotations (daily, weekly, custom, weekday-only, hours of cover) in real time zones,
+//!   layered schedules, overrides on overrides, shift swaps, hand-offs.
+//! - [`escalation`]: ordered steps with delays, empty steps skipped, repeats, acknowledgement,
+//!   manual escalation past a step (越级上报).
+
+pub mod escalation;
+pub mod rota;
