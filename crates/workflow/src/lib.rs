@@ -3,8 +3,11 @@
 //!
 //! - [`rota`]: rotations (daily, weekly, custom, weekday-only, hours of cover) in real time zones,
 //!   layered schedules, overrides on overrides, shift swaps, hand-offs.
+//! - [`alerts`]: signals grouped per story into alerts (group wait, interval, repeat), silences,
+//!   inhibition by open cases, the routing tree, the alert lifecycle.
 //! - [`escalation`]: ordered steps with delays, empty steps skipped, repeats, acknowledgement,
 //!   manual escalation past a step (越级上报).
 
+pub mod alerts;
 pub mod escalation;
 pub mod rota;
