@@ -7,7 +7,10 @@
 //!   inhibition by open cases, the routing tree, the alert lifecycle.
 //! - [`escalation`]: ordered steps with delays, empty steps skipped, repeats, acknowledgement,
 //!   manual escalation past a step (越级上报).
+//! - [`notify`]: messages in Chinese or English, signed expiring acknowledge links, and the
+//!   requests of each channel (webhook, Slack, DingTalk, WeCom, Feishu) with their signing.
 
 pub mod alerts;
 pub mod escalation;
+pub mod notify;
 pub mod rota;
