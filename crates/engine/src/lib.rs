@@ -3,9 +3,11 @@
 //! hand-offs) will live here too, each keeping its state in the store.
 #![deny(missing_docs)]
 
+pub mod alerting;
 pub mod analysis;
 pub mod analyze;
 pub mod import;
+pub mod notifier;
 pub mod pipeline;
 pub mod sources;
 pub mod topics;

@@ -178,6 +178,36 @@ const MIGRATIONS: &[&str] = &[
         state TEXT NOT NULL
     );
     "#,
+    // 7: alerting: the alerts' state, the signals consumed, escalations, and the outbox of
+    // notifications (written before they are sent).
+    r#"
+    CREATE TABLE alerting_state (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE escalations (
+        alert   INTEGER PRIMARY KEY,
+        state   TEXT NOT NULL,
+        next_at INTEGER
+    );
+    CREATE TABLE outbox (
+        id           INTEGER PRIMARY KEY,
+        key          TEXT NOT NULL UNIQUE,
+        created_at   INTEGER NOT NULL,
+        alert        INTEGER NOT NULL,
+        recipient    TEXT NOT NULL,
+        channel      TEXT NOT NULL,
+        subject      TEXT NOT NULL,
+        body         TEXT NOT NULL,
+        status       TEXT NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER NOT NULL,
+        last_error   TEXT,
+        sent_at      INTEGER
+    );
+    CREATE INDEX outbox_due ON outbox(status, next_attempt);
+    CREATE INDEX outbox_alert ON outbox(alert);
+    "#,
 ];
 
 /// A stored item with its store-assigned fields.

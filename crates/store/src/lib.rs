@@ -6,10 +6,12 @@
 //! store, and when, is decided by `tidewatch-engine`.
 #![deny(missing_docs)]
 
+pub mod alerting;
 pub mod analysis;
 pub mod db;
 pub mod search;
 
+pub use alerting::{AlertingState, NewNotification, Notification};
 pub use analysis::{Lineage, StoryRow};
 pub use db::{
     Db, DedupRow, GroupView, Inserted, Signal, SourceState, StoredItem, TopicDraft, TopicKey, TopicRecord,

@@ -61,6 +61,9 @@ pub struct SignalIn {
     pub unit: Option<String>,
     pub story: Option<String>,
     pub title: String,
+    /// Why it was raised, in a few lines for people.
+    #[serde(default)]
+    pub details: Vec<String>,
 }
 
 /// A field a matcher looks at.
@@ -211,6 +214,8 @@ pub struct Event {
 pub struct Alert {
     pub id: i64,
     pub key: String,
+    /// The kind of its first signal.
+    pub kind: String,
     pub story: Option<String>,
     pub topic: Option<String>,
     pub unit: Option<String>,
@@ -223,6 +228,26 @@ pub struct Alert {
     pub last_notified: Option<DateTime<Utc>>,
     /// Signals not yet in a notification.
     pub pending: usize,
+    /// The latest signal's explanation lines.
+    #[serde(default)]
+    pub details: Vec<String>,
+}
+
+impl Alert {
+    /// The alert as a signal, for routing and matching.
+    pub fn as_signal(&self) -> SignalIn {
+        SignalIn {
+            id: self.signals.first().copied().unwrap_or(0),
+            kind: self.kind.clone(),
+            severity: self.severity,
+            at: self.first_at,
+            topic: self.topic.clone(),
+            unit: self.unit.clone(),
+            story: self.story.clone(),
+            title: self.title.clone(),
+            details: self.details.clone(),
+        }
+    }
 }
 
 /// Why an alert is notified.
@@ -291,6 +316,7 @@ impl Alerts {
             }
             a.signals.push(s.id);
             a.pending += 1;
+            a.details = s.details.clone();
             if s.severity > a.severity {
                 a.events.push(Event {
                     at: now,
@@ -307,6 +333,7 @@ impl Alerts {
         self.alerts.push(Alert {
             id,
             key,
+            kind: s.kind.clone(),
             story: s.story.clone(),
             topic: s.topic.clone(),
             unit: s.unit.clone(),
@@ -318,6 +345,7 @@ impl Alerts {
             events: vec![Event { at: now, what: "firing".into(), who: None }],
             last_notified: None,
             pending: 1,
+            details: s.details.clone(),
         });
         Decision::NewAlert(id)
     }
@@ -422,6 +450,7 @@ mod tests {
             unit: Some("后勤".into()),
             story: Some(story.into()),
             title: format!("signal {id}"),
+            details: vec![],
         }
     }
 

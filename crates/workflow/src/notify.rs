@@ -183,14 +183,15 @@ pub struct HttpRequest {
     pub body: String,
 }
 
-/// The HTTP request for a webhook-style channel at time `now` (`None` for email).
-pub fn http_request(channel: &Channel, note: &AlertNote, message: &Message, now: DateTime<Utc>) -> Option<HttpRequest> {
+/// The HTTP request for a webhook-style channel at time `now` (`None` for email). Built when it
+/// is sent: DingTalk and Feishu refuse signatures more than an hour old.
+pub fn http_request(channel: &Channel, alert: i64, message: &Message, now: DateTime<Utc>) -> Option<HttpRequest> {
     let json = |v: serde_json::Value| v.to_string();
     let content_type = ("content-type".to_string(), "application/json".to_string());
     match channel {
         Channel::Email { .. } => None,
         Channel::Webhook { url, secret } => {
-            let body = json(serde_json::json!({"alert": note, "subject": message.subject, "text": message.body}));
+            let body = json(serde_json::json!({"alert": alert, "subject": message.subject, "text": message.body}));
             let mut headers = vec![content_type];
             if let Some(secret) = secret {
                 headers.push((
@@ -328,7 +329,7 @@ mod tests {
             url: "https://oapi.dingtalk.com/robot/send?access_token=T".into(),
             secret: Some("SECabc".into()),
         };
-        let req = http_request(&ding, &note(), &m, now).unwrap();
+        let req = http_request(&ding, 7, &m, now).unwrap();
         assert!(req.url.contains("&timestamp=1700000000000&sign="), "{}", req.url);
         assert!(!req.url.contains('+') && !req.url.ends_with('='), "the sign is URL-encoded: {}", req.url);
         let body: serde_json::Value = serde_json::from_str(&req.body).unwrap();
@@ -336,27 +337,26 @@ mod tests {
         // Feishu: key "ts\nsecret", empty message, seconds.
         let fei =
             Channel::Feishu { url: "https://open.feishu.cn/open-apis/bot/v2/hook/x".into(), secret: Some("s3".into()) };
-        let body: serde_json::Value =
-            serde_json::from_str(&http_request(&fei, &note(), &m, now).unwrap().body).unwrap();
+        let body: serde_json::Value = serde_json::from_str(&http_request(&fei, 7, &m, now).unwrap().body).unwrap();
         assert_eq!(body["timestamp"], "1700000000");
         assert_eq!(body["sign"], feishu_sign("s3", 1_700_000_000));
         assert_eq!(body["msg_type"], "text");
         // Generic webhook: HMAC over the exact body.
         let hook = Channel::Webhook { url: "http://127.0.0.1:1/h".into(), secret: Some("k".into()) };
-        let req = http_request(&hook, &note(), &m, now).unwrap();
+        let req = http_request(&hook, 7, &m, now).unwrap();
         let sig = &req.headers.iter().find(|(h, _)| h == "x-tidewatch-signature").unwrap().1;
         assert_eq!(sig, &format!("sha256={}", hex::encode(hmac(b"k", req.body.as_bytes()))));
         // WeCom and Slack shapes.
-        let wecom = http_request(&Channel::Wecom { url: "u".into() }, &note(), &m, now).unwrap();
+        let wecom = http_request(&Channel::Wecom { url: "u".into() }, 7, &m, now).unwrap();
         assert!(serde_json::from_str::<serde_json::Value>(&wecom.body).unwrap()["markdown"]["content"]
             .as_str()
             .unwrap()
             .starts_with("### "));
-        let slack = http_request(&Channel::Slack { url: "u".into() }, &note(), &m, now).unwrap();
+        let slack = http_request(&Channel::Slack { url: "u".into() }, 7, &m, now).unwrap();
         assert!(serde_json::from_str::<serde_json::Value>(&slack.body).unwrap()["text"]
             .as_str()
             .unwrap()
             .contains("#7"));
-        assert!(http_request(&Channel::Email { to: "a@b".into() }, &note(), &m, now).is_none());
+        assert!(http_request(&Channel::Email { to: "a@b".into() }, 7, &m, now).is_none());
     }
 }

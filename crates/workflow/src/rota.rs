@@ -174,8 +174,10 @@ pub struct Override {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {
     /// Later layers win where they have someone on duty.
+    #[serde(default)]
     pub layers: Vec<Rotation>,
     /// Later overrides win over earlier ones.
+    #[serde(default)]
     pub overrides: Vec<Override>,
 }
 

@@ -59,6 +59,7 @@ fn a_burst_climbs_the_ladder_until_acknowledged_and_a_second_burst_updates_the_a
         unit: Some("后勤".into()),
         story: Some("42".into()),
         title: "Burst on topic food-safety".into(),
+        details: vec!["observed 12, expected 1.2".into()],
     };
 
     let mut alerts = Alerts::new(Timing::default());
