@@ -11,6 +11,11 @@ echo "== cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== crate arrows"
 python3 scripts/check_arrows.py
+echo "== test tools from PyPI: aiosmtpd (a real SMTP server for the email tests)"
+TEST_VENV=target/test-venv
+[ -x "$TEST_VENV/bin/python" ] || python3 -m venv "$TEST_VENV"
+"$TEST_VENV/bin/python" -c "import aiosmtpd" 2>/dev/null || "$TEST_VENV/bin/pip" install -q aiosmtpd==1.4.6
+export TIDEWATCH_TEST_PYTHON="$PWD/$TEST_VENV/bin/python"
 echo "== tests"
 # --nocapture: tests that measure (near-duplicate precision/recall, the SIGKILL import) print figures.
 cargo test --workspace --locked -- --nocapture
