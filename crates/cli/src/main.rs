@@ -27,6 +27,10 @@ enum Command {
     Search(commands::search::Args),
     /// Run the offline text pipeline on JSON Lines (no store): one JSON line out per valid item.
     Analyze(commands::analyze::Args),
+    /// Alerts and their state (from the data directory).
+    Alerts(commands::alerts::AlertsArgs),
+    /// Who is on duty: `oncall now [--unit U] [--at T]`.
+    Oncall(commands::alerts::OncallArgs),
     /// Sentiment: score texts, train the committed models.
     Sentiment(commands::sentiment::Args),
     /// Topics and their rules.
@@ -64,6 +68,8 @@ fn main() -> ExitCode {
         Command::Analyze(a) => commands::analyze::run(a),
         Command::Topics(a) => commands::topics::run(&cli.data_dir, a),
         Command::Sentiment(a) => commands::sentiment::run(a),
+        Command::Alerts(a) => commands::alerts::run_alerts(&cli.data_dir, a),
+        Command::Oncall(a) => commands::alerts::run_oncall(&cli.data_dir, a),
         Command::Match(a) => commands::matching::run(a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Feed(a) => commands::feed::run(a),

@@ -7,6 +7,7 @@
 //! table of stable codes with English and Chinese messages ([`error`]).
 #![deny(missing_docs)]
 
+pub mod alerting;
 pub mod api;
 pub mod error;
 pub mod ingest;
@@ -36,6 +37,19 @@ pub struct AppState {
     pub polled: std::sync::RwLock<Vec<tidewatch_engine::sources::Source>>,
     /// Ids of the sources defined in the configuration file (not editable through the API).
     pub file_sources: std::sync::RwLock<Vec<String>>,
+    /// Alerting, when configured (`alerting.toml`).
+    pub alerting: Mutex<Option<AlertingSide>>,
+}
+
+/// The alerting's own store connection, state and sender.
+#[derive(Debug)]
+pub struct AlertingSide {
+    /// A connection of its own (alerting writes its tables while items are written).
+    pub db: Db,
+    /// Alerts, escalations.
+    pub alerting: tidewatch_engine::alerting::Alerting,
+    /// Email and HTTP sending.
+    pub notifier: tidewatch_engine::notifier::Notifier,
 }
 
 impl AppState {
@@ -51,7 +65,36 @@ impl AppState {
             webhooks: std::sync::RwLock::new(Vec::new()),
             polled: std::sync::RwLock::new(Vec::new()),
             file_sources: std::sync::RwLock::new(Vec::new()),
+            alerting: Mutex::new(None),
         }))
+    }
+
+    /// Turns alerting on with `config`: signals become alerts, escalations run, notifications go
+    /// out ([`AppState::alerting_tick`]).
+    pub fn enable_alerting(
+        &self,
+        dir: &DataDir,
+        config: tidewatch_engine::alerting::AlertingConfig,
+    ) -> Result<(), EngineError> {
+        let db = Db::open(dir.root())?;
+        let notifier = tidewatch_engine::notifier::Notifier::new(config.smtp.as_ref())?;
+        let alerting = tidewatch_engine::alerting::Alerting::open(&db, config)?;
+        if let Ok(mut a) = self.alerting.lock() {
+            *a = Some(AlertingSide { db, alerting, notifier });
+        }
+        Ok(())
+    }
+
+    /// One round of alerting at `now`: new signals, due steps, then delivery of the outbox.
+    /// Blocking (SQLite, SMTP, HTTP): call it off the async threads.
+    pub fn alerting_tick(&self, now: chrono::DateTime<chrono::Utc>) -> Result<(), EngineError> {
+        let Ok(mut guard) = self.alerting.lock() else { return Ok(()) };
+        let Some(side) = guard.as_mut() else { return Ok(()) };
+        side.alerting.tick(&mut side.db, now)?;
+        let retry = side.alerting.config().retry;
+        let notifier = &side.notifier;
+        tidewatch_engine::alerting::deliver(&mut side.db, retry, now, &|n| notifier.send(n, now))?;
+        Ok(())
     }
 
     /// Adds or replaces a source in the running server.

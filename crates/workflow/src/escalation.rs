@@ -24,15 +24,15 @@ pub enum Target {
 }
 
 /// One rung of the ladder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub targets: Vec<Target>,
-    /// Wait this long after this step before the next one.
-    pub delay_minutes: i64,
+    /// Wait this long after this step before the next one (fractions allowed: 0.5 is 30 s).
+    pub delay_minutes: f64,
 }
 
 /// An escalation policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Policy {
     pub name: String,
     pub steps: Vec<Step>,
@@ -62,7 +62,7 @@ pub struct StepRecord {
 }
 
 /// One alert's progress.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Escalation {
     pub policy: Policy,
     /// Next step to fire and its round.
@@ -106,8 +106,11 @@ impl Escalation {
         people.dedup();
         let fired = if people.is_empty() { Fired::Skipped } else { Fired::Notified(people) };
         // An empty step passes at once; a step that notified someone waits its delay.
-        let wait =
-            if fired == Fired::Skipped { Duration::zero() } else { Duration::minutes(step.delay_minutes.max(0)) };
+        let wait = if fired == Fired::Skipped {
+            Duration::zero()
+        } else {
+            Duration::milliseconds((step.delay_minutes.max(0.0) * 60_000.0).round() as i64)
+        };
         let record = StepRecord { round: self.round, step: self.step, at, fired, by };
         self.history.push(record.clone());
         self.advance(at + wait);
@@ -186,9 +189,9 @@ mod tests {
         Policy {
             name: "p".into(),
             steps: vec![
-                Step { targets: vec![Target::OnDuty("后勤".into())], delay_minutes: 10 },
-                Step { targets: vec![Target::UnitLead("后勤".into())], delay_minutes: 15 },
-                Step { targets: vec![Target::Person("head".into())], delay_minutes: 30 },
+                Step { targets: vec![Target::OnDuty("后勤".into())], delay_minutes: 10.0 },
+                Step { targets: vec![Target::UnitLead("后勤".into())], delay_minutes: 15.0 },
+                Step { targets: vec![Target::Person("head".into())], delay_minutes: 30.0 },
             ],
             repeat,
         }

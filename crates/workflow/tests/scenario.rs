@@ -43,10 +43,10 @@ fn a_burst_climbs_the_ladder_until_acknowledged_and_a_second_burst_updates_the_a
     let policy = Policy {
         name: "后勤".into(),
         steps: vec![
-            Step { targets: vec![Target::OnDuty("后勤".into())], delay_minutes: 10 },
-            Step { targets: vec![Target::Person("deputy".into())], delay_minutes: 10 },
-            Step { targets: vec![Target::UnitLead("后勤".into())], delay_minutes: 15 },
-            Step { targets: vec![Target::Person("领导小组组长".into())], delay_minutes: 30 },
+            Step { targets: vec![Target::OnDuty("后勤".into())], delay_minutes: 10.0 },
+            Step { targets: vec![Target::Person("deputy".into())], delay_minutes: 10.0 },
+            Step { targets: vec![Target::UnitLead("后勤".into())], delay_minutes: 15.0 },
+            Step { targets: vec![Target::Person("领导小组组长".into())], delay_minutes: 30.0 },
         ],
         repeat: 0,
     };

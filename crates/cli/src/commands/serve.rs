@@ -18,6 +18,32 @@ pub(crate) struct Args {
     /// accepted at POST /api/v1/ingest.
     #[arg(long)]
     pub(crate) sources: Option<String>,
+    /// Alerting (TOML, see docs/alerting.md): people, units and their rotas, escalation
+    /// policies, routes. Default: `alerting.toml` in the data directory, when present.
+    #[arg(long)]
+    pub(crate) alerting: Option<String>,
+}
+
+/// Loads the alerting configuration: the file given, else `alerting.toml` in the data
+/// directory when present.
+pub(crate) fn alerting_config(
+    dir: &DataDir,
+    file: Option<&str>,
+) -> anyhow::Result<Option<tidewatch_engine::alerting::AlertingConfig>> {
+    let path = match file {
+        Some(f) => std::path::PathBuf::from(f),
+        None => {
+            let p = dir.root().join("alerting.toml");
+            if !p.exists() {
+                return Ok(None);
+            }
+            p
+        }
+    };
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let config = tidewatch_engine::alerting::AlertingConfig::from_toml(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(Some(config))
 }
 
 /// Builds the tokio runtime the server runs on.
@@ -52,6 +78,15 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         format!("cannot open the data directory {} (is another Tidewatch writing to it?)", data_dir.display())
     })?;
     let state = AppState::open(&dir, pipeline)?;
+    if let Some(config) = alerting_config(&dir, args.alerting.as_deref())? {
+        println!(
+            "alerting: {} people, {} units, {} policies",
+            config.person.len(),
+            config.unit.len(),
+            config.policy.len()
+        );
+        state.enable_alerting(&dir, config)?;
+    }
     let rt = runtime()?;
     // Sources: from the file (if any) and those added through the API (kept in the store).
     let mut settings = tidewatch_engine::sources::FetchSettings::default();
@@ -86,6 +121,21 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let (n_polled, n_hooks) =
         (state.polled.read().map(|l| l.len()).unwrap_or(0), state.webhooks.read().map(|l| l.len()).unwrap_or(0));
     println!("{n_polled} sources polled, {n_hooks} webhooks");
+    {
+        // Alerting: a tick every second, off the async threads (SQLite, SMTP, HTTP).
+        let state = state.clone();
+        rt.spawn(async move {
+            loop {
+                let s = state.clone();
+                match tokio::task::spawn_blocking(move || s.alerting_tick(chrono::Utc::now())).await {
+                    Ok(Err(e)) => tracing::error!(error = %e, "alerting tick failed"),
+                    Err(e) => tracing::error!(error = %e, "alerting tick panicked"),
+                    Ok(Ok(())) => {}
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        });
+    }
     {
         let state = state.clone();
         rt.spawn(async move {

@@ -1,0 +1,207 @@
+//! Alerting in a running `tidewatch serve`: a stored burst signal reaches the on-duty officer
+//! through a webhook; the server is killed (SIGKILL) between escalation steps and started again;
+//! the next step fires once, on time, and the first is not sent again. The alert API acknowledges,
+//! lists and refuses bad requests; `oncall` answers; the signed link acknowledges.
+
+mod common;
+use chrono::{DateTime, Utc};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tidewatch_store::{Db, Signal, TopicDraft};
+
+fn receiver() -> (String, Arc<Mutex<Vec<(Instant, String, serde_json::Value)>>>) {
+    let got: Arc<Mutex<Vec<(Instant, String, serde_json::Value)>>> = Arc::default();
+    let seen = got.clone();
+    let app = axum::Router::new().route(
+        "/{who}",
+        axum::routing::post(move |axum::extract::Path(who): axum::extract::Path<String>, body: String| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push((Instant::now(), who, serde_json::from_str(&body).unwrap_or_default()));
+                "{}"
+            }
+        }),
+    );
+    (common::serve(app), got)
+}
+
+fn config(hooks: &str) -> String {
+    let today = Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive() - chrono::Duration::days(1);
+    format!(
+        r#"
+base_url = "http://tidewatch.example"
+[timing]
+group_wait_seconds = 0
+group_interval_seconds = 300
+repeat_interval_seconds = 14400
+[[person]]
+id = "officer"
+channels = [{{ kind = "webhook", url = "{hooks}/officer" }}]
+[[person]]
+id = "lead"
+lang = "en"
+channels = [{{ kind = "webhook", url = "{hooks}/lead" }}]
+[[unit]]
+id = "后勤集团"
+lead = "lead"
+[[unit.schedule.layers]]
+name = "all day"
+zone = "Asia/Shanghai"
+members = ["officer"]
+start = "{today}"
+handoff = "00:00:00"
+period = {{ every = "day" }}
+cover = {{ cover = "full_day" }}
+[[policy]]
+name = "p"
+[[policy.steps]]
+targets = [{{ type = "on_duty", value = "后勤集团" }}]
+delay_minutes = 0.15
+[[policy.steps]]
+targets = [{{ type = "unit_lead", value = "后勤集团" }}]
+delay_minutes = 10
+[route]
+policy = "p"
+"#
+    )
+}
+
+fn start(dir: &std::path::Path) -> common::Server {
+    let args = ["serve", "--addr", "127.0.0.1:0", "--data-dir"];
+    let mut args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    args.push(dir.as_os_str());
+    common::start_server(&args, "Tidewatch listening on ")
+}
+
+fn wait_for(got: &Arc<Mutex<Vec<(Instant, String, serde_json::Value)>>>, who: &str, n: usize, secs: u64) {
+    let deadline = Instant::now() + std::time::Duration::from_secs(secs);
+    while got.lock().unwrap().iter().filter(|r| r.1 == who).count() < n {
+        assert!(
+            Instant::now() < deadline,
+            "{who} got fewer than {n} notifications in {secs} s: {:?}",
+            got.lock().unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn signal(db: &mut Db, at: DateTime<Utc>) {
+    db.add_signal(&Signal {
+        id: 0,
+        kind: "burst".into(),
+        severity: "high".into(),
+        created_at: at,
+        source: None,
+        topic: Some("food-safety".into()),
+        story: Some("9".into()),
+        title: "Burst on topic food-safety".into(),
+        explanation: serde_json::json!({"observed": 9.0, "expected": 1.0, "score": 5.0, "top_sources": [["weibo", 9]], "top_terms": [], "samples": []}).to_string(),
+    })
+    .unwrap();
+}
+
+#[test]
+fn the_next_step_fires_once_on_time_after_a_kill() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let (hooks, got) = receiver();
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("alerting.toml"), config(&hooks)).unwrap();
+    {
+        let mut db = Db::open(&data).unwrap();
+        let topic = TopicDraft {
+            id: "food-safety".into(),
+            name: "食品安全".into(),
+            rule: "食堂 AND 呕吐".into(),
+            unit: Some("后勤集团".into()),
+            severity: "high".into(),
+            enabled: true,
+        };
+        db.save_topic(&topic, "test", Utc::now()).unwrap();
+        signal(&mut db, Utc::now());
+    }
+    let server = start(&data);
+    // The officer is notified within a couple of ticks.
+    wait_for(&got, "officer", 1, 10);
+    let first = got.lock().unwrap()[0].0;
+    // Kill -9 before the next step (due 9 s after the first) and start again.
+    drop(server);
+    let server = start(&data);
+    wait_for(&got, "lead", 1, 30);
+    let lead_at = got.lock().unwrap().iter().find(|r| r.1 == "lead").unwrap().0;
+    let gap = lead_at - first;
+    assert!(gap >= std::time::Duration::from_millis(8_500), "not before its time: {gap:?}");
+    assert!(gap <= std::time::Duration::from_millis(12_500), "on time (ticks are 1 s): {gap:?}");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let log = got.lock().unwrap().clone();
+    assert_eq!(
+        log.iter().filter(|r| r.1 == "officer").count(),
+        1,
+        "the first step is not sent again after the restart"
+    );
+    assert_eq!(log.iter().filter(|r| r.1 == "lead").count(), 1, "the second step fires exactly once");
+    let text = log[0].2["text"].as_str().unwrap().to_string();
+    assert!(text.contains("observed 9"), "{text}");
+
+    // The API.
+    let base = &server.base;
+    let client = reqwest::blocking::Client::new();
+    let alerts: serde_json::Value = client.get(format!("{base}/api/v1/alerts")).send().unwrap().json().unwrap();
+    assert_eq!(alerts[0]["state"], "firing");
+    let detail: serde_json::Value = client.get(format!("{base}/api/v1/alerts/1")).send().unwrap().json().unwrap();
+    assert_eq!(detail["notifications"].as_array().unwrap().len(), 2);
+    assert!(detail["notifications"].as_array().unwrap().iter().all(|n| n["status"] == "sent"));
+    let post = |path: &str, body: &str| {
+        let r = client
+            .post(format!("{base}{path}"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json::<serde_json::Value>().unwrap_or_default())
+    };
+    for (path, body, status, code) in [
+        ("/api/v1/alerts/1/acknowledge", "{}", 400, "bad_body"),
+        ("/api/v1/alerts/1/acknowledge", r#"{"who": ""}"#, 400, "bad_body"),
+        ("/api/v1/alerts/1/explode", r#"{"who": "x"}"#, 404, "not_found"),
+        ("/api/v1/alerts/99/acknowledge", r#"{"who": "x"}"#, 404, "not_found"),
+        ("/api/v1/alerts/abc/acknowledge", r#"{"who": "x"}"#, 400, "bad_parameter"),
+        ("/api/v1/alerts/1/escalate", r#"{"who": "x", "to_step": 9}"#, 409, "conflict"),
+        ("/api/v1/silences", r#"{"matchers": [], "ends": "2030-01-01T00:00:00Z", "author": "a"}"#, 400, "bad_body"),
+        (
+            "/api/v1/silences",
+            r#"{"matchers": [{"field": "topic", "value": "x"}], "ends": "2000-01-01T00:00:00Z", "author": "a"}"#,
+            400,
+            "bad_body",
+        ),
+        ("/api/v1/silences", "not json", 400, "bad_body"),
+    ] {
+        let (s, b) = post(path, body);
+        assert_eq!((s, b["error"]["code"].as_str().unwrap_or("")), (status, code), "{path} {body}: {b}");
+    }
+    let (s, b) = post(
+        "/api/v1/silences",
+        r#"{"matchers": [{"field": "topic", "value": "fees"}], "ends": "2030-01-01T00:00:00Z", "author": "王", "comment": "known"}"#,
+    );
+    assert_eq!((s, b["id"].as_i64()), (200, Some(1)));
+    // A forged acknowledge link is refused; acknowledging through the API works.
+    let r = client.get(format!("{base}/ack/1?who=lead&exp=9999999999&sig=00")).send().unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let (s, b) = post("/api/v1/alerts/1/acknowledge", r#"{"who": "lead"}"#);
+    assert_eq!((s, b["alert"]["state"].as_str()), (200, Some("acknowledged")));
+    let oncall: serde_json::Value =
+        client.get(format!("{base}/api/v1/oncall?unit=后勤集团")).send().unwrap().json().unwrap();
+    assert_eq!(oncall[0]["on_duty"]["person"], "officer");
+    assert_eq!(client.get(format!("{base}/api/v1/oncall?unit=nowhere")).send().unwrap().status().as_u16(), 404);
+    drop(server);
+
+    // The command line reads the same state.
+    let o = common::run(&data, &["alerts", "--json"], None);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let lines = common::json_lines(&common::stdout(&o));
+    assert_eq!(lines[0]["state"], "acknowledged");
+    let o = common::run(&data, &["oncall", "now", "--unit", "后勤集团"], None);
+    assert!(common::stdout(&o).starts_with("后勤集团: officer"), "{}", common::stdout(&o));
+    let o = common::run(&data, &["alerts", "--state", "sideways"], None);
+    assert!(!o.status.success());
+}
