@@ -9,8 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tidewatch_store::{Db, Signal, TopicDraft};
 
-fn receiver() -> (String, Arc<Mutex<Vec<(Instant, String, serde_json::Value)>>>) {
-    let got: Arc<Mutex<Vec<(Instant, String, serde_json::Value)>>> = Arc::default();
+/// What the receiver got: when, for whom (the path), the JSON body.
+type Log = Arc<Mutex<Vec<(Instant, String, serde_json::Value)>>>;
+
+fn receiver() -> (String, Log) {
+    let got: Log = Arc::default();
     let seen = got.clone();
     let app = axum::Router::new().route(
         "/{who}",
@@ -73,7 +76,7 @@ fn start(dir: &std::path::Path) -> common::Server {
     common::start_server(&args, "Tidewatch listening on ")
 }
 
-fn wait_for(got: &Arc<Mutex<Vec<(Instant, String, serde_json::Value)>>>, who: &str, n: usize, secs: u64) {
+fn wait_for(got: &Log, who: &str, n: usize, secs: u64) {
     let deadline = Instant::now() + std::time::Duration::from_secs(secs);
     while got.lock().unwrap().iter().filter(|r| r.1 == who).count() < n {
         assert!(
