@@ -39,6 +39,9 @@ pub struct AppState {
     pub file_sources: std::sync::RwLock<Vec<String>>,
     /// Alerting, when configured (`alerting.toml`).
     pub alerting: Mutex<Option<AlertingSide>>,
+    /// Woken when items were stored, so that the alerting looks at new signals at once instead
+    /// of at its next one-second tick.
+    pub alerting_wake: tokio::sync::Notify,
 }
 
 /// The alerting's own store connection, state and sender.
@@ -66,6 +69,7 @@ impl AppState {
             polled: std::sync::RwLock::new(Vec::new()),
             file_sources: std::sync::RwLock::new(Vec::new()),
             alerting: Mutex::new(None),
+            alerting_wake: tokio::sync::Notify::new(),
         }))
     }
 
@@ -115,8 +119,11 @@ impl AppState {
         }
     }
 
-    /// Publishes what a batch stored to live subscribers.
+    /// Publishes what a batch stored to live subscribers, and wakes the alerting.
     pub fn publish(&self, result: &BatchResult) {
+        if !result.stored.is_empty() {
+            self.alerting_wake.notify_one();
+        }
         if self.live.receiver_count() == 0 {
             return;
         }

@@ -34,9 +34,12 @@ pub(crate) struct Args {
     /// Generated topic rules for the rule-matching benchmark (0 to skip).
     #[arg(long, default_value_t = 10_000)]
     rules: usize,
-    /// Run only these parts (repeatable): `pipeline`, `rules`, `dedup`.
-    #[arg(long, value_parser = ["pipeline", "rules", "dedup"])]
+    /// Run only these parts (repeatable): `pipeline`, `rules`, `dedup`, `alerting`.
+    #[arg(long, value_parser = ["pipeline", "rules", "dedup", "alerting"])]
     only: Vec<String>,
+    /// Seconds of load for the alerting latency benchmark.
+    #[arg(long, default_value_t = 10)]
+    alerting_seconds: u64,
 }
 
 struct Rng(u64);
@@ -369,6 +372,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             let texts: Vec<String> = items.iter().filter_map(|i| i.text.clone()).collect();
             rules_bench(name, &texts, &rules, runs);
         }
+    }
+    if part("alerting") {
+        super::bench_alerting::run(args.alerting_seconds, 2000, 50)?;
     }
     if !part("dedup") {
         return Ok(ExitCode::SUCCESS);

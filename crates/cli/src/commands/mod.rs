@@ -3,6 +3,7 @@
 pub(crate) mod alerts;
 pub(crate) mod analyze;
 pub(crate) mod bench;
+pub(crate) mod bench_alerting;
 pub(crate) mod demo;
 pub(crate) mod feed;
 pub(crate) mod import;

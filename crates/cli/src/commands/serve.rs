@@ -122,7 +122,8 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         (state.polled.read().map(|l| l.len()).unwrap_or(0), state.webhooks.read().map(|l| l.len()).unwrap_or(0));
     println!("{n_polled} sources polled, {n_hooks} webhooks");
     {
-        // Alerting: a tick every second, off the async threads (SQLite, SMTP, HTTP).
+        // Alerting: a tick every second and whenever items were stored, off the async threads
+        // (SQLite, SMTP, HTTP).
         let state = state.clone();
         rt.spawn(async move {
             loop {
@@ -132,7 +133,10 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
                     Err(e) => tracing::error!(error = %e, "alerting tick panicked"),
                     Ok(Ok(())) => {}
                 }
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                tokio::select! {
+                    _ = state.alerting_wake.notified() => {}
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                }
             }
         });
     }
