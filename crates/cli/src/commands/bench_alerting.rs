@@ -16,11 +16,14 @@ use tidewatch_store::{Db, TopicDraft};
 
 const TOKEN: &str = "bench-token-0123456789abcdef";
 
-/// A local receiver: (arrival, body) per request.
-fn receiver() -> anyhow::Result<(String, Arc<Mutex<Vec<(Instant, String)>>>)> {
+/// What the receiver got: (arrival, body) per request.
+type Log = Arc<Mutex<Vec<(Instant, String)>>>;
+
+/// A local receiver on 127.0.0.1.
+fn receiver() -> anyhow::Result<(String, Log)> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let base = format!("http://{}", listener.local_addr()?);
-    let got: Arc<Mutex<Vec<(Instant, String)>>> = Arc::default();
+    let got: Log = Arc::default();
     let seen = got.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
