@@ -396,3 +396,16 @@ fn bad_configurations_are_refused_with_the_reason() {
         assert!(e.contains(says), "{toml}: {e}");
     }
 }
+
+#[test]
+fn the_documented_example_configuration_is_valid() {
+    let doc = include_str!("../../../docs/alerting.md");
+    let toml = doc.split("```toml\n").nth(1).unwrap().split("```").next().unwrap();
+    let c = AlertingConfig::from_toml(toml).unwrap_or_else(|e| panic!("docs/alerting.md: {e}"));
+    assert_eq!((c.person.len(), c.unit.len(), c.policy.len()), (4, 1, 3));
+    // The weekday-only office-hours rotation: Thursday 2026-11-26 10:00 in Shanghai.
+    let at = chrono_tz::Asia::Shanghai.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap().with_timezone(&Utc);
+    assert!(c.unit[0].schedule.on_duty(at).is_some());
+    let saturday = chrono_tz::Asia::Shanghai.with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap().with_timezone(&Utc);
+    assert!(c.unit[0].schedule.on_duty(saturday).is_none());
+}
