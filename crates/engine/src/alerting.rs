@@ -21,7 +21,7 @@ use tidewatch_store::{Db, NewNotification, Notification};
 use tidewatch_workflow::alerts::{Alerts, Reason, Route, Severity, SignalIn, Silence, Timing};
 use tidewatch_workflow::escalation::{Escalation, Fired, Policy, Target};
 use tidewatch_workflow::notify::{self, AlertNote, Channel, Language};
-use tidewatch_workflow::rota::{Schedule, Shift};
+use tidewatch_workflow::rota::{Override, Schedule, Shift};
 
 use crate::EngineError;
 
@@ -232,7 +232,14 @@ pub struct Alerting {
     escalations: BTreeMap<i64, Escalation>,
     cursor: i64,
     key: Vec<u8>,
+    /// Overrides added through the API (unit, override), kept in the store.
+    overrides: Vec<(String, Override)>,
+    /// Hand-off notices have been queued for shifts starting before this.
+    handoffs_until: Option<DateTime<Utc>>,
 }
+
+/// Hand-off notices go out this long before a shift starts.
+const HANDOFF_NOTICE: i64 = 30;
 
 impl std::fmt::Debug for Alerting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -322,7 +329,33 @@ impl Alerting {
                 .map_err(|e| EngineError::Config(format!("stored escalation of alert {alert} is unreadable: {e}")))?;
             escalations.insert(alert, e);
         }
-        Ok(Alerting { key: link_key(db)?, config, alerts, escalations, cursor: saved.cursor })
+        let mut overrides: Vec<(String, Override)> = Vec::new();
+        let mut handoffs_until = None;
+        for (k, v) in &saved.extra {
+            match k.as_str() {
+                "overrides" => {
+                    overrides = serde_json::from_str(v)
+                        .map_err(|e| EngineError::Config(format!("stored rota overrides are unreadable: {e}")))?
+                }
+                "handoffs_until" => handoffs_until = serde_json::from_str(v).ok(),
+                _ => {}
+            }
+        }
+        let mut config = config;
+        for (unit, o) in &overrides {
+            if let Some(u) = config.unit.iter_mut().find(|u| &u.id == unit) {
+                u.schedule.add_override(o.clone());
+            }
+        }
+        Ok(Alerting {
+            key: link_key(db)?,
+            config,
+            alerts,
+            escalations,
+            cursor: saved.cursor,
+            overrides,
+            handoffs_until,
+        })
     }
 
     /// The alerts.
@@ -448,8 +481,110 @@ impl Alerting {
             self.escalations.insert(id, e);
             changed.push(id);
         }
+        queue.extend(self.handoff_notices(now));
         self.save(db, &changed, &queue, now, &mut report)?;
         Ok(report)
+    }
+
+    /// Notices to people whose shift starts within the next half hour ("you are on duty from
+    /// 08:00"), each once.
+    fn handoff_notices(&mut self, now: DateTime<Utc>) -> Vec<NewNotification> {
+        let from = self.handoffs_until.unwrap_or(now).max(now - Duration::hours(1));
+        let until = now + Duration::minutes(HANDOFF_NOTICE);
+        if until <= from {
+            return Vec::new();
+        }
+        self.handoffs_until = Some(until);
+        let mut out = Vec::new();
+        for u in &self.config.unit {
+            for shift in u.schedule.handoffs(from, until) {
+                let Some(p) = self.config.person.iter().find(|p| p.id == shift.person) else { continue };
+                let zone = u.schedule.layers.first().map(|r| r.zone).unwrap_or(chrono_tz::Asia::Shanghai);
+                let (start, end) = (shift.from.with_timezone(&zone), shift.to.with_timezone(&zone));
+                let (subject, body) = match p.lang {
+                    Language::Zh => (
+                        format!("[值班] 您将于 {} 起在{}值班", start.format("%m-%d %H:%M"), u.id),
+                        format!(
+                            "您将于 {} 起在{}值班，至 {}。\n排班：{}\n",
+                            start.format("%m-%d %H:%M"),
+                            u.id,
+                            end.format("%m-%d %H:%M"),
+                            shift.source
+                        ),
+                    ),
+                    Language::En => (
+                        format!("[Duty] You are on duty for {} from {}", u.id, start.format("%m-%d %H:%M")),
+                        format!(
+                            "You are on duty for {} from {} to {}.\nSchedule: {}\n",
+                            u.id,
+                            start.format("%m-%d %H:%M"),
+                            end.format("%m-%d %H:%M"),
+                            shift.source
+                        ),
+                    ),
+                };
+                for (i, c) in p.channels.iter().enumerate() {
+                    out.push(NewNotification {
+                        key: format!("handoff:{}:{}:{}:{i}", u.id, p.id, shift.from.timestamp()),
+                        alert: 0,
+                        recipient: p.id.clone(),
+                        channel: serde_json::to_string(c).unwrap_or_default(),
+                        subject: subject.clone(),
+                        body: body.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Adds an override to a unit's schedule (kept in the store).
+    pub fn add_override(
+        &mut self,
+        db: &mut Db,
+        unit: &str,
+        o: Override,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        if o.to <= o.from {
+            return Err(EngineError::Config("an override must end after it starts".into()));
+        }
+        if !self.config.person.iter().any(|p| p.id == o.person) {
+            return Err(EngineError::Config(format!("no person {:?}", o.person)));
+        }
+        let u = self
+            .config
+            .unit
+            .iter_mut()
+            .find(|u| u.id == unit)
+            .ok_or_else(|| EngineError::Config(format!("no unit {unit:?}")))?;
+        u.schedule.add_override(o.clone());
+        self.overrides.push((unit.to_string(), o));
+        let mut report = TickReport::default();
+        self.save(db, &[], &[], now, &mut report)
+    }
+
+    /// Swaps the shifts in force at `a` and `b` in a unit's schedule (two overrides, kept).
+    pub fn swap(
+        &mut self,
+        db: &mut Db,
+        unit: &str,
+        a: DateTime<Utc>,
+        b: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        let u = self
+            .config
+            .unit
+            .iter_mut()
+            .find(|u| u.id == unit)
+            .ok_or_else(|| EngineError::Config(format!("no unit {unit:?}")))?;
+        let before = u.schedule.overrides.len();
+        u.schedule.swap(a, b).map_err(EngineError::Config)?;
+        let added: Vec<Override> = u.schedule.overrides[before..].to_vec();
+        self.overrides.extend(added.into_iter().map(|o| (unit.to_string(), o)));
+        let mut report = TickReport::default();
+        self.save(db, &[], &[], now, &mut report)
     }
 
     fn save(
@@ -467,7 +602,11 @@ impl Alerting {
                 self.escalations.get(id).map(|e| (*id, serde_json::to_string(e).unwrap_or_default(), e.next_at))
             })
             .collect();
-        report.queued += db.save_alerting(&alerts, self.cursor, &escalations, queue, now)?;
+        let extra = [
+            ("overrides", serde_json::to_string(&self.overrides).unwrap_or_default()),
+            ("handoffs_until", serde_json::to_string(&self.handoffs_until).unwrap_or_default()),
+        ];
+        report.queued += db.save_alerting(&alerts, self.cursor, &extra, &escalations, queue, now)?;
         Ok(())
     }
 

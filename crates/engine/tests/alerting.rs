@@ -409,3 +409,63 @@ fn the_documented_example_configuration_is_valid() {
     let saturday = chrono_tz::Asia::Shanghai.with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap().with_timezone(&Utc);
     assert!(c.unit[0].schedule.on_duty(saturday).is_none());
 }
+
+#[test]
+fn overrides_survive_restarts_and_hand_off_notices_go_out_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut db = setup(tmp.path());
+    let (base, _got) = receiver(0);
+    let cfg = config(&base);
+    let mut alerting = Alerting::open(&db, cfg.clone()).unwrap();
+    let sh = |d, h, m| chrono_tz::Asia::Shanghai.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap().with_timezone(&Utc);
+    // 赵 has the 26th, 钱 the 27th (from 08:00).
+    assert_eq!(alerting.on_duty("后勤集团", sh(27, 9, 0)).unwrap().person, "qian");
+    alerting
+        .add_override(
+            &mut db,
+            "后勤集团",
+            tidewatch_workflow::rota::Override {
+                person: "lead".into(),
+                from: sh(27, 9, 0),
+                to: sh(27, 11, 0),
+                note: "dentist".into(),
+            },
+            sh(26, 12, 0),
+        )
+        .unwrap();
+    // 赵's 26th ↔ 钱's 29th.
+    alerting.swap(&mut db, "后勤集团", sh(26, 20, 0), sh(29, 20, 0), sh(26, 12, 0)).unwrap();
+    assert!(alerting
+        .add_override(
+            &mut db,
+            "后勤集团",
+            tidewatch_workflow::rota::Override {
+                person: "ghost".into(),
+                from: sh(27, 9, 0),
+                to: sh(27, 10, 0),
+                note: String::new()
+            },
+            sh(26, 12, 0)
+        )
+        .is_err());
+    assert!(alerting.swap(&mut db, "nowhere", sh(26, 20, 0), sh(28, 20, 0), sh(26, 12, 0)).is_err());
+    drop(alerting);
+    let mut alerting = Alerting::open(&db, cfg).unwrap();
+    assert_eq!(
+        alerting.on_duty("后勤集团", sh(27, 10, 0)).unwrap().person,
+        "lead",
+        "the override survived the restart"
+    );
+    assert_eq!(alerting.on_duty("后勤集团", sh(26, 20, 0)).unwrap().person, "qian", "the swap survived the restart");
+    assert_eq!(alerting.on_duty("后勤集团", sh(29, 20, 0)).unwrap().person, "zhao");
+    // Hand-off notices: 钱 keeps duty from the 26th (swap) into the 27th: no notice at 08:00; at
+    // 08:40 the lead hears that the dentist override starts at 09:00, in English; once.
+    alerting.tick(&mut db, sh(27, 7, 0)).unwrap();
+    assert_eq!(alerting.tick(&mut db, sh(27, 7, 40)).unwrap().queued, 0, "no change of person at 08:00");
+    let r = alerting.tick(&mut db, sh(27, 8, 40)).unwrap();
+    assert_eq!(r.queued, 1, "the lead has one channel");
+    assert_eq!(alerting.tick(&mut db, sh(27, 8, 45)).unwrap().queued, 0, "once");
+    let n = db.notifications(Some(0), 10).unwrap();
+    assert_eq!(n[0].recipient, "lead");
+    assert!(n[0].subject.contains("11-27 09:00") && n[0].subject.contains("on duty"), "{}", n[0].subject);
+}

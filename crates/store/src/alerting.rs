@@ -86,6 +86,8 @@ pub struct AlertingState {
     pub cursor: i64,
     /// Escalations: alert id, state (JSON).
     pub escalations: Vec<(i64, String)>,
+    /// Other saved values (overrides added through the API, the hand-off horizon).
+    pub extra: Vec<(String, String)>,
 }
 
 impl Db {
@@ -97,16 +99,21 @@ impl Db {
         let cursor = get("cursor")?.and_then(|c| c.parse().ok()).unwrap_or(0);
         let mut stmt = self.conn.prepare_cached("SELECT alert, state FROM escalations ORDER BY alert")?;
         let escalations = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-        Ok(AlertingState { alerts: get("alerts")?, cursor, escalations })
+        let mut stmt =
+            self.conn.prepare_cached("SELECT key, value FROM alerting_state WHERE key NOT IN ('alerts', 'cursor')")?;
+        let extra = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        Ok(AlertingState { alerts: get("alerts")?, cursor, escalations, extra })
     }
 
-    /// Saves the alerting's state, the escalations that changed and new notifications, in one
-    /// transaction. Notifications whose key is already in the outbox are not queued again.
-    /// Returns how many were queued.
+    /// Saves the alerting's state (and `extra` values), the escalations that changed and new
+    /// notifications, in one transaction. Notifications whose key is already in the outbox are
+    /// not queued again. Returns how many were queued.
+    #[allow(clippy::too_many_arguments)]
     pub fn save_alerting(
         &mut self,
         alerts: &str,
         cursor: i64,
+        extra: &[(&str, String)],
         escalations: &[(i64, String, Option<DateTime<Utc>>)],
         notifications: &[NewNotification],
         now: DateTime<Utc>,
@@ -120,6 +127,12 @@ impl Db {
             "INSERT INTO alerting_state (key, value) VALUES ('cursor', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1",
             [cursor.to_string()],
         )?;
+        for (k, v) in extra {
+            tx.execute(
+                "INSERT INTO alerting_state (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+                params![k, v],
+            )?;
+        }
         for (alert, state, next_at) in escalations {
             tx.execute(
                 "INSERT INTO escalations (alert, state, next_at) VALUES (?1, ?2, ?3) \

@@ -253,3 +253,66 @@ pub async fn ack_link(
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
+
+/// Body of `POST /api/v1/oncall/overrides`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideBody {
+    unit: String,
+    person: String,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    #[serde(default)]
+    note: String,
+}
+
+/// Body of `POST /api/v1/oncall/swap`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwapBody {
+    unit: String,
+    /// A moment in the first shift.
+    a: DateTime<Utc>,
+    /// A moment in the second shift.
+    b: DateTime<Utc>,
+}
+
+fn rota_error(e: tidewatch_engine::EngineError) -> ApiError {
+    match e {
+        tidewatch_engine::EngineError::Config(m) => ApiError::new("bad_body", m),
+        other => ApiError::new("internal", other.to_string()),
+    }
+}
+
+/// `POST /api/v1/oncall/overrides`: someone covers a span of a unit's rota (on top of the rest).
+pub async fn add_override(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<OverrideBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(b) = body.map_err(|e| ApiError::new("bad_body", e.body_text()))?;
+    blocking(move || {
+        with_alerting(&state, |side| {
+            let AlertingSide { db, alerting, .. } = side;
+            let o = tidewatch_workflow::rota::Override { person: b.person, from: b.from, to: b.to, note: b.note };
+            alerting.add_override(db, &b.unit, o, Utc::now()).map_err(rota_error)?;
+            Ok(Json(serde_json::json!({"unit": b.unit, "on_duty_at_start": alerting.on_duty(&b.unit, b.from)})))
+        })
+    })
+    .await
+}
+
+/// `POST /api/v1/oncall/swap`: the people of two shifts of a unit exchange them.
+pub async fn swap(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<SwapBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(b) = body.map_err(|e| ApiError::new("bad_body", e.body_text()))?;
+    blocking(move || {
+        with_alerting(&state, |side| {
+            let AlertingSide { db, alerting, .. } = side;
+            alerting.swap(db, &b.unit, b.a, b.b, Utc::now()).map_err(rota_error)?;
+            Ok(Json(serde_json::json!({"a": alerting.on_duty(&b.unit, b.a), "b": alerting.on_duty(&b.unit, b.b)})))
+        })
+    })
+    .await
+}

@@ -51,6 +51,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/alerts/{id}/{action}", post(crate::alerting::act))
         .route("/api/v1/silences", post(crate::alerting::silence))
         .route("/api/v1/oncall", get(crate::alerting::oncall))
+        .route("/api/v1/oncall/overrides", post(crate::alerting::add_override))
+        .route("/api/v1/oncall/swap", post(crate::alerting::swap))
         .route("/ack/{id}", get(crate::alerting::ack_link))
         .route("/api/v1/rules/check", post(crate::topics::check))
         .route("/api/v1/topics", get(crate::topics::list))
