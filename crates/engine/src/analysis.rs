@@ -203,7 +203,15 @@ pub struct Analysis {
     /// Latest publication time seen, and items since the last eviction.
     latest: Option<DateTime<Utc>>,
     since_evict: u64,
+    /// When burst-series state was last written (None: not since open).
+    series_saved: Option<std::time::Instant>,
 }
+
+/// Burst-series state is written at most this often (and on [`Analysis::save_all`]): writing
+/// every changed series with every batch cost 15–25% of the import throughput with 10,000 topics.
+/// A crash loses at most this much of the series' counts; items, stories and signals are written
+/// with every batch.
+const SERIES_SAVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl std::fmt::Debug for Analysis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -260,6 +268,7 @@ impl Analysis {
             stream_start,
             latest: None,
             since_evict: 0,
+            series_saved: None,
         })
     }
 
@@ -453,9 +462,28 @@ impl Analysis {
         Ok(placement)
     }
 
-    /// Writes the stories and series changed since the last call (end of a batch, in its
-    /// transaction).
+    /// Writes the stories changed since the last call, and the changed series when they were
+    /// last written [`SERIES_SAVE_INTERVAL`] ago (end of a batch, in its transaction).
     pub fn save(&mut self, tx: &mut WriteTx<'_>) -> Result<(), StoreError> {
+        self.save_some(tx, false)
+    }
+
+    /// Writes everything changed (a clean shutdown).
+    pub fn save_all(&mut self, tx: &mut WriteTx<'_>) -> Result<(), StoreError> {
+        self.save_some(tx, true)
+    }
+
+    /// Whether changed series wait to be written.
+    pub fn has_unsaved_series(&self) -> bool {
+        !self.changed_slots.is_empty()
+    }
+
+    /// Whether changed series wait and the interval has passed.
+    pub fn series_save_due(&self) -> bool {
+        self.has_unsaved_series() && self.series_saved.is_none_or(|t| t.elapsed() >= SERIES_SAVE_INTERVAL)
+    }
+
+    fn save_some(&mut self, tx: &mut WriteTx<'_>, all: bool) -> Result<(), StoreError> {
         if self.since_evict >= 10_000 {
             // Stream time, not the clock: replays and imports of old items age stories too.
             if let Some(latest) = self.latest {
@@ -467,6 +495,10 @@ impl Analysis {
             let state = serde_json::to_string(s).unwrap_or_default();
             tx.upsert_story(s.id as i64, &s.title, s.first_seen, s.last_seen, s.items as i64, &state)?;
         }
+        if !all && self.series_saved.is_some_and(|t| t.elapsed() < SERIES_SAVE_INTERVAL) {
+            return Ok(());
+        }
+        self.series_saved = Some(std::time::Instant::now());
         for key in self.changed_slots.drain() {
             let state = if let Some(topic) = key.strip_prefix("mood:") {
                 self.moods.get(topic).map(|m| serde_json::to_string(m).unwrap_or_default())

@@ -355,6 +355,13 @@ impl Pipeline {
     /// since the last commit with some pending. Servers call it on a timer, so that items become
     /// searchable within the interval even when nothing more arrives.
     pub fn commit_index_if_due(&mut self) -> Result<(), EngineError> {
+        if self.analysis.series_save_due() {
+            // Series left unwritten by the last batch (they are written at most every few
+            // seconds): written once the interval has passed.
+            let mut tx = self.db.writer()?;
+            self.analysis.save(&mut tx)?;
+            tx.commit()?;
+        }
         if self.index.pending() >= self.config.index_commit_docs
             || (self.index.pending() > 0 && self.last_index_commit.elapsed() >= self.config.index_commit_interval)
         {
@@ -370,8 +377,13 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Commits the index if anything is pending.
+    /// Writes what the analysis holds back and commits the index if anything is pending.
     pub fn flush(&mut self) -> Result<(), EngineError> {
+        if self.analysis.has_unsaved_series() {
+            let mut tx = self.db.writer()?;
+            self.analysis.save_all(&mut tx)?;
+            tx.commit()?;
+        }
         if self.index.pending() > 0 || self.index.indexed_through() < self.last_stored {
             self.commit_index()?;
         }
