@@ -621,11 +621,7 @@ fn cosine(a: &[(u32, f32)], a_norm: f32, b: &[(u32, f32)], b_norm: f32) -> f32 {
 }
 
 fn headline(s: &str) -> String {
-    let s = s.trim();
-    match s.char_indices().nth(60) {
-        Some((at, _)) => format!("{}…", &s[..at]),
-        None => s.to_string(),
-    }
+    tidewatch_text::snippet::truncate_chars(s, 60)
 }
 
 thread_local! {

@@ -392,9 +392,14 @@ impl Alerting {
     /// when it returns.
     pub fn tick(&mut self, db: &mut Db, now: DateTime<Utc>) -> Result<TickReport, EngineError> {
         let mut report = TickReport::default();
-        let units: HashMap<String, Option<String>> =
-            db.topics()?.into_iter().map(|t| (t.def.id.clone(), t.def.unit.clone())).collect();
         let signals = db.signals_after(self.cursor, 1000)?;
+        // Topics' units, read only when there is something to route (ticks come every second
+        // and after every stored batch).
+        let units: HashMap<String, Option<String>> = if signals.is_empty() {
+            HashMap::new()
+        } else {
+            db.topics()?.into_iter().map(|t| (t.def.id.clone(), t.def.unit.clone())).collect()
+        };
         for s in &signals {
             let input = SignalIn {
                 id: s.id,
@@ -649,7 +654,11 @@ impl Alerting {
             .collect()
     }
 
-    fn persist_alert_change(&mut self, db: &mut Db, alert: i64, now: DateTime<Utc>) -> Result<(), EngineError> {
+    /// Stops an alert's escalation (acknowledged or resolved by `who`) and saves.
+    fn stop_escalation(&mut self, db: &mut Db, alert: i64, who: &str, now: DateTime<Utc>) -> Result<(), EngineError> {
+        if let Some(e) = self.escalations.get_mut(&alert) {
+            e.acknowledge(who, now);
+        }
         let mut report = TickReport::default();
         self.save(db, &[alert], &[], now, &mut report)
     }
@@ -657,10 +666,7 @@ impl Alerting {
     /// Acknowledges an alert: its escalation stops.
     pub fn acknowledge(&mut self, db: &mut Db, alert: i64, who: &str, now: DateTime<Utc>) -> Result<(), EngineError> {
         self.alerts.acknowledge(alert, who, now).map_err(EngineError::Config)?;
-        if let Some(e) = self.escalations.get_mut(&alert) {
-            e.acknowledge(who, now);
-        }
-        self.persist_alert_change(db, alert, now)
+        self.stop_escalation(db, alert, who, now)
     }
 
     /// Acknowledges through a signed link.
@@ -680,10 +686,7 @@ impl Alerting {
     /// Resolves an alert.
     pub fn resolve_alert(&mut self, db: &mut Db, alert: i64, who: &str, now: DateTime<Utc>) -> Result<(), EngineError> {
         self.alerts.resolve(alert, who, now).map_err(EngineError::Config)?;
-        if let Some(e) = self.escalations.get_mut(&alert) {
-            e.acknowledge(who, now);
-        }
-        self.persist_alert_change(db, alert, now)
+        self.stop_escalation(db, alert, who, now)
     }
 
     /// Escalates by hand, to the next step or to step `to`; queues its notifications.

@@ -18,6 +18,7 @@
 //! negative against its previous week).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use chrono::{DateTime, Duration, Utc};
@@ -27,6 +28,7 @@ use tidewatch_detect::sentiment::{self, Polarity, Sentiment};
 use tidewatch_detect::stories::{Placement, Stories, Story, StoryConfig, StoryId, StoryInput};
 use tidewatch_model::ItemId;
 use tidewatch_store::{Db, Signal, StoreError, WriteTx};
+use tidewatch_text::snippet::truncate_chars;
 use tidewatch_text::{Prepared, Segmenter};
 
 use crate::topics::TopicHit;
@@ -172,7 +174,7 @@ struct Slot {
     /// Items of the open and the previous bucket (not kept across restarts: writing them with
     /// every batch cost more than their use, samples in an explanation).
     #[serde(skip)]
-    recent: Vec<Recent>,
+    recent: Vec<Arc<Recent>>,
 }
 
 const MAX_RECENT: usize = 300;
@@ -316,13 +318,13 @@ impl Analysis {
             }
         }
         tx.add_story_volume(story as i64, bucket_start(&self.config.story_bursts, item.published_at), 1)?;
-        let recent = Recent {
+        let recent = Arc::new(Recent {
             id: id.0,
             at: item.published_at,
             source: item.source.clone(),
-            title: short(headline, 80),
+            title: truncate_chars(headline, 80),
             terms: a.terms.iter().take(4).map(|(t, _)| t.clone()).collect(),
-        };
+        });
         // Series: each topic's, and the story's once it has a few items (most stories stay one
         // or two items; a series each would cost a write per item for nothing).
         let story_items = self.stories.get(story).map_or(0, |s| s.items);
@@ -385,8 +387,8 @@ impl Analysis {
                 source: Some(item.source.clone()),
                 topic: Some(t.id.clone()),
                 story: Some(story.to_string()),
-                title: format!("{} matched topic {}: {}", item.source, t.id, short(headline, 60)),
-                explanation: serde_json::json!({"item": id.0, "title": short(headline, 200), "sentiment": a.sentiment.label, "score": a.sentiment.score}).to_string(),
+                title: format!("{} matched topic {}: {}", item.source, t.id, truncate_chars(headline, 60)),
+                explanation: serde_json::json!({"item": id.0, "title": truncate_chars(headline, 200), "sentiment": a.sentiment.label, "score": a.sentiment.score}).to_string(),
             })?;
         }
         // A new story rising fast.
@@ -411,7 +413,7 @@ impl Analysis {
                         s.items,
                         s.sources.len(),
                         (s.last_seen - s.first_seen).num_minutes(),
-                        short(&s.title, 60)
+                        truncate_chars(&s.title, 60)
                     ),
                     explanation: serde_json::json!({
                         "items": s.items, "sources": s.sources, "first_seen": s.first_seen, "first_source": s.first_source,
@@ -572,7 +574,7 @@ impl Mood {
 
 impl Slot {
     /// Counts an item; returns the bursts that start (at most one per bucket tested).
-    fn add(&mut self, config: &BurstConfig, item: &Recent) -> Vec<Burst> {
+    fn add(&mut self, config: &BurstConfig, item: &Arc<Recent>) -> Vec<Burst> {
         let b = bucket_start(config, item.at);
         let mut fired = Vec::new();
         match self.bucket {
@@ -620,17 +622,10 @@ fn raise(severity: &str, score: f64) -> String {
     order[at].to_string()
 }
 
-fn short(s: &str, n: usize) -> String {
-    match s.char_indices().nth(n) {
-        Some((at, _)) => format!("{}…", &s[..at]),
-        None => s.to_string(),
-    }
-}
-
 /// The explanation of a burst: the test's figures and what the window's items were.
-fn explain(burst: &Burst, recent: &[Recent], story: StoryId, s: Option<&Story>) -> String {
+fn explain(burst: &Burst, recent: &[Arc<Recent>], story: StoryId, s: Option<&Story>) -> String {
     let window: Vec<&Recent> =
-        recent.iter().filter(|r| r.at >= burst.window_start && r.at < burst.window_end).collect();
+        recent.iter().map(|r| &**r).filter(|r| r.at >= burst.window_start && r.at < burst.window_end).collect();
     let top = |items: Vec<&str>| {
         let mut counts: HashMap<&str, usize> = HashMap::new();
         for i in items {

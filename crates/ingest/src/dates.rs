@@ -29,11 +29,7 @@ pub fn parse_datetime(raw: &str) -> Result<DateTime<Utc>, String> {
 }
 
 fn shorten(s: &str) -> String {
-    if s.chars().count() > 60 {
-        format!("{}…", s.chars().take(60).collect::<String>())
-    } else {
-        s.to_string()
-    }
+    tidewatch_text::snippet::truncate_chars(s, 60)
 }
 
 fn parse_inner(s: &str) -> Option<DateTime<Utc>> {

@@ -1,9 +1,18 @@
-//! Highlighted snippets: the part of a text around the search terms, HTML-escaped, with each
+//! Highlighted snippets and shortened texts: the part of a text around the search terms, HTML-escaped, with each
 //! occurrence of a term wrapped in `<b>…</b>`.
 //!
 //! Terms are found in the matching form, so a search for 台湾 highlights 臺灣 in the original.
 
 use crate::normalize::{fold, fold_with_map};
+
+/// The first `n` characters of `s` (trimmed), with `…` when something was cut.
+pub fn truncate_chars(s: &str, n: usize) -> String {
+    let s = s.trim();
+    match s.char_indices().nth(n) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
 
 /// Builds a snippet of about `max_chars` characters of `original` around the first and densest
 /// occurrences of `terms` (in any form; they are folded here). Returns the text's beginning,
