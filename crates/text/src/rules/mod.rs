@@ -247,11 +247,6 @@ impl<'a> FieldText<'a> {
     fn token_starting(&self, b: usize) -> Option<usize> {
         self.tokens().binary_search_by(|t| t.0.cmp(&b)).ok()
     }
-
-    /// The index of the token ending at byte `b`.
-    fn token_ending(&self, b: usize) -> Option<usize> {
-        self.tokens().binary_search_by(|t| t.1.cmp(&b)).ok()
-    }
 }
 
 /// How a leaf matches text: its tokens and the separators a term requires between them. Leaves
@@ -379,6 +374,8 @@ struct Check {
     pattern: u32,
     field: Field,
     kind: CheckKind,
+    /// Some NEAR needs the pattern's occurrences: they are kept even when no spans are asked for.
+    positional: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -442,19 +439,40 @@ fn meta_matches(leaf: &Leaf, input: &RuleInput<'_>) -> bool {
 }
 
 /// Whether occurrences `x` (of NEAR's left operand) and `y` are at most `n` tokens apart, in the
-/// same field (`x` first when `ordered`).
+/// same field (`x` first when `ordered`). Occurrences lie on token boundaries, so the tokens
+/// between them are counted in the text between them, and no further than `n + 1`: the field
+/// is never tokenized whole.
 fn near_within(fields: &[FieldText<'_>; 2], x: &Occ, y: &Occ, n: u32, ordered: bool) -> bool {
     if x.field != y.field {
         return false;
     }
-    let f = &fields[x.field as usize];
-    let bounds = |o: &Occ| Some((f.token_starting(o.start as usize)?, f.token_ending(o.end as usize)? + 1));
-    let (Some((xs, xe)), Some((ys, ye))) = (bounds(x), bounds(y)) else { return false };
-    if ys >= xe {
-        ys - xe <= n as usize
+    let text = &fields[x.field as usize].folded;
+    let within = |a: u32, b: u32| count_tokens(&text[a as usize..b as usize], n as usize) <= n as usize;
+    if y.start >= x.end {
+        within(x.end, y.start)
     } else {
-        !ordered && xs >= ye && xs - ye <= n as usize
+        !ordered && x.start >= y.end && within(y.end, x.start)
     }
+}
+
+/// The number of tokens in `s` (as [`tokenize`] cuts them), counting no further than
+/// `limit + 1`.
+pub(crate) fn count_tokens(s: &str, limit: usize) -> usize {
+    let mut count = 0;
+    let mut in_word = false;
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            count += usize::from(!in_word);
+            in_word = true;
+        } else {
+            in_word = false;
+            count += usize::from(is_cjk_token_char(c));
+        }
+        if count > limit {
+            break;
+        }
+    }
+    count
 }
 
 /// Where a rule matched: field name and character offsets into the original field.
@@ -676,8 +694,104 @@ pub fn evaluate_reference(node: &Node, input: &RuleInput<'_>) -> Option<Vec<Span
     }
 }
 
-/// In a program's header in [`RuleSet::selects`]: the rule is selected by more than one pattern.
+/// In an entry's header in [`RuleSet::selects`]: the rule is selected by more than one pattern.
 const SHARED: u32 = 1 << 31;
+
+/// A flat term packs its pattern below this bit and its clause from it up.
+const CLAUSE_SHIFT: u32 = 26;
+
+/// The pattern of a packed flat term.
+const TERM_PATTERN: u32 = (1 << CLAUSE_SHIFT) - 1;
+
+/// Most clauses in a rule's flat part (one bit each of a `u64`; the count takes six bits).
+const MAX_CLAUSES: usize = 63;
+
+/// Most terms in a rule's flat part (what the entry header has room for).
+const MAX_FLAT_TERMS: usize = (1 << 18) - 1;
+
+/// In an entry's header: the rule has a rest to run when its flat part holds.
+const HAS_REST: u32 = 1 << 30;
+
+/// A rule's top-level conjunction split in two. The *flat* part is the conjuncts that are a
+/// term, an OR of terms, or NOT of either (`食堂 (腹泻 OR 呕吐) NOT 演习`): each is a clause
+/// decided by whether any of its patterns occurred, all of them together without a branch. The
+/// rest (NEAR, metadata, deeper nesting) is a program run only when the flat part holds.
+#[derive(Default)]
+struct Flat {
+    positive: Vec<Vec<u32>>,
+    negative: Vec<Vec<u32>>,
+    rest: Vec<Tree>,
+}
+
+impl Flat {
+    fn new(tree: &Tree, rule: &CompiledRule) -> Flat {
+        let mut flat = Flat::default();
+        flat.split(tree, rule);
+        flat
+    }
+
+    fn split(&mut self, tree: &Tree, rule: &CompiledRule) {
+        if let Tree::And(v) = tree {
+            v.iter().for_each(|t| self.split(t, rule));
+            return;
+        }
+        let (negated, inner) = match tree {
+            Tree::Not(t) => (true, &**t),
+            t => (false, t),
+        };
+        let mut group = Vec::new();
+        let clauses = self.positive.len() + self.negative.len();
+        let terms: usize = self.positive.iter().chain(&self.negative).map(Vec::len).sum();
+        if pattern_group(inner, rule, &mut group) && clauses < MAX_CLAUSES && terms + group.len() <= MAX_FLAT_TERMS {
+            if negated { &mut self.negative } else { &mut self.positive }.push(group);
+        } else {
+            self.rest.push(tree.clone());
+        }
+    }
+
+    /// The packed terms: positive clauses numbered first, then negative ones.
+    fn terms(&self) -> Vec<Op> {
+        let clauses = self.positive.iter().chain(&self.negative);
+        clauses.enumerate().flat_map(|(c, ps)| ps.iter().map(move |&p| Op(p | (c as u32) << CLAUSE_SHIFT))).collect()
+    }
+}
+
+/// Collects the patterns of a term or an OR of terms; false for anything else.
+fn pattern_group(tree: &Tree, rule: &CompiledRule, out: &mut Vec<u32>) -> bool {
+    match tree {
+        Tree::Leaf(l) if rule.patterns[*l] != NO_PATTERN => {
+            out.push(rule.patterns[*l]);
+            true
+        }
+        Tree::Or(v) => v.iter().all(|t| pattern_group(t, rule, out)),
+        _ => false,
+    }
+}
+
+/// Marks the patterns of every NEAR operand in `tree`.
+fn mark_near_operands(tree: &Tree, rule: &CompiledRule, positional: &mut [bool]) {
+    match tree {
+        Tree::Leaf(_) => {}
+        Tree::And(v) | Tree::Or(v) => v.iter().for_each(|t| mark_near_operands(t, rule, positional)),
+        Tree::Not(t) => mark_near_operands(t, rule, positional),
+        Tree::Near { a, b, .. } => {
+            for l in a.clone().chain(b.clone()) {
+                if let Some(flag) = positional.get_mut(rule.patterns[l] as usize) {
+                    *flag = true;
+                }
+            }
+        }
+    }
+}
+
+/// The mask of the low `n` bits.
+fn low_bits(n: u32) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1 << n) - 1
+    }
+}
 
 /// Marks a metadata leaf in [`CompiledRule::patterns`].
 const NO_PATTERN: u32 = u32::MAX;
@@ -689,6 +803,8 @@ struct CompiledRule {
     patterns: Vec<u32>,
     /// The rule in postfix form for the boolean pass.
     ops: Vec<Op>,
+    /// The program of what its flat part leaves (see [`Flat`]); empty when nothing is left.
+    rest: Vec<Op>,
     /// Its NEAR nodes, numbered by [`Op::Near`].
     nears: Vec<Tree>,
 }
@@ -799,14 +915,13 @@ fn compile_ops(tree: &Tree, rule: &CompiledRule, costs: &[f64], ops: &mut Vec<Op
 }
 
 /// Runs a rule's program (see [`Op`]).
-#[inline(always)]
 fn run_ops(ops: &[Op], view: &RuleView<'_>, fields: &[FieldText<'_>; 2]) -> bool {
     let mut value = false;
     let mut pc = 0;
     while let Some(&op) = ops.get(pc) {
         pc += 1;
         match op.code() {
-            Op::PATTERN => value = view.seen[op.operand()] == view.generation,
+            Op::PATTERN => value = view.seen.get(op.operand()),
             Op::META => value = meta_matches(&view.rule.leaves[op.operand()], view.input),
             Op::NOT => value = !value,
             Op::NEAR => {
@@ -820,7 +935,7 @@ fn run_ops(ops: &[Op], view: &RuleView<'_>, fields: &[FieldText<'_>; 2]) -> bool
             Op::JUMP_IF_FALSE if !value => pc = op.operand(),
             Op::JUMP_IF_TRUE if value => pc = op.operand(),
             Op::PATTERN_JUMP_IF_FALSE | Op::PATTERN_JUMP_IF_TRUE => {
-                value = view.seen[ops[pc].0 as usize] == view.generation;
+                value = view.seen.get(ops[pc].0 as usize);
                 pc += 1;
                 if value == (op.code() == Op::PATTERN_JUMP_IF_TRUE) {
                     pc = op.operand();
@@ -832,15 +947,50 @@ fn run_ops(ops: &[Op], view: &RuleView<'_>, fields: &[FieldText<'_>; 2]) -> bool
     value
 }
 
-/// Per-thread working memory of [`RuleSet::matches`]: for each pattern, the call (generation)
-/// that last saw it and where its occurrences are.
+/// A set of small numbers, one bit each: the sets of patterns found and rules evaluated in an
+/// item stay small enough for the first-level cache, where the per-candidate tests load them.
+#[derive(Default)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    /// Makes room for `0..n`.
+    fn ensure(&mut self, n: usize) {
+        if self.0.len() < n.div_ceil(64) {
+            self.0.resize(n.div_ceil(64), 0);
+        }
+    }
+
+    #[inline(always)]
+    fn get(&self, i: usize) -> bool {
+        self.0[i >> 6] >> (i & 63) & 1 != 0
+    }
+
+    /// Adds `i`; returns whether it was new.
+    #[inline(always)]
+    fn insert(&mut self, i: usize) -> bool {
+        let (word, bit) = (&mut self.0[i >> 6], 1u64 << (i & 63));
+        let new = *word & bit == 0;
+        *word |= bit;
+        new
+    }
+
+    /// Empties the set, given every number in it.
+    fn clear(&mut self, members: &[u32]) {
+        for &i in members {
+            self.0[i as usize >> 6] = 0;
+        }
+    }
+}
+
+/// Per-thread working memory of [`RuleSet::matches`]: the patterns found in the item and where,
+/// and the rules evaluated. Each set is emptied at the start of the next item by its list.
 #[derive(Default)]
 struct Scratch {
-    generation: u32,
-    seen: Vec<u32>,
-    /// For each rule, the generation that last evaluated it.
-    evaluated: Vec<u32>,
-    /// Buffers kept between calls.
+    /// The patterns in `found`.
+    seen: Bits,
+    /// The rules in `evaluated_list`.
+    evaluated: Bits,
+    evaluated_list: Vec<u32>,
     hits: Vec<(u32, Occ)>,
     found: Vec<u32>,
     matched: Vec<u32>,
@@ -853,9 +1003,8 @@ thread_local! {
 /// The verified pattern hits of one item seen through one rule.
 struct RuleView<'a> {
     rule: &'a CompiledRule,
-    /// Per pattern, the generation that last saw it ([`Scratch::seen`]).
-    seen: &'a [u32],
-    generation: u32,
+    /// The patterns that occurred ([`Scratch::seen`]).
+    seen: &'a Bits,
     /// Every verified occurrence, in text order.
     hits: &'a [(u32, Occ)],
     /// The same sorted by pattern (patterns and occurrences as parallel lists), made only when
@@ -870,11 +1019,11 @@ impl LeafState for RuleView<'_> {
         if p == NO_PATTERN {
             return meta_matches(&self.rule.leaves[leaf], self.input);
         }
-        self.seen[p as usize] == self.generation
+        self.seen.get(p as usize)
     }
     fn occ(&self, leaf: usize) -> &[Occ] {
         let p = self.rule.patterns[leaf];
-        if p == NO_PATTERN || self.seen[p as usize] != self.generation {
+        if p == NO_PATTERN || !self.seen.get(p as usize) {
             return &[];
         }
         let (pids, occs) = self.by_pattern.get_or_init(|| {
@@ -910,9 +1059,12 @@ pub struct RuleSet {
     automaton: Option<AhoCorasick>,
     /// For each automaton literal: the patterns found by it.
     literal_checks: Lists<Check>,
-    /// For each pattern: the rules it selects, each as its index, its program's length (with
-    /// [`SHARED`] when other patterns select it too) and its program. A rule's program is copied under every pattern that selects it so that the
-    /// candidates of a hit are evaluated from one contiguous run of memory.
+    /// For each pattern: the rules it selects, each an entry of words: the rule's index; a
+    /// header ([`SHARED`] when other patterns select it too, [`HAS_REST`], its positive and
+    /// negative clause counts at bits 24 and 18, its number of flat terms below); the flat terms
+    /// (see [`Flat`]). An entry is copied under every pattern that selects its rule so that the
+    /// candidates of a hit are tested from one contiguous run of memory; the rest of a rule is
+    /// fetched only when its flat part holds.
     selects: Lists<Op>,
     /// Rules no pattern can select (their positive part is only metadata): always evaluated.
     always: Vec<u32>,
@@ -980,13 +1132,39 @@ impl RuleSet {
                 })
                 .collect();
             let tree = Tree::new(&node, &mut 0);
-            compiled.push(CompiledRule { tree, leaves, patterns: ids, ops: Vec::new(), nears: Vec::new() });
+            compiled.push(CompiledRule {
+                tree,
+                leaves,
+                patterns: ids,
+                ops: Vec::new(),
+                rest: Vec::new(),
+                nears: Vec::new(),
+            });
         }
         let costs: Vec<f64> = patterns.iter().map(LeafPattern::cost).collect();
+        assert!(patterns.len() <= TERM_PATTERN as usize, "rule set too large");
+        let mut flat = Vec::with_capacity(compiled.len());
         for rule in &mut compiled {
             let (mut ops, mut nears) = (Vec::new(), Vec::new());
             compile_ops(&rule.tree, rule, &costs, &mut ops, &mut nears);
-            (rule.ops, rule.nears) = (ops, nears);
+            let split = Flat::new(&rule.tree, rule);
+            let mut rest = Vec::new();
+            match split.rest.as_slice() {
+                [] => {}
+                [one] => compile_ops(one, rule, &costs, &mut rest, &mut nears),
+                more => compile_ops(&Tree::And(more.to_vec()), rule, &costs, &mut rest, &mut nears),
+            }
+            let terms = split.terms();
+            let header = if rest.is_empty() { 0 } else { HAS_REST }
+                | (split.positive.len() as u32) << 24
+                | (split.negative.len() as u32) << 18
+                | terms.len() as u32;
+            flat.push((terms, header));
+            (rule.ops, rule.rest, rule.nears) = (ops, rest, nears);
+        }
+        let mut positional = vec![false; patterns.len()];
+        for rule in &compiled {
+            mark_near_operands(&rule.tree, rule, &mut positional);
         }
         let mut literal_ids: HashMap<&str, usize> = HashMap::new();
         let mut literals: Vec<&str> = Vec::new();
@@ -1002,7 +1180,7 @@ impl RuleSet {
                 (false, true) => CheckKind::Wildcard,
                 (false, false) => CheckKind::Term,
             };
-            literal_checks[id].push(Check { pattern: pi as u32, field: p.field, kind });
+            literal_checks[id].push(Check { pattern: pi as u32, field: p.field, kind, positional: positional[pi] });
         }
         let mut selects = vec![Vec::new(); patterns.len()];
         let mut always = Vec::new();
@@ -1014,11 +1192,11 @@ impl RuleSet {
                     // A rule selected by one pattern is reached once per item: no need to check
                     // whether it was already evaluated.
                     let shared = if ps.len() > 1 { SHARED } else { 0 };
+                    let (terms, header) = &flat[ri];
                     for p in ps {
-                        let program = &mut selects[p as usize];
-                        program.push(Op(ri as u32));
-                        program.push(Op(rule.ops.len() as u32 | shared));
-                        program.extend_from_slice(&rule.ops);
+                        let entry = &mut selects[p as usize];
+                        entry.extend([Op(ri as u32), Op(header | shared)]);
+                        entry.extend_from_slice(terms);
                     }
                 }
                 None => always.push(ri as u32),
@@ -1053,7 +1231,7 @@ impl RuleSet {
     /// Every rule that matches the item, in rule order, with its spans.
     pub fn matches(&self, input: &RuleInput<'_>) -> Vec<RuleMatch> {
         let mut out = Vec::new();
-        self.evaluate(input, |ri, view, fields| {
+        self.evaluate(input, true, |ri, view, fields| {
             let mut fired = Vec::new();
             eval_spans(&view.rule.tree, view, fields, &mut fired, false);
             out.push(RuleMatch { rule: ri, spans: spans(fields, &mut fired) });
@@ -1065,13 +1243,19 @@ impl RuleSet {
     /// records for each item.
     pub fn matching(&self, input: &RuleInput<'_>) -> Vec<usize> {
         let mut out = Vec::new();
-        self.evaluate(input, |ri, _, _| out.push(ri));
+        self.evaluate(input, false, |ri, _, _| out.push(ri));
         out
     }
 
     /// Finds the candidate rules and calls `each` on every one that matches, in rule order.
-    fn evaluate(&self, input: &RuleInput<'_>, mut each: impl FnMut(usize, &RuleView<'_>, &[FieldText<'_>; 2])) {
-        SCRATCH.with_borrow_mut(|scratch| self.evaluate_in(scratch, input, &mut each));
+    /// Occurrences are kept for spans only when `spans` is set (NEAR's are always kept).
+    fn evaluate(
+        &self,
+        input: &RuleInput<'_>,
+        spans: bool,
+        mut each: impl FnMut(usize, &RuleView<'_>, &[FieldText<'_>; 2]),
+    ) {
+        SCRATCH.with_borrow_mut(|scratch| self.evaluate_in(scratch, input, spans, &mut each));
     }
 
     /// [`RuleSet::evaluate`] with the thread's working memory.
@@ -1079,26 +1263,21 @@ impl RuleSet {
         &self,
         scratch: &mut Scratch,
         input: &RuleInput<'_>,
+        spans: bool,
         each: &mut impl FnMut(usize, &RuleView<'_>, &[FieldText<'_>; 2]),
     ) {
         let fields = [FieldText::new(input.title), FieldText::new(input.text)];
-        scratch.generation = scratch.generation.wrapping_add(1);
-        if scratch.generation == 0 {
-            scratch.seen.fill(0);
-            scratch.generation = 1;
-        }
-        if scratch.seen.len() < self.patterns.len() {
-            scratch.seen.resize(self.patterns.len(), 0);
-        }
-        if scratch.evaluated.len() < self.rules.len() {
-            scratch.evaluated.resize(self.rules.len(), 0);
-        }
-        let generation = scratch.generation;
+        scratch.seen.clear(&scratch.found);
+        scratch.evaluated.clear(&scratch.evaluated_list);
+        scratch.seen.ensure(self.patterns.len());
+        scratch.evaluated.ensure(self.rules.len());
         // Every verified occurrence, in text order; the patterns that occurred, each once.
         let mut hits = std::mem::take(&mut scratch.hits);
         let mut found = std::mem::take(&mut scratch.found);
+        let mut evaluated_list = std::mem::take(&mut scratch.evaluated_list);
         hits.clear();
         found.clear();
+        evaluated_list.clear();
         if let Some(ac) = &self.automaton {
             for (fi, f) in fields.iter().enumerate().filter(|(_, f)| !f.folded.is_empty()) {
                 for m in ac.find_overlapping_iter(&f.folded) {
@@ -1111,10 +1290,10 @@ impl RuleSet {
                             kind => verify_term(f.folded.as_bytes(), m.start(), m.end(), kind == CheckKind::Wildcard),
                         };
                         if let Some((start, end)) = at {
-                            hits.push((c.pattern, Occ { field: fi as u8, start: start as u32, end: end as u32 }));
-                            let seen = &mut scratch.seen[c.pattern as usize];
-                            if *seen != generation {
-                                *seen = generation;
+                            if spans || c.positional {
+                                hits.push((c.pattern, Occ { field: fi as u8, start: start as u32, end: end as u32 }));
+                            }
+                            if scratch.seen.insert(c.pattern as usize) {
                                 found.push(c.pattern);
                             }
                         }
@@ -1127,7 +1306,7 @@ impl RuleSet {
         {
             let by_pattern = OnceCell::new();
             let (seen, evaluated) = (&scratch.seen, &mut scratch.evaluated);
-            let view = |rule| RuleView { rule, seen, generation, hits: &hits, by_pattern: &by_pattern, input };
+            let view = |rule| RuleView { rule, seen, hits: &hits, by_pattern: &by_pattern, input };
             for &ri in &self.always {
                 let rule = &self.rules[ri as usize];
                 if run_ops(&rule.ops, &view(rule), &fields) {
@@ -1135,20 +1314,31 @@ impl RuleSet {
                 }
             }
             for &p in &found {
-                let programs = self.selects.get(p as usize);
+                let entries = self.selects.get(p as usize);
                 let mut at = 0;
-                while at < programs.len() {
-                    let ri = programs[at].0 as usize;
-                    let header = programs[at + 1].0;
-                    let ops = &programs[at + 2..at + 2 + (header & !SHARED) as usize];
-                    at += 2 + ops.len();
+                while at < entries.len() {
+                    let ri = entries[at].0 as usize;
+                    let header = entries[at + 1].0;
+                    let n_terms = (header & MAX_FLAT_TERMS as u32) as usize;
+                    let terms = &entries[at + 2..at + 2 + n_terms];
+                    at += 2 + n_terms;
                     if header & SHARED != 0 {
-                        if evaluated[ri] == generation {
+                        if !evaluated.insert(ri) {
                             continue;
                         }
-                        evaluated[ri] = generation;
+                        evaluated_list.push(ri as u32);
                     }
-                    if run_ops(ops, &view(&self.rules[ri]), &fields) {
+                    // Every clause of the flat part at once, without a branch per term.
+                    let mut sat = 0u64;
+                    for t in terms {
+                        sat |= u64::from(seen.get((t.0 & TERM_PATTERN) as usize)) << (t.0 >> CLAUSE_SHIFT);
+                    }
+                    let (positive, negative) = ((header >> 24) & 0x3f, (header >> 18) & 0x3f);
+                    let (want, refuse) = (low_bits(positive), low_bits(positive + negative) & !low_bits(positive));
+                    if sat & want == want
+                        && sat & refuse == 0
+                        && (header & HAS_REST == 0 || run_ops(&self.rules[ri].rest, &view(&self.rules[ri]), &fields))
+                    {
                         matched.push(ri as u32);
                     }
                 }
@@ -1158,7 +1348,7 @@ impl RuleSet {
                 each(ri as usize, &view(&self.rules[ri as usize]), &fields);
             }
         }
-        (scratch.hits, scratch.found, scratch.matched) = (hits, found, matched);
+        (scratch.hits, scratch.found, scratch.matched, scratch.evaluated_list) = (hits, found, matched, evaluated_list);
     }
 
     /// The literals of every term (for the bare-scan baseline of the benchmark).
@@ -1212,6 +1402,36 @@ mod tests {
         assert!(!check("site:eibo.com 食堂", "", "食堂"));
         assert!(check("(a OR b) AND (c OR d)", "", "b d"));
         assert!(check("source:weibo AND lang:zh", "", "whatever"));
+    }
+
+    #[test]
+    fn rules_longer_than_the_flat_part_holds() {
+        // 70 conjuncts: 63 go to the bit masks, the rest to the program.
+        let words: Vec<String> = (0..70).map(|i| format!("w{i}")).collect();
+        let text = words.join(" ");
+        let all = words.join(" AND ");
+        let but_one = format!("{all} NOT w3");
+        let missing = format!("{all} AND w70");
+        let late_not = format!("{} NOT w69", words[..69].join(" AND "));
+        for (rule, want) in [(&all, true), (&but_one, false), (&missing, false), (&late_not, false)] {
+            let node = parse_rule(rule).unwrap();
+            let input = item("", &text);
+            assert_eq!(evaluate_reference(&node, &input).is_some(), want, "{rule}");
+            assert_eq!(!RuleSet::new(vec![node]).matching(&input).is_empty(), want, "{rule}");
+        }
+    }
+
+    #[test]
+    fn counting_tokens_agrees_with_tokenizing() {
+        let text = "学校食堂 canteen-42，food poisoning 臺灣abc1 x";
+        let bounds: Vec<usize> = tokenize(text).iter().flat_map(|&(a, b)| [a, b]).chain([0, text.len()]).collect();
+        for &a in &bounds {
+            for &b in bounds.iter().filter(|&&b| b >= a) {
+                let whole = tokenize(&text[a..b]).len();
+                assert_eq!(count_tokens(&text[a..b], usize::MAX - 1), whole, "{:?}", &text[a..b]);
+                assert_eq!(count_tokens(&text[a..b], 1), whole.min(2), "{:?}", &text[a..b]);
+            }
+        }
     }
 
     #[test]
