@@ -709,6 +709,12 @@ const MAX_CLAUSES: usize = 63;
 /// Most terms in a rule's flat part (what the entry header has room for).
 const MAX_FLAT_TERMS: usize = (1 << 18) - 1;
 
+/// In [`RuleSet::direct`]: where the field is.
+const DIRECT_FIELD_SHIFT: u32 = 27;
+
+/// In [`RuleSet::direct`]: some NEAR needs the occurrences.
+const DIRECT_POSITIONAL: u32 = 1 << 29;
+
 /// In an entry's header: the rule has a rest to run when its flat part holds.
 const HAS_REST: u32 = 1 << 30;
 
@@ -1059,6 +1065,11 @@ pub struct RuleSet {
     automaton: Option<AhoCorasick>,
     /// For each automaton literal: the patterns found by it.
     literal_checks: Lists<Check>,
+    /// For each automaton literal that finds one term whose ends are CJK (so that no word
+    /// boundary can fail and the match is the occurrence): the term's pattern, its field at
+    /// [`DIRECT_FIELD_SHIFT`] (0 any, 1 title, 2 text) and [`DIRECT_POSITIONAL`];
+    /// [`NO_PATTERN`] for every other literal, whose [`Check`]s are run.
+    direct: Vec<u32>,
     /// For each pattern: the rules it selects, each an entry of words: the rule's index; a
     /// header ([`SHARED`] when other patterns select it too, [`HAS_REST`], its positive and
     /// negative clause counts at bits 24 and 18, its number of flat terms below); the flat terms
@@ -1202,6 +1213,24 @@ impl RuleSet {
                 None => always.push(ri as u32),
             }
         }
+        let direct = literal_checks
+            .iter()
+            .zip(&literals)
+            .map(|(checks, literal)| match checks.as_slice() {
+                [c] if c.kind == CheckKind::Term
+                    && !literal.starts_with(|ch: char| ch.is_ascii())
+                    && !literal.ends_with(|ch: char| ch.is_ascii()) =>
+                {
+                    let field = match c.field {
+                        Field::Title => 1,
+                        Field::Text => 2,
+                        _ => 0,
+                    };
+                    c.pattern | field << DIRECT_FIELD_SHIFT | if c.positional { DIRECT_POSITIONAL } else { 0 }
+                }
+                _ => NO_PATTERN,
+            })
+            .collect();
         let automaton = (!literals.is_empty()).then(|| {
             AhoCorasick::builder()
                 .match_kind(MatchKind::Standard)
@@ -1212,6 +1241,7 @@ impl RuleSet {
             rules: compiled,
             patterns,
             automaton,
+            direct,
             literal_checks: Lists::new(literal_checks),
             selects: Lists::new(selects),
             always,
@@ -1281,6 +1311,22 @@ impl RuleSet {
         if let Some(ac) = &self.automaton {
             for (fi, f) in fields.iter().enumerate().filter(|(_, f)| !f.folded.is_empty()) {
                 for m in ac.find_overlapping_iter(&f.folded) {
+                    // The common case in one load: a CJK term, checked by the match itself.
+                    let direct = self.direct[m.pattern().as_usize()];
+                    if direct != NO_PATTERN {
+                        let pattern = direct & TERM_PATTERN;
+                        let field = (direct >> DIRECT_FIELD_SHIFT) & 3;
+                        if field == 0 || field == fi as u32 + 1 {
+                            if spans || direct & DIRECT_POSITIONAL != 0 {
+                                let occ = Occ { field: fi as u8, start: m.start() as u32, end: m.end() as u32 };
+                                hits.push((pattern, occ));
+                            }
+                            if scratch.seen.insert(pattern as usize) {
+                                found.push(pattern);
+                            }
+                        }
+                        continue;
+                    }
                     for c in self.literal_checks.get(m.pattern().as_usize()) {
                         if matches!((fi, c.field), (0, Field::Text) | (1, Field::Title)) {
                             continue;
