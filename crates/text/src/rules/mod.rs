@@ -807,8 +807,6 @@ struct CompiledRule {
     leaves: Vec<Leaf>,
     /// The shared pattern of each leaf ([`NO_PATTERN`] for metadata leaves).
     patterns: Vec<u32>,
-    /// The rule in postfix form for the boolean pass.
-    ops: Vec<Op>,
     /// The program of what its flat part leaves (see [`Flat`]); empty when nothing is left.
     rest: Vec<Op>,
     /// Its NEAR nodes, numbered by [`Op::Near`].
@@ -855,8 +853,9 @@ impl Op {
 }
 
 /// Compiles `tree` to a program (see [`Op`]). AND children likely to be false come first — the
-/// rarest terms, then negations and metadata, and last the child whose terms select the rule (it
-/// is known to have occurred); OR children likely to be true come first.
+/// rarest terms, then negations and metadata, and last the child with the most selective terms
+/// (the likeliest to hold); OR children likely to be true come first. Only a rule's rest (see
+/// [`Flat`]) is compiled: its flat part has been decided by then.
 fn compile_ops(tree: &Tree, rule: &CompiledRule, costs: &[f64], ops: &mut Vec<Op>, nears: &mut Vec<Tree>) {
     match tree {
         Tree::Leaf(l) => ops.push(match rule.patterns[*l] {
@@ -1077,8 +1076,9 @@ pub struct RuleSet {
     /// candidates of a hit are tested from one contiguous run of memory; the rest of a rule is
     /// fetched only when its flat part holds.
     selects: Lists<Op>,
-    /// Rules no pattern can select (their positive part is only metadata): always evaluated.
-    always: Vec<u32>,
+    /// The entries (as in `selects`) of the rules no pattern can select (their positive part is
+    /// only metadata): always evaluated.
+    always: Vec<Op>,
 }
 
 impl std::fmt::Debug for RuleSet {
@@ -1143,21 +1143,13 @@ impl RuleSet {
                 })
                 .collect();
             let tree = Tree::new(&node, &mut 0);
-            compiled.push(CompiledRule {
-                tree,
-                leaves,
-                patterns: ids,
-                ops: Vec::new(),
-                rest: Vec::new(),
-                nears: Vec::new(),
-            });
+            compiled.push(CompiledRule { tree, leaves, patterns: ids, rest: Vec::new(), nears: Vec::new() });
         }
         let costs: Vec<f64> = patterns.iter().map(LeafPattern::cost).collect();
         assert!(patterns.len() <= TERM_PATTERN as usize, "rule set too large");
         let mut flat = Vec::with_capacity(compiled.len());
         for rule in &mut compiled {
-            let (mut ops, mut nears) = (Vec::new(), Vec::new());
-            compile_ops(&rule.tree, rule, &costs, &mut ops, &mut nears);
+            let mut nears = Vec::new();
             let split = Flat::new(&rule.tree, rule);
             let mut rest = Vec::new();
             match split.rest.as_slice() {
@@ -1171,7 +1163,7 @@ impl RuleSet {
                 | (split.negative.len() as u32) << 18
                 | terms.len() as u32;
             flat.push((terms, header));
-            (rule.ops, rule.rest, rule.nears) = (ops, rest, nears);
+            (rule.rest, rule.nears) = (rest, nears);
         }
         let mut positional = vec![false; patterns.len()];
         for rule in &compiled {
@@ -1210,7 +1202,11 @@ impl RuleSet {
                         entry.extend_from_slice(terms);
                     }
                 }
-                None => always.push(ri as u32),
+                None => {
+                    let (terms, header) = &flat[ri];
+                    always.extend([Op(ri as u32), Op(*header)]);
+                    always.extend_from_slice(terms);
+                }
             }
         }
         let direct = literal_checks
@@ -1353,14 +1349,9 @@ impl RuleSet {
             let by_pattern = OnceCell::new();
             let (seen, evaluated) = (&scratch.seen, &mut scratch.evaluated);
             let view = |rule| RuleView { rule, seen, hits: &hits, by_pattern: &by_pattern, input };
-            for &ri in &self.always {
-                let rule = &self.rules[ri as usize];
-                if run_ops(&rule.ops, &view(rule), &fields) {
-                    matched.push(ri);
-                }
-            }
-            for &p in &found {
-                let entries = self.selects.get(p as usize);
+            let lists =
+                std::iter::once(self.always.as_slice()).chain(found.iter().map(|&p| self.selects.get(p as usize)));
+            for entries in lists {
                 let mut at = 0;
                 while at < entries.len() {
                     let ri = entries[at].0 as usize;
