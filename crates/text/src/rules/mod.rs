@@ -715,6 +715,10 @@ const DIRECT_FIELD_SHIFT: u32 = 27;
 /// In [`RuleSet::direct`]: some NEAR needs the occurrences.
 const DIRECT_POSITIONAL: u32 = 1 << 29;
 
+/// In [`RuleSet::direct`]: the term starts or ends with a Latin character, so the match must
+/// fall on word boundaries ([`verify_term`]).
+const DIRECT_ENDS: u32 = 1 << 30;
+
 /// In an entry's header: the rule has a rest to run when its flat part holds.
 const HAS_REST: u32 = 1 << 30;
 
@@ -1064,10 +1068,10 @@ pub struct RuleSet {
     automaton: Option<AhoCorasick>,
     /// For each automaton literal: the patterns found by it.
     literal_checks: Lists<Check>,
-    /// For each automaton literal that finds one term whose ends are CJK (so that no word
-    /// boundary can fail and the match is the occurrence): the term's pattern, its field at
-    /// [`DIRECT_FIELD_SHIFT`] (0 any, 1 title, 2 text) and [`DIRECT_POSITIONAL`];
-    /// [`NO_PATTERN`] for every other literal, whose [`Check`]s are run.
+    /// For each automaton literal that finds exactly one term (the literal is its whole text, so
+    /// the match is the occurrence once the word boundaries hold): the term's pattern, its field
+    /// at [`DIRECT_FIELD_SHIFT`] (0 any, 1 title, 2 text), [`DIRECT_POSITIONAL`] and
+    /// [`DIRECT_ENDS`]; [`NO_PATTERN`] for every other literal, whose [`Check`]s are run.
     direct: Vec<u32>,
     /// For each pattern: the rules it selects, each an entry of words: the rule's index; a
     /// header ([`SHARED`] when other patterns select it too, [`HAS_REST`], its positive and
@@ -1213,16 +1217,18 @@ impl RuleSet {
             .iter()
             .zip(&literals)
             .map(|(checks, literal)| match checks.as_slice() {
-                [c] if c.kind == CheckKind::Term
-                    && !literal.starts_with(|ch: char| ch.is_ascii())
-                    && !literal.ends_with(|ch: char| ch.is_ascii()) =>
-                {
+                [c] if c.kind == CheckKind::Term => {
                     let field = match c.field {
                         Field::Title => 1,
                         Field::Text => 2,
                         _ => 0,
                     };
-                    c.pattern | field << DIRECT_FIELD_SHIFT | if c.positional { DIRECT_POSITIONAL } else { 0 }
+                    let ascii_end =
+                        literal.starts_with(|ch: char| ch.is_ascii()) || literal.ends_with(|ch: char| ch.is_ascii());
+                    c.pattern
+                        | field << DIRECT_FIELD_SHIFT
+                        | if c.positional { DIRECT_POSITIONAL } else { 0 }
+                        | if ascii_end { DIRECT_ENDS } else { 0 }
                 }
                 _ => NO_PATTERN,
             })
@@ -1307,12 +1313,15 @@ impl RuleSet {
         if let Some(ac) = &self.automaton {
             for (fi, f) in fields.iter().enumerate().filter(|(_, f)| !f.folded.is_empty()) {
                 for m in ac.find_overlapping_iter(&f.folded) {
-                    // The common case in one load: a CJK term, checked by the match itself.
+                    // The common case in one load: a literal that is one term's whole text.
                     let direct = self.direct[m.pattern().as_usize()];
                     if direct != NO_PATTERN {
                         let pattern = direct & TERM_PATTERN;
                         let field = (direct >> DIRECT_FIELD_SHIFT) & 3;
-                        if field == 0 || field == fi as u32 + 1 {
+                        if (field == 0 || field == fi as u32 + 1)
+                            && (direct & DIRECT_ENDS == 0
+                                || verify_term(f.folded.as_bytes(), m.start(), m.end(), false).is_some())
+                        {
                             if spans || direct & DIRECT_POSITIONAL != 0 {
                                 let occ = Occ { field: fi as u8, start: m.start() as u32, end: m.end() as u32 };
                                 hits.push((pattern, occ));
