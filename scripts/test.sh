@@ -19,7 +19,10 @@ export TIDEWATCH_TEST_PYTHON="$PWD/$TEST_VENV/bin/python"
 echo "== tests"
 # --nocapture: tests that measure (near-duplicate precision/recall, the SIGKILL import) print figures.
 cargo test --workspace --locked -- --nocapture
-cargo build --locked --bin tidewatch
+# The CLI's integration tests made cargo build target/debug/tidewatch with the features unified
+# across the workspace; a separate `cargo build --bin tidewatch` would resolve features anew and
+# rebuild half the dependency tree a second time (time and disk), so the scripts below use it.
+[ -x target/debug/tidewatch ] || { echo "target/debug/tidewatch was not built by cargo test" >&2; exit 1; }
 echo "== feed conformance (feedparser's own test files)"
 python3 scripts/feed_conformance.py target/debug/tidewatch crates/ingest/tests/fixtures/feedparser
 echo "== quality on the labelled corpora: story grouping (B-cubed), sentiment against snownlp, cnsenti, VADER"
