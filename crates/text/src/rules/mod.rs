@@ -811,10 +811,6 @@ struct CompiledRule {
     leaves: Vec<Leaf>,
     /// The shared pattern of each leaf ([`NO_PATTERN`] for metadata leaves).
     patterns: Vec<u32>,
-    /// The program of what its flat part leaves (see [`Flat`]); empty when nothing is left.
-    rest: Vec<Op>,
-    /// Its NEAR nodes, numbered by [`Op::Near`].
-    nears: Vec<Tree>,
 }
 
 /// One instruction of a rule's program, packed in a word: an opcode in the top three bits, an
@@ -828,11 +824,14 @@ impl Op {
     const OPERAND: u32 = (1 << 29) - 1;
     /// Whether pattern `operand` occurs in the item.
     const PATTERN: u32 = 0;
-    /// Whether the rule's metadata leaf `operand` holds.
+    /// Whether metadata leaf `operand` ([`RuleSet::metas`]) holds.
     const META: u32 = 1;
     /// Negate the register.
     const NOT: u32 = 2;
-    /// The value of the rule's NEAR node `operand`.
+    /// Whether two operands occur near each other: the distance `n` in the operand's low bits,
+    /// [`Op::NEAR_ORDERED`] above; the next word holds the operands' pattern counts (`a` in
+    /// the low 16 bits, `b` above), and their patterns follow. The program needs nothing
+    /// outside itself.
     const NEAR: u32 = 3;
     /// Go to instruction `operand` if the register is false.
     const JUMP_IF_FALSE: u32 = 4;
@@ -843,6 +842,9 @@ impl Op {
     const PATTERN_JUMP_IF_FALSE: u32 = 6;
     /// [`Op::PATTERN`] then [`Op::JUMP_IF_TRUE`] in one (a term under an OR).
     const PATTERN_JUMP_IF_TRUE: u32 = 7;
+
+    /// In a [`Op::NEAR`] operand: the left operand must come first.
+    const NEAR_ORDERED: usize = 1 << 16;
 
     fn new(code: u32, operand: usize) -> Op {
         assert!(operand as u64 <= Op::OPERAND as u64, "rule set too large");
@@ -859,20 +861,32 @@ impl Op {
 /// Compiles `tree` to a program (see [`Op`]). AND children likely to be false come first — the
 /// rarest terms, then negations and metadata, and last the child with the most selective terms
 /// (the likeliest to hold); OR children likely to be true come first. Only a rule's rest (see
-/// [`Flat`]) is compiled: its flat part has been decided by then.
-fn compile_ops(tree: &Tree, rule: &CompiledRule, costs: &[f64], ops: &mut Vec<Op>, nears: &mut Vec<Tree>) {
+/// [`Flat`]) is compiled: its flat part has been decided by then. Metadata leaves are appended
+/// to `metas`, which [`Op::META`] indexes.
+fn compile_ops(tree: &Tree, rule: &CompiledRule, costs: &[f64], ops: &mut Vec<Op>, metas: &mut Vec<Leaf>) {
     match tree {
         Tree::Leaf(l) => ops.push(match rule.patterns[*l] {
-            NO_PATTERN => Op::new(Op::META, *l),
+            NO_PATTERN => {
+                metas.push(rule.leaves[*l].clone());
+                Op::new(Op::META, metas.len() - 1)
+            }
             p => Op::new(Op::PATTERN, p as usize),
         }),
         Tree::Not(t) => {
-            compile_ops(t, rule, costs, ops, nears);
+            compile_ops(t, rule, costs, ops, metas);
             ops.push(Op::new(Op::NOT, 0));
         }
-        Tree::Near { .. } => {
-            ops.push(Op::new(Op::NEAR, nears.len()));
-            nears.push(tree.clone());
+        Tree::Near { a, b, n, ordered } => {
+            // Metadata leaves have no occurrences: they cannot make a NEAR hold.
+            let operand = |r: &Range<usize>| -> Vec<Op> {
+                r.clone().map(|l| rule.patterns[l]).filter(|&p| p != NO_PATTERN).map(Op).collect()
+            };
+            let (a, b) = (operand(a), operand(b));
+            assert!(a.len() < 1 << 16 && b.len() < 1 << 16, "NEAR operand too large");
+            ops.push(Op::new(Op::NEAR, *n as usize | if *ordered { Op::NEAR_ORDERED } else { 0 }));
+            ops.push(Op((a.len() | b.len() << 16) as u32));
+            ops.extend(a);
+            ops.extend(b);
         }
         Tree::And(v) | Tree::Or(v) => {
             let and = matches!(tree, Tree::And(_));
@@ -899,7 +913,7 @@ fn compile_ops(tree: &Tree, rule: &CompiledRule, costs: &[f64], ops: &mut Vec<Op
             let mut jumps = Vec::new();
             for (n, &i) in order.iter().enumerate() {
                 let before = ops.len();
-                compile_ops(&v[i], rule, costs, ops, nears);
+                compile_ops(&v[i], rule, costs, ops, metas);
                 if n + 1 < order.len() {
                     let fused = ops.len() == before + 1 && ops[before].code() == Op::PATTERN;
                     if fused {
@@ -923,28 +937,28 @@ fn compile_ops(tree: &Tree, rule: &CompiledRule, costs: &[f64], ops: &mut Vec<Op
     }
 }
 
-/// Runs a rule's program (see [`Op`]).
-fn run_ops(ops: &[Op], view: &RuleView<'_>, fields: &[FieldText<'_>; 2]) -> bool {
+/// Runs a program (see [`Op`]) on an item: the patterns that occurred in it, where, and the
+/// item itself.
+fn run_ops(ops: &[Op], item: &mut ItemState<'_, '_>) -> bool {
     let mut value = false;
     let mut pc = 0;
     while let Some(&op) = ops.get(pc) {
         pc += 1;
         match op.code() {
-            Op::PATTERN => value = view.seen.get(op.operand()),
-            Op::META => value = meta_matches(&view.rule.leaves[op.operand()], view.input),
+            Op::PATTERN => value = item.seen.get(op.operand()),
+            Op::META => value = meta_matches(&item.metas[op.operand()], item.input),
             Op::NOT => value = !value,
             Op::NEAR => {
-                value = match &view.rule.nears[op.operand()] {
-                    Tree::Near { a, b, n, ordered } => {
-                        near_pairs(view, fields, a.clone(), b.clone(), *n, *ordered, |_, _| false)
-                    }
-                    _ => false,
-                }
+                let counts = ops[pc].0 as usize;
+                let (a, b) = ops[pc + 1..].split_at(counts & 0xffff);
+                pc += 1 + (counts & 0xffff) + (counts >> 16);
+                let (n, ordered) = (op.operand() & 0xffff, op.operand() & Op::NEAR_ORDERED != 0);
+                value = item.near(a, &b[..counts >> 16], n as u32, ordered);
             }
             Op::JUMP_IF_FALSE if !value => pc = op.operand(),
             Op::JUMP_IF_TRUE if value => pc = op.operand(),
             Op::PATTERN_JUMP_IF_FALSE | Op::PATTERN_JUMP_IF_TRUE => {
-                value = view.seen.get(ops[pc].0 as usize);
+                value = item.seen.get(ops[pc].0 as usize);
                 pc += 1;
                 if value == (op.code() == Op::PATTERN_JUMP_IF_TRUE) {
                     pc = op.operand();
@@ -1000,25 +1014,91 @@ struct Scratch {
     /// The rules in `evaluated_list`.
     evaluated: Bits,
     evaluated_list: Vec<u32>,
-    hits: Vec<(u32, Occ)>,
     found: Vec<u32>,
     matched: Vec<u32>,
+    positions: Positions,
 }
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-/// The verified pattern hits of one item seen through one rule.
+/// The verified occurrences of one item: those of NEAR operands always, every pattern's when
+/// spans are asked for.
+#[derive(Default)]
+struct Positions {
+    /// In the order found.
+    hits: Vec<(u32, Occ)>,
+    /// The same sorted by pattern, as parallel lists, made when an occurrence is first asked
+    /// for (NEAR, spans) and kept for the rest of the item.
+    pids: Vec<u32>,
+    occs: Vec<Occ>,
+    sorted: bool,
+}
+
+impl Positions {
+    fn clear(&mut self) {
+        self.hits.clear();
+        self.sorted = false;
+    }
+
+    fn by_pattern(&mut self) -> (&[u32], &[Occ]) {
+        if !self.sorted {
+            self.hits.sort_unstable();
+            self.hits.dedup();
+            self.pids.clear();
+            self.occs.clear();
+            for &(p, o) in &self.hits {
+                self.pids.push(p);
+                self.occs.push(o);
+            }
+            self.sorted = true;
+        }
+        (&self.pids, &self.occs)
+    }
+}
+
+/// The occurrences of pattern `p` in lists made by [`Positions::by_pattern`].
+fn occurrences<'o>(pids: &[u32], occs: &'o [Occ], p: u32) -> &'o [Occ] {
+    let lo = pids.partition_point(|&q| q < p);
+    let hi = lo + pids[lo..].partition_point(|&q| q == p);
+    &occs[lo..hi]
+}
+
+/// One item as programs ([`run_ops`]) see it.
+struct ItemState<'s, 'a> {
+    fields: &'s [FieldText<'a>; 2],
+    input: &'s RuleInput<'a>,
+    metas: &'s [Leaf],
+    /// The patterns that occurred ([`Scratch::seen`]).
+    seen: &'s Bits,
+    positions: &'s mut Positions,
+}
+
+impl ItemState<'_, '_> {
+    /// Whether some occurrence of a pattern of `a` and some of `b` are within NEAR distance.
+    fn near(&mut self, a: &[Op], b: &[Op], n: u32, ordered: bool) -> bool {
+        let seen = |p: &&Op| self.seen.get(p.0 as usize);
+        if !a.iter().any(|p| seen(&p)) || !b.iter().any(|p| seen(&p)) {
+            return false;
+        }
+        let (pids, occs) = self.positions.by_pattern();
+        a.iter().flat_map(|pa| occurrences(pids, occs, pa.0)).any(|x| {
+            b.iter()
+                .flat_map(|pb| occurrences(pids, occs, pb.0))
+                .any(|y| near_within(self.fields, x, y, n, ordered))
+        })
+    }
+}
+
+/// The verified pattern hits of one item seen through one rule (for the spans of a match).
 struct RuleView<'a> {
     rule: &'a CompiledRule,
     /// The patterns that occurred ([`Scratch::seen`]).
     seen: &'a Bits,
-    /// Every verified occurrence, in text order.
-    hits: &'a [(u32, Occ)],
-    /// The same sorted by pattern (patterns and occurrences as parallel lists), made only when
-    /// an occurrence is asked for (NEAR, spans).
-    by_pattern: &'a OnceCell<(Vec<u32>, Vec<Occ>)>,
+    /// Occurrences sorted by pattern ([`Positions::by_pattern`]).
+    pids: &'a [u32],
+    occs: &'a [Occ],
     input: &'a RuleInput<'a>,
 }
 
@@ -1035,15 +1115,7 @@ impl LeafState for RuleView<'_> {
         if p == NO_PATTERN || !self.seen.get(p as usize) {
             return &[];
         }
-        let (pids, occs) = self.by_pattern.get_or_init(|| {
-            let mut v = self.hits.to_vec();
-            v.sort_unstable();
-            v.dedup();
-            v.into_iter().unzip()
-        });
-        let lo = pids.partition_point(|&q| q < p);
-        let hi = lo + pids[lo..].partition_point(|&q| q == p);
-        &occs[lo..hi]
+        occurrences(self.pids, self.occs, p)
     }
 }
 
@@ -1075,14 +1147,20 @@ pub struct RuleSet {
     direct: Vec<u32>,
     /// For each pattern: the rules it selects, each an entry of words: the rule's index; a
     /// header ([`SHARED`] when other patterns select it too, [`HAS_REST`], its positive and
-    /// negative clause counts at bits 24 and 18, its number of flat terms below); the flat terms
-    /// (see [`Flat`]). An entry is copied under every pattern that selects its rule so that the
-    /// candidates of a hit are tested from one contiguous run of memory; the rest of a rule is
-    /// fetched only when its flat part holds.
+    /// negative clause counts at bits 24 and 18, its number of flat terms below); with
+    /// [`HAS_REST`], where its rest's program is in `rests`; the flat terms (see [`Flat`]). An
+    /// entry is copied under every pattern that selects its rule so that the candidates of a hit
+    /// are tested from one contiguous run of memory; the rest of a rule is fetched only when its
+    /// flat part holds.
     selects: Lists<Op>,
     /// The entries (as in `selects`) of the rules no pattern can select (their positive part is
     /// only metadata): always evaluated.
     always: Vec<Op>,
+    /// The programs of the rules' rests, each its length then its instructions (see [`Op`]):
+    /// self-contained, so that running one touches nothing of the rule but these words.
+    rests: Vec<Op>,
+    /// The metadata leaves of the rests ([`Op::META`]).
+    metas: Vec<Leaf>,
 }
 
 impl std::fmt::Debug for RuleSet {
@@ -1147,27 +1225,34 @@ impl RuleSet {
                 })
                 .collect();
             let tree = Tree::new(&node, &mut 0);
-            compiled.push(CompiledRule { tree, leaves, patterns: ids, rest: Vec::new(), nears: Vec::new() });
+            compiled.push(CompiledRule { tree, leaves, patterns: ids });
         }
         let costs: Vec<f64> = patterns.iter().map(LeafPattern::cost).collect();
         assert!(patterns.len() <= TERM_PATTERN as usize, "rule set too large");
+        // Each rule's entry without its index and SHARED: header, rest's place, flat terms.
         let mut flat = Vec::with_capacity(compiled.len());
-        for rule in &mut compiled {
-            let mut nears = Vec::new();
+        let (mut rests, mut metas) = (Vec::new(), Vec::new());
+        for rule in &compiled {
             let split = Flat::new(&rule.tree, rule);
             let mut rest = Vec::new();
             match split.rest.as_slice() {
                 [] => {}
-                [one] => compile_ops(one, rule, &costs, &mut rest, &mut nears),
-                more => compile_ops(&Tree::And(more.to_vec()), rule, &costs, &mut rest, &mut nears),
+                [one] => compile_ops(one, rule, &costs, &mut rest, &mut metas),
+                more => compile_ops(&Tree::And(more.to_vec()), rule, &costs, &mut rest, &mut metas),
             }
             let terms = split.terms();
             let header = if rest.is_empty() { 0 } else { HAS_REST }
                 | (split.positive.len() as u32) << 24
                 | (split.negative.len() as u32) << 18
                 | terms.len() as u32;
-            flat.push((terms, header));
-            (rule.rest, rule.nears) = (rest, nears);
+            let mut entry = vec![Op(header)];
+            if !rest.is_empty() {
+                entry.push(Op(rests.len() as u32));
+                rests.push(Op(rest.len() as u32));
+                rests.extend(rest);
+            }
+            entry.extend(terms);
+            flat.push(entry);
         }
         let mut positional = vec![false; patterns.len()];
         for rule in &compiled {
@@ -1199,17 +1284,15 @@ impl RuleSet {
                     // A rule selected by one pattern is reached once per item: no need to check
                     // whether it was already evaluated.
                     let shared = if ps.len() > 1 { SHARED } else { 0 };
-                    let (terms, header) = &flat[ri];
                     for p in ps {
-                        let entry = &mut selects[p as usize];
-                        entry.extend([Op(ri as u32), Op(header | shared)]);
-                        entry.extend_from_slice(terms);
+                        let entries = &mut selects[p as usize];
+                        entries.extend([Op(ri as u32), Op(flat[ri][0].0 | shared)]);
+                        entries.extend_from_slice(&flat[ri][1..]);
                     }
                 }
                 None => {
-                    let (terms, header) = &flat[ri];
-                    always.extend([Op(ri as u32), Op(*header)]);
-                    always.extend_from_slice(terms);
+                    always.push(Op(ri as u32));
+                    always.extend_from_slice(&flat[ri]);
                 }
             }
         }
@@ -1247,6 +1330,8 @@ impl RuleSet {
             literal_checks: Lists::new(literal_checks),
             selects: Lists::new(selects),
             always,
+            rests,
+            metas,
         }
     }
 
@@ -1262,54 +1347,48 @@ impl RuleSet {
 
     /// Every rule that matches the item, in rule order, with its spans.
     pub fn matches(&self, input: &RuleInput<'_>) -> Vec<RuleMatch> {
-        let mut out = Vec::new();
-        self.evaluate(input, true, |ri, view, fields| {
+        let fields = [FieldText::new(input.title), FieldText::new(input.text)];
+        SCRATCH.with_borrow_mut(|scratch| {
+            self.evaluate(scratch, &fields, input, true);
+            let (pids, occs) = scratch.positions.by_pattern();
+            let seen = &scratch.seen;
             let mut fired = Vec::new();
-            eval_spans(&view.rule.tree, view, fields, &mut fired, false);
-            out.push(RuleMatch { rule: ri, spans: spans(fields, &mut fired) });
-        });
-        out
+            scratch
+                .matched
+                .iter()
+                .map(|&ri| {
+                    let rule = &self.rules[ri as usize];
+                    let view = RuleView { rule, seen, pids, occs, input };
+                    fired.clear();
+                    eval_spans(&rule.tree, &view, &fields, &mut fired, false);
+                    RuleMatch { rule: ri as usize, spans: spans(&fields, &mut fired) }
+                })
+                .collect()
+        })
     }
 
     /// Every rule that matches the item, in rule order, without spans: what the pipeline
     /// records for each item.
     pub fn matching(&self, input: &RuleInput<'_>) -> Vec<usize> {
-        let mut out = Vec::new();
-        self.evaluate(input, false, |ri, _, _| out.push(ri));
-        out
-    }
-
-    /// Finds the candidate rules and calls `each` on every one that matches, in rule order.
-    /// Occurrences are kept for spans only when `spans` is set (NEAR's are always kept).
-    fn evaluate(
-        &self,
-        input: &RuleInput<'_>,
-        spans: bool,
-        mut each: impl FnMut(usize, &RuleView<'_>, &[FieldText<'_>; 2]),
-    ) {
-        SCRATCH.with_borrow_mut(|scratch| self.evaluate_in(scratch, input, spans, &mut each));
-    }
-
-    /// [`RuleSet::evaluate`] with the thread's working memory.
-    fn evaluate_in(
-        &self,
-        scratch: &mut Scratch,
-        input: &RuleInput<'_>,
-        spans: bool,
-        each: &mut impl FnMut(usize, &RuleView<'_>, &[FieldText<'_>; 2]),
-    ) {
         let fields = [FieldText::new(input.title), FieldText::new(input.text)];
-        scratch.seen.clear(&scratch.found);
-        scratch.evaluated.clear(&scratch.evaluated_list);
-        scratch.seen.ensure(self.patterns.len());
-        scratch.evaluated.ensure(self.rules.len());
-        // Every verified occurrence, in text order; the patterns that occurred, each once.
-        let mut hits = std::mem::take(&mut scratch.hits);
-        let mut found = std::mem::take(&mut scratch.found);
-        let mut evaluated_list = std::mem::take(&mut scratch.evaluated_list);
-        hits.clear();
+        SCRATCH.with_borrow_mut(|scratch| {
+            self.evaluate(scratch, &fields, input, false);
+            scratch.matched.iter().map(|&ri| ri as usize).collect()
+        })
+    }
+
+    /// Finds the candidate rules and leaves the ones that match in `scratch.matched`, in rule
+    /// order. Occurrences are kept for spans only when `spans` is set (NEAR's are always kept).
+    fn evaluate(&self, scratch: &mut Scratch, fields: &[FieldText<'_>; 2], input: &RuleInput<'_>, spans: bool) {
+        let Scratch { seen, evaluated, evaluated_list, found, matched, positions } = scratch;
+        seen.clear(found);
+        evaluated.clear(evaluated_list);
+        seen.ensure(self.patterns.len());
+        evaluated.ensure(self.rules.len());
         found.clear();
         evaluated_list.clear();
+        matched.clear();
+        positions.clear();
         if let Some(ac) = &self.automaton {
             for (fi, f) in fields.iter().enumerate().filter(|(_, f)| !f.folded.is_empty()) {
                 for m in ac.find_overlapping_iter(&f.folded) {
@@ -1324,9 +1403,9 @@ impl RuleSet {
                         {
                             if spans || direct & DIRECT_POSITIONAL != 0 {
                                 let occ = Occ { field: fi as u8, start: m.start() as u32, end: m.end() as u32 };
-                                hits.push((pattern, occ));
+                                positions.hits.push((pattern, occ));
                             }
-                            if scratch.seen.insert(pattern as usize) {
+                            if seen.insert(pattern as usize) {
                                 found.push(pattern);
                             }
                         }
@@ -1342,9 +1421,10 @@ impl RuleSet {
                         };
                         if let Some((start, end)) = at {
                             if spans || c.positional {
-                                hits.push((c.pattern, Occ { field: fi as u8, start: start as u32, end: end as u32 }));
+                                let occ = Occ { field: fi as u8, start: start as u32, end: end as u32 };
+                                positions.hits.push((c.pattern, occ));
                             }
-                            if scratch.seen.insert(c.pattern as usize) {
+                            if seen.insert(c.pattern as usize) {
                                 found.push(c.pattern);
                             }
                         }
@@ -1352,49 +1432,46 @@ impl RuleSet {
                 }
             }
         }
-        let mut matched = std::mem::take(&mut scratch.matched);
-        matched.clear();
-        {
-            let by_pattern = OnceCell::new();
-            let (seen, evaluated) = (&scratch.seen, &mut scratch.evaluated);
-            let view = |rule| RuleView { rule, seen, hits: &hits, by_pattern: &by_pattern, input };
-            let lists =
-                std::iter::once(self.always.as_slice()).chain(found.iter().map(|&p| self.selects.get(p as usize)));
-            for entries in lists {
-                let mut at = 0;
-                while at < entries.len() {
-                    let ri = entries[at].0 as usize;
-                    let header = entries[at + 1].0;
-                    let n_terms = (header & MAX_FLAT_TERMS as u32) as usize;
-                    let terms = &entries[at + 2..at + 2 + n_terms];
-                    at += 2 + n_terms;
-                    if header & SHARED != 0 {
-                        if !evaluated.insert(ri) {
-                            continue;
-                        }
-                        evaluated_list.push(ri as u32);
+        let mut item = ItemState { fields, input, metas: &self.metas, seen, positions };
+        let lists = std::iter::once(self.always.as_slice()).chain(found.iter().map(|&p| self.selects.get(p as usize)));
+        for entries in lists {
+            let mut at = 0;
+            while at < entries.len() {
+                let ri = entries[at].0 as usize;
+                let header = entries[at + 1].0;
+                let n_terms = (header & MAX_FLAT_TERMS as u32) as usize;
+                let has_rest = header & HAS_REST != 0;
+                let body = at + 2 + usize::from(has_rest);
+                let terms = &entries[body..body + n_terms];
+                let rest_at = at + 2;
+                at = body + n_terms;
+                if header & SHARED != 0 {
+                    if !evaluated.insert(ri) {
+                        continue;
                     }
-                    // Every clause of the flat part at once, without a branch per term.
-                    let mut sat = 0u64;
-                    for t in terms {
-                        sat |= u64::from(seen.get((t.0 & TERM_PATTERN) as usize)) << (t.0 >> CLAUSE_SHIFT);
-                    }
-                    let (positive, negative) = ((header >> 24) & 0x3f, (header >> 18) & 0x3f);
-                    let (want, refuse) = (low_bits(positive), low_bits(positive + negative) & !low_bits(positive));
-                    if sat & want == want
-                        && sat & refuse == 0
-                        && (header & HAS_REST == 0 || run_ops(&self.rules[ri].rest, &view(&self.rules[ri]), &fields))
-                    {
-                        matched.push(ri as u32);
+                    evaluated_list.push(ri as u32);
+                }
+                // Every clause of the flat part at once, without a branch per term.
+                let mut sat = 0u64;
+                for t in terms {
+                    sat |= u64::from(item.seen.get((t.0 & TERM_PATTERN) as usize)) << (t.0 >> CLAUSE_SHIFT);
+                }
+                let (positive, negative) = ((header >> 24) & 0x3f, (header >> 18) & 0x3f);
+                let (want, refuse) = (low_bits(positive), low_bits(positive + negative) & !low_bits(positive));
+                if sat & want != want || sat & refuse != 0 {
+                    continue;
+                }
+                if has_rest {
+                    let program = entries[rest_at].0 as usize;
+                    let len = self.rests[program].0 as usize;
+                    if !run_ops(&self.rests[program + 1..program + 1 + len], &mut item) {
+                        continue;
                     }
                 }
-            }
-            matched.sort_unstable();
-            for &ri in &matched {
-                each(ri as usize, &view(&self.rules[ri as usize]), &fields);
+                matched.push(ri as u32);
             }
         }
-        (scratch.hits, scratch.found, scratch.matched, scratch.evaluated_list) = (hits, found, matched, evaluated_list);
+        matched.sort_unstable();
     }
 
     /// The literals of every term (for the bare-scan baseline of the benchmark).
