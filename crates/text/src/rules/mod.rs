@@ -412,6 +412,22 @@ impl<T> Lists<T> {
     fn len(&self) -> usize {
         self.starts.len() - 1
     }
+
+    /// Asks the processor to bring the start of list `i` into the cache, without waiting for it:
+    /// a list wanted later in the item is then there when it is read.
+    #[inline(always)]
+    fn prefetch(&self, i: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(first) = self.items.get(self.starts[i] as usize) {
+            // SAFETY: SSE is part of every x86_64 target, and a prefetch only hints the cache: it
+            // never faults and reads nothing the program sees (the address is in bounds anyway).
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((first as *const T).cast::<i8>())
+            };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = i;
+    }
 }
 
 /// One occurrence of a leaf: field (0 title, 1 text) and the byte range in the folded field,
@@ -709,6 +725,9 @@ const MAX_CLAUSES: usize = 63;
 /// Most terms in a rule's flat part (what the entry header has room for).
 const MAX_FLAT_TERMS: usize = (1 << 18) - 1;
 
+/// In [`RuleSet::direct`]: a literal whose [`Check`]s are run.
+const NO_DIRECT: u64 = u64::MAX;
+
 /// In [`RuleSet::direct`]: where the field is.
 const DIRECT_FIELD_SHIFT: u32 = 27;
 
@@ -791,15 +810,6 @@ fn mark_near_operands(tree: &Tree, rule: &CompiledRule, positional: &mut [bool])
                 }
             }
         }
-    }
-}
-
-/// The mask of the low `n` bits.
-fn low_bits(n: u32) -> u64 {
-    if n >= 64 {
-        u64::MAX
-    } else {
-        (1 << n) - 1
     }
 }
 
@@ -1084,9 +1094,7 @@ impl ItemState<'_, '_> {
         }
         let (pids, occs) = self.positions.by_pattern();
         a.iter().flat_map(|pa| occurrences(pids, occs, pa.0)).any(|x| {
-            b.iter()
-                .flat_map(|pb| occurrences(pids, occs, pb.0))
-                .any(|y| near_within(self.fields, x, y, n, ordered))
+            b.iter().flat_map(|pb| occurrences(pids, occs, pb.0)).any(|y| near_within(self.fields, x, y, n, ordered))
         })
     }
 }
@@ -1140,14 +1148,16 @@ pub struct RuleSet {
     automaton: Option<AhoCorasick>,
     /// For each automaton literal: the patterns found by it.
     literal_checks: Lists<Check>,
-    /// For each automaton literal that finds exactly one term (the literal is its whole text, so
-    /// the match is the occurrence once the word boundaries hold): the term's pattern, its field
-    /// at [`DIRECT_FIELD_SHIFT`] (0 any, 1 title, 2 text), [`DIRECT_POSITIONAL`] and
-    /// [`DIRECT_ENDS`]; [`NO_PATTERN`] for every other literal, whose [`Check`]s are run.
-    direct: Vec<u32>,
+    /// For each automaton literal that finds only terms, one or two (the literal is their whole
+    /// text, so the match is the occurrence once the word boundaries hold; two when the same
+    /// word is also asked for in one field, `title:食堂`): each term in a half, its pattern, its
+    /// field at [`DIRECT_FIELD_SHIFT`] (0 any, 1 title, 2 text), [`DIRECT_POSITIONAL`] and
+    /// [`DIRECT_ENDS`], the high half [`NO_PATTERN`] when there is one term; [`NO_DIRECT`] for
+    /// every other literal, whose [`Check`]s are run.
+    direct: Vec<u64>,
     /// For each pattern: the rules it selects, each an entry of words: the rule's index; a
-    /// header ([`SHARED`] when other patterns select it too, [`HAS_REST`], its positive and
-    /// negative clause counts at bits 24 and 18, its number of flat terms below); with
+    /// header ([`SHARED`] when other patterns select it too, [`HAS_REST`], its number of
+    /// positive clauses at bit 24, its number of flat terms below); with
     /// [`HAS_REST`], where its rest's program is in `rests`; the flat terms (see [`Flat`]). An
     /// entry is copied under every pattern that selects its rule so that the candidates of a hit
     /// are tested from one contiguous run of memory; the rest of a rule is fetched only when its
@@ -1241,10 +1251,8 @@ impl RuleSet {
                 more => compile_ops(&Tree::And(more.to_vec()), rule, &costs, &mut rest, &mut metas),
             }
             let terms = split.terms();
-            let header = if rest.is_empty() { 0 } else { HAS_REST }
-                | (split.positive.len() as u32) << 24
-                | (split.negative.len() as u32) << 18
-                | terms.len() as u32;
+            let header =
+                if rest.is_empty() { 0 } else { HAS_REST } | (split.positive.len() as u32) << 24 | terms.len() as u32;
             let mut entry = vec![Op(header)];
             if !rest.is_empty() {
                 entry.push(Op(rests.len() as u32));
@@ -1299,21 +1307,26 @@ impl RuleSet {
         let direct = literal_checks
             .iter()
             .zip(&literals)
-            .map(|(checks, literal)| match checks.as_slice() {
-                [c] if c.kind == CheckKind::Term => {
+            .map(|(checks, literal)| {
+                let ends = literal.starts_with(|ch: char| ch.is_ascii()) || literal.ends_with(|ch: char| ch.is_ascii());
+                let word = |c: &Check| {
                     let field = match c.field {
                         Field::Title => 1,
                         Field::Text => 2,
                         _ => 0,
                     };
-                    let ascii_end =
-                        literal.starts_with(|ch: char| ch.is_ascii()) || literal.ends_with(|ch: char| ch.is_ascii());
                     c.pattern
                         | field << DIRECT_FIELD_SHIFT
                         | if c.positional { DIRECT_POSITIONAL } else { 0 }
-                        | if ascii_end { DIRECT_ENDS } else { 0 }
+                        | if ends { DIRECT_ENDS } else { 0 }
+                };
+                match checks.as_slice() {
+                    [c] if c.kind == CheckKind::Term => u64::from(NO_PATTERN) << 32 | u64::from(word(c)),
+                    [c, d] if c.kind == CheckKind::Term && d.kind == CheckKind::Term => {
+                        u64::from(word(d)) << 32 | u64::from(word(c))
+                    }
+                    _ => NO_DIRECT,
                 }
-                _ => NO_PATTERN,
             })
             .collect();
         let automaton = (!literals.is_empty()).then(|| {
@@ -1392,21 +1405,29 @@ impl RuleSet {
         if let Some(ac) = &self.automaton {
             for (fi, f) in fields.iter().enumerate().filter(|(_, f)| !f.folded.is_empty()) {
                 for m in ac.find_overlapping_iter(&f.folded) {
-                    // The common case in one load: a literal that is one term's whole text.
+                    // The common case in one load: a literal that is the whole text of its terms.
                     let direct = self.direct[m.pattern().as_usize()];
-                    if direct != NO_PATTERN {
-                        let pattern = direct & TERM_PATTERN;
-                        let field = (direct >> DIRECT_FIELD_SHIFT) & 3;
-                        if (field == 0 || field == fi as u32 + 1)
-                            && (direct & DIRECT_ENDS == 0
-                                || verify_term(f.folded.as_bytes(), m.start(), m.end(), false).is_some())
+                    if direct != NO_DIRECT {
+                        if direct as u32 & DIRECT_ENDS != 0
+                            && verify_term(f.folded.as_bytes(), m.start(), m.end(), false).is_none()
                         {
-                            if spans || direct & DIRECT_POSITIONAL != 0 {
+                            continue;
+                        }
+                        for term in [direct as u32, (direct >> 32) as u32] {
+                            if term == NO_PATTERN {
+                                break;
+                            }
+                            let (pattern, field) = (term & TERM_PATTERN, (term >> DIRECT_FIELD_SHIFT) & 3);
+                            if field != 0 && field != fi as u32 + 1 {
+                                continue;
+                            }
+                            if spans || term & DIRECT_POSITIONAL != 0 {
                                 let occ = Occ { field: fi as u8, start: m.start() as u32, end: m.end() as u32 };
                                 positions.hits.push((pattern, occ));
                             }
                             if seen.insert(pattern as usize) {
                                 found.push(pattern);
+                                self.selects.prefetch(pattern as usize);
                             }
                         }
                         continue;
@@ -1426,6 +1447,7 @@ impl RuleSet {
                             }
                             if seen.insert(c.pattern as usize) {
                                 found.push(c.pattern);
+                                self.selects.prefetch(c.pattern as usize);
                             }
                         }
                     }
@@ -1451,14 +1473,13 @@ impl RuleSet {
                     }
                     evaluated_list.push(ri as u32);
                 }
-                // Every clause of the flat part at once, without a branch per term.
+                // Every clause of the flat part at once, without a branch per term: terms set only
+                // their clauses' bits, so it holds when exactly the positive clauses' bits are set.
                 let mut sat = 0u64;
                 for t in terms {
                     sat |= u64::from(item.seen.get((t.0 & TERM_PATTERN) as usize)) << (t.0 >> CLAUSE_SHIFT);
                 }
-                let (positive, negative) = ((header >> 24) & 0x3f, (header >> 18) & 0x3f);
-                let (want, refuse) = (low_bits(positive), low_bits(positive + negative) & !low_bits(positive));
-                if sat & want != want || sat & refuse != 0 {
+                if sat != (1u64 << (header >> 24 & 0x3f)) - 1 {
                     continue;
                 }
                 if has_rest {
