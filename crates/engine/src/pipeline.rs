@@ -16,10 +16,14 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tidewatch_model::{GroupId, ItemId, ItemInput};
+use tidewatch_model::{GroupId, Item, ItemId, ItemInput};
 use tidewatch_store::{Db, Inserted, SearchIndex, StoredItem};
 use tidewatch_text::dedup::{DedupConfig, Deduper, DupReason};
 use tidewatch_text::{prepare, InvalidItem, PrepareOptions, Prepared, Segmenter};
+
+/// How many of the newest stored items topic rules learn the rarity of their terms from when
+/// they are compiled (see [`tidewatch_text::rules::RuleSet::tuned`]).
+const RARITY_SAMPLE: usize = 2000;
 
 /// The layout of a data directory.
 #[derive(Debug, Clone)]
@@ -207,7 +211,8 @@ impl Pipeline {
     /// now on are matched against them; items already stored keep the hits they got when they
     /// were stored. Returns the topics that could not be compiled.
     pub fn reload_topics(&mut self) -> Result<Vec<TopicDiagnostic>, EngineError> {
-        let (topics, diags) = ActiveTopics::new(&self.db.topics()?);
+        let recent: Vec<Item> = self.db.newest_items(RARITY_SAMPLE)?.into_iter().map(|s| s.item).collect();
+        let (topics, diags) = ActiveTopics::new(&self.db.topics()?, &recent);
         for d in &diags {
             tracing::warn!(%d, "stored topic left out");
         }

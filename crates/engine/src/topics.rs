@@ -343,9 +343,11 @@ pub struct TopicHit {
 }
 
 impl ActiveTopics {
-    /// Compiles the enabled topics among `records`. A stored rule that no longer parses (it was
-    /// saved by a Tidewatch with another rule language) is left out and reported.
-    pub fn new(records: &[TopicRecord]) -> (ActiveTopics, Vec<TopicDiagnostic>) {
+    /// Compiles the enabled topics among `records`, each selected by its terms that are rarest
+    /// in `recent` (the newest stored items; see [`RuleSet::tuned`]). A stored rule that no
+    /// longer parses (it was saved by a Tidewatch with another rule language) is left out and
+    /// reported.
+    pub fn new(records: &[TopicRecord], recent: &[Item]) -> (ActiveTopics, Vec<TopicDiagnostic>) {
         let mut nodes = Vec::new();
         let mut topics = Vec::new();
         let mut diags = Vec::new();
@@ -358,7 +360,8 @@ impl ActiveTopics {
                 Err(d) => diags.push(d),
             }
         }
-        (ActiveTopics { set: RuleSet::new(nodes), topics }, diags)
+        let sample: Vec<RuleInput<'_>> = recent.iter().map(rule_input).collect();
+        (ActiveTopics { set: RuleSet::tuned(nodes, &sample), topics }, diags)
     }
 
     /// No topics.

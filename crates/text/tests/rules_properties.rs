@@ -2,7 +2,8 @@
 //! random Chinese and English texts, and the parser never panics.
 
 use proptest::prelude::*;
-use tidewatch_text::rules::{evaluate_reference, parse_rule, RuleInput, RuleSet};
+use std::sync::LazyLock;
+use tidewatch_text::rules::{evaluate_reference, parse_rule, RuleInput, RuleSet, MIN_RARITY_SAMPLE};
 
 const WORDS: &[&str] = &[
     "食堂",
@@ -73,6 +74,17 @@ fn text() -> impl Strategy<Value = String> {
     prop::collection::vec(piece, 0..25).prop_map(|v| v.concat())
 }
 
+/// Recent items to learn rarity from: each of the first words in most of them, the others rarely,
+/// so that the learned rarity disagrees with the dictionary's.
+static SAMPLE: LazyLock<Vec<String>> = LazyLock::new(|| {
+    (0..MIN_RARITY_SAMPLE + 50)
+        .map(|i| {
+            let common = WORDS.iter().take(6).filter(|_| i % 7 != 0).copied().collect::<Vec<_>>().join("，");
+            format!("{common} {}", WORDS[i % WORDS.len()])
+        })
+        .collect()
+});
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(600)))]
 
@@ -84,6 +96,9 @@ proptest! {
         let compiled = set.matches(&input);
         let ids: Vec<usize> = compiled.iter().map(|m| m.rule).collect();
         prop_assert_eq!(set.matching(&input), ids, "matching() and matches() agree");
+        let sample: Vec<RuleInput<'_>> = SAMPLE.iter().map(|t| RuleInput { text: t, ..RuleInput::default() }).collect();
+        let tuned = RuleSet::tuned(parsed.clone(), &sample);
+        prop_assert_eq!(&tuned.matches(&input), &compiled, "learned rarity changes speed, never results");
         let mut got = compiled.iter();
         for (i, node) in parsed.iter().enumerate() {
             let want = evaluate_reference(node, &input);

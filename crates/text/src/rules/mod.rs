@@ -1183,6 +1183,29 @@ impl std::fmt::Debug for RuleSet {
     }
 }
 
+/// Fewest items [`RuleSet::tuned`] learns rarity from.
+pub const MIN_RARITY_SAMPLE: usize = 200;
+
+/// For each literal of `automaton`, the share of `sample`'s items it occurs in (title or text),
+/// smoothed so that a literal never seen is rare but not free.
+fn literal_rarity(automaton: &AhoCorasick, literals: usize, sample: &[RuleInput<'_>]) -> Vec<f64> {
+    let mut items_with = vec![0u32; literals];
+    let mut last_item = vec![usize::MAX; literals];
+    for (i, input) in sample.iter().enumerate() {
+        for field in [input.title, input.text] {
+            for m in automaton.find_overlapping_iter(&fold(field)) {
+                let l = m.pattern().as_usize();
+                if last_item[l] != i {
+                    last_item[l] = i;
+                    items_with[l] += 1;
+                }
+            }
+        }
+    }
+    let n = sample.len() as f64;
+    items_with.iter().map(|&k| (f64::from(k) + 0.5) / (n + 1.0)).collect()
+}
+
 /// The patterns that select a rule: at least one of them occurs whenever `tree` is true, or
 /// `None` when no such set exists. Also returns the set's cost (lower is more selective).
 fn selectors(tree: &Tree, rule: &CompiledRule, costs: &[f64]) -> Option<(Vec<u32>, f64)> {
@@ -1214,8 +1237,23 @@ fn selectors(tree: &Tree, rule: &CompiledRule, costs: &[f64]) -> Option<(Vec<u32
 }
 
 impl RuleSet {
-    /// Compiles parsed rules (indexes in the result refer to positions in `rules`).
+    /// Compiles parsed rules (indexes in the result refer to positions in `rules`). Which
+    /// patterns select a rule is decided by how rare they look in general text (see
+    /// [`RuleSet::tuned`] for rarity learned from the organization's own items).
     pub fn new(rules: Vec<Node>) -> RuleSet {
+        RuleSet::build(rules, &[])
+    }
+
+    /// Compiles parsed rules like [`RuleSet::new`], but each rule is selected by the patterns that
+    /// are rarest in `sample` — recent items of the same stream — rather than by estimates from
+    /// a general dictionary: fewer rules are then looked at per item. Results are the same
+    /// either way; only speed depends on the sample. With fewer than [`MIN_RARITY_SAMPLE`]
+    /// items, the estimates are used.
+    pub fn tuned(rules: Vec<Node>, sample: &[RuleInput<'_>]) -> RuleSet {
+        RuleSet::build(rules, sample)
+    }
+
+    fn build(rules: Vec<Node>, sample: &[RuleInput<'_>]) -> RuleSet {
         let mut pattern_ids: HashMap<LeafPattern, u32> = HashMap::new();
         let mut patterns: Vec<LeafPattern> = Vec::new();
         let mut compiled = Vec::with_capacity(rules.len());
@@ -1237,8 +1275,42 @@ impl RuleSet {
             let tree = Tree::new(&node, &mut 0);
             compiled.push(CompiledRule { tree, leaves, patterns: ids });
         }
-        let costs: Vec<f64> = patterns.iter().map(LeafPattern::cost).collect();
         assert!(patterns.len() <= TERM_PATTERN as usize, "rule set too large");
+        let mut positional = vec![false; patterns.len()];
+        for rule in &compiled {
+            mark_near_operands(&rule.tree, rule, &mut positional);
+        }
+        let mut literal_ids: HashMap<&str, usize> = HashMap::new();
+        let mut literals: Vec<&str> = Vec::new();
+        let mut literal_checks: Vec<Vec<Check>> = Vec::new();
+        let mut pattern_literal = Vec::with_capacity(patterns.len());
+        for (pi, p) in patterns.iter().enumerate() {
+            let id = *literal_ids.entry(p.literal.as_str()).or_insert_with(|| {
+                literals.push(p.literal.as_str());
+                literal_checks.push(Vec::new());
+                literals.len() - 1
+            });
+            let kind = match (p.phrase, p.wildcard) {
+                (true, _) => CheckKind::Phrase,
+                (false, true) => CheckKind::Wildcard,
+                (false, false) => CheckKind::Term,
+            };
+            literal_checks[id].push(Check { pattern: pi as u32, field: p.field, kind, positional: positional[pi] });
+            pattern_literal.push(id);
+        }
+        let automaton = (!literals.is_empty()).then(|| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .build(&literals)
+                .expect("literals are plain strings within automaton limits")
+        });
+        let costs: Vec<f64> = match (&automaton, sample.len() >= MIN_RARITY_SAMPLE) {
+            (Some(ac), true) => {
+                let rarity = literal_rarity(ac, literals.len(), sample);
+                pattern_literal.iter().map(|&l| rarity[l]).collect()
+            }
+            _ => patterns.iter().map(LeafPattern::cost).collect(),
+        };
         // Each rule's entry without its index and SHARED: header, rest's place, flat terms.
         let mut flat = Vec::with_capacity(compiled.len());
         let (mut rests, mut metas) = (Vec::new(), Vec::new());
@@ -1262,26 +1334,7 @@ impl RuleSet {
             entry.extend(terms);
             flat.push(entry);
         }
-        let mut positional = vec![false; patterns.len()];
-        for rule in &compiled {
-            mark_near_operands(&rule.tree, rule, &mut positional);
-        }
-        let mut literal_ids: HashMap<&str, usize> = HashMap::new();
-        let mut literals: Vec<&str> = Vec::new();
-        let mut literal_checks: Vec<Vec<Check>> = Vec::new();
-        for (pi, p) in patterns.iter().enumerate() {
-            let id = *literal_ids.entry(p.literal.as_str()).or_insert_with(|| {
-                literals.push(p.literal.as_str());
-                literal_checks.push(Vec::new());
-                literals.len() - 1
-            });
-            let kind = match (p.phrase, p.wildcard) {
-                (true, _) => CheckKind::Phrase,
-                (false, true) => CheckKind::Wildcard,
-                (false, false) => CheckKind::Term,
-            };
-            literal_checks[id].push(Check { pattern: pi as u32, field: p.field, kind, positional: positional[pi] });
-        }
+
         let mut selects = vec![Vec::new(); patterns.len()];
         let mut always = Vec::new();
         for (ri, rule) in compiled.iter().enumerate() {
@@ -1329,12 +1382,6 @@ impl RuleSet {
                 }
             })
             .collect();
-        let automaton = (!literals.is_empty()).then(|| {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .build(&literals)
-                .expect("literals are plain strings within automaton limits")
-        });
         RuleSet {
             rules: compiled,
             patterns,
@@ -1523,6 +1570,42 @@ mod tests {
             assert_eq!(r, &c.spans, "{rule} spans");
         }
         reference.is_some()
+    }
+
+    /// The patterns under which `rule` is listed (see [`RuleSet::selects`]).
+    fn selected_by(set: &RuleSet, rule: u32) -> Vec<String> {
+        let mut out = Vec::new();
+        for (pi, p) in set.patterns.iter().enumerate() {
+            let entries = set.selects.get(pi);
+            let mut at = 0;
+            while at < entries.len() {
+                let header = entries[at + 1].0;
+                if entries[at].0 == rule {
+                    out.push(p.literal.clone());
+                }
+                at += 2 + usize::from(header & HAS_REST != 0) + (header & MAX_FLAT_TERMS as u32) as usize;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn learned_rarity_picks_the_selecting_term() {
+        let rule = || vec![parse_rule("internationalization AND cat").unwrap()];
+        // The estimate takes a long Latin word as rarer than a short one.
+        assert_eq!(selected_by(&RuleSet::new(rule()), 0), ["internationalization"]);
+        // In this stream the long word is in every item and "cat" in a few.
+        let texts: Vec<String> = (0..MIN_RARITY_SAMPLE)
+            .map(|i| format!("internationalization news {}", if i % 50 == 0 { "cat" } else { "dog" }))
+            .collect();
+        let sample: Vec<RuleInput<'_>> = texts.iter().map(|t| item("", t)).collect();
+        let tuned = RuleSet::tuned(rule(), &sample);
+        assert_eq!(selected_by(&tuned, 0), ["cat"]);
+        assert_eq!(tuned.matching(&item("", "cat internationalization")), [0]);
+        assert!(tuned.matching(&item("", "internationalization")).is_empty());
+        // Too few items to learn from: the estimate stands.
+        let tuned = RuleSet::tuned(rule(), &sample[..MIN_RARITY_SAMPLE - 1]);
+        assert_eq!(selected_by(&tuned, 0), ["internationalization"]);
     }
 
     #[test]
