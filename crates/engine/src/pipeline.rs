@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use tidewatch_model::{GroupId, Item, ItemId, ItemInput};
 use tidewatch_store::{Db, Inserted, SearchIndex, StoredItem};
 use tidewatch_text::dedup::{DedupConfig, Deduper, DupReason};
+use tidewatch_text::rules::MIN_RARITY_SAMPLE;
 use tidewatch_text::{prepare, InvalidItem, PrepareOptions, Prepared, Segmenter};
 
 /// How many of the newest stored items topic rules learn the rarity of their terms from when
@@ -67,6 +68,10 @@ pub struct PipelineConfig {
     pub index_commit_docs: usize,
     /// …or when this long has passed since the last index commit.
     pub index_commit_interval: Duration,
+    /// Topics are compiled again, with the rarity of their terms learned afresh from the newest
+    /// stored items, at most this often: once enough items were stored since (see
+    /// [`Pipeline::write_prepared`]).
+    pub rarity_refresh: Duration,
 }
 
 impl Default for PipelineConfig {
@@ -75,6 +80,7 @@ impl Default for PipelineConfig {
             dedup: DedupConfig::default(),
             index_commit_docs: 100_000,
             index_commit_interval: Duration::from_secs(5),
+            rarity_refresh: Duration::from_secs(3600),
         }
     }
 }
@@ -123,6 +129,9 @@ pub struct Pipeline {
     last_index_commit: Instant,
     last_stored: ItemId,
     topics: Arc<ActiveTopics>,
+    /// When the topics were compiled, and how many items were stored since.
+    topics_compiled: Instant,
+    stored_since_topics: usize,
     analysis: Analysis,
     analysis_config: AnalysisConfig,
 }
@@ -199,6 +208,8 @@ impl Pipeline {
             last_index_commit: Instant::now(),
             last_stored,
             topics: Arc::new(ActiveTopics::empty()),
+            topics_compiled: Instant::now(),
+            stored_since_topics: 0,
             analysis,
             analysis_config,
         };
@@ -217,7 +228,20 @@ impl Pipeline {
             tracing::warn!(%d, "stored topic left out");
         }
         self.topics = Arc::new(topics);
+        self.topics_compiled = Instant::now();
+        self.stored_since_topics = 0;
         Ok(diags)
+    }
+
+    /// Whether the topics should be compiled again to learn the rarity of their terms from
+    /// newer items: [`PipelineConfig::rarity_refresh`] has passed and, since they were compiled,
+    /// half the sample's worth of items were stored — or, while they learned from too few
+    /// items to use, enough to learn from.
+    fn rarity_refresh_due(&self) -> bool {
+        let wanted = if self.topics.learned_from() == 0 { MIN_RARITY_SAMPLE } else { RARITY_SAMPLE / 2 };
+        !self.topics.is_empty()
+            && self.stored_since_topics >= wanted
+            && self.topics_compiled.elapsed() >= self.config.rarity_refresh
     }
 
     /// The analysis state (stories, burst series).
@@ -346,6 +370,7 @@ impl Pipeline {
             self.analysis = Analysis::open(&self.db, self.analysis_config.clone(), chrono::Utc::now())?;
             return Err(e);
         }
+        self.stored_since_topics += new_items.len();
         for (id, group, p, topics) in new_items {
             self.index.add(id, group, &p.item, &p.title_tokens, &p.text_tokens, &topics)?;
             self.last_stored = self.last_stored.max(id);
@@ -353,6 +378,9 @@ impl Pipeline {
             result.stored_topics.push(topics);
         }
         self.commit_index_if_due()?;
+        if self.rarity_refresh_due() {
+            self.reload_topics()?;
+        }
         Ok(result)
     }
 

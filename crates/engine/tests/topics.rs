@@ -110,3 +110,29 @@ fn topic_hits_are_stored_versioned_searchable_and_backtested() {
         assert_eq!(marked, "食堂");
     }
 }
+
+#[test]
+fn topics_learn_term_rarity_from_stored_items_and_refresh_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = DataDir::new(tmp.path());
+    let config = PipelineConfig { rarity_refresh: std::time::Duration::ZERO, ..Default::default() };
+    let mut p = Pipeline::open(&dir, Segmenter::shared_default().clone(), config).unwrap();
+    p.db_mut().save_topic(&topic("canteen", "食堂 AND 腹泻", true), "test", at(20, 0)).unwrap();
+    p.reload_topics().unwrap();
+    assert_eq!(p.topics().learned_from(), 0, "an empty store has nothing to learn from");
+    let batch = |from: usize, n: usize| -> Vec<ItemInput> {
+        (from..from + n).map(|i| item(&format!("i{i}"), &format!("第{i}号通知：学校食堂今天照常开放"), 21)).collect()
+    };
+    let first = p.ingest(&batch(0, 150), at(21, 13)).unwrap();
+    assert_eq!(first.stored.len(), 150);
+    assert_eq!(p.topics().learned_from(), 0, "150 items are too few to learn from");
+    p.ingest(&batch(150, 60), at(21, 13)).unwrap();
+    assert_eq!(p.topics().learned_from(), 210, "compiled again once 200 items were stored");
+    p.ingest(&batch(210, 10), at(21, 13)).unwrap();
+    assert_eq!(p.topics().learned_from(), 210, "not again before half a sample more");
+    // What matches does not depend on it.
+    let hit = p.ingest(&[item("sick", "学校食堂有学生腹泻", 21)], at(21, 14)).unwrap();
+    assert_eq!(hit.stored_topics, vec![vec!["canteen".to_string()]]);
+    let miss = p.ingest(&[item("fine", "学校食堂今天照常开放", 21)], at(21, 14)).unwrap();
+    assert_eq!(miss.stored_topics, vec![Vec::<String>::new()]);
+}
