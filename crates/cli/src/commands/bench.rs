@@ -138,8 +138,12 @@ fn rules_bench(name: &str, texts: &[String], rules: &[&str], runs: usize, items:
     let nodes: Vec<_> = rules.iter().filter_map(|r| tidewatch_text::rules::parse_rule(r).ok()).collect();
     let parsed = nodes.len();
     let sample: Vec<RuleInput<'_>> = learned_from.iter().map(|t| bench_input(t)).collect();
+    let started = Instant::now();
     let set = tidewatch_text::rules::RuleSet::tuned(nodes.clone(), &sample);
+    let compile_tuned = started.elapsed();
+    let started = Instant::now();
     let estimated = tidewatch_text::rules::RuleSet::new(nodes);
+    let compile_estimated = started.elapsed();
     let literals = set.literals();
     let bare = aho_corasick::AhoCorasick::new(&literals).expect("literals build");
     let mut engine_rates = Vec::new();
@@ -219,6 +223,12 @@ rule matching, {parsed} rules ({} literals), {name}, {} texts ({rounds} times pe
     println!("  engine / bare scan: {:.2}", e / b);
     println!("  the bare scan keeping the set of terms found: {r:>6.0} items/s  ({rlo:.0}–{rhi:.0})");
     println!("  engine / that scan: {:.2}", e / r);
+    println!(
+        "  compiling the rules: {:.0} ms, learning rarity from {} texts included ({:.0} ms with estimates)",
+        compile_tuned.as_secs_f64() * 1e3,
+        learned_from.len(),
+        compile_estimated.as_secs_f64() * 1e3
+    );
 }
 
 fn bench_input(text: &str) -> RuleInput<'_> {
