@@ -379,7 +379,11 @@ impl Pipeline {
         }
         self.commit_index_if_due()?;
         if self.rarity_refresh_due() {
-            self.reload_topics()?;
+            // The batch is stored: a failure here keeps the topics as they are, and is retried
+            // after the next batch.
+            if let Err(e) = self.reload_topics() {
+                tracing::warn!(error = %e, "topics not compiled again; the current ones stay");
+            }
         }
         Ok(result)
     }
