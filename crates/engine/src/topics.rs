@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use tidewatch_model::{Item, ItemId};
 use tidewatch_store::{Db, StoreError, StoredItem, TopicDraft, TopicKey, TopicRecord};
-use tidewatch_text::rules::{parse_rule, Field, Node, RuleError, RuleInput, RuleSet, Span, MIN_RARITY_SAMPLE};
+use tidewatch_text::rules::{parse_rule, Field, Node, RuleError, RuleInput, RuleSet, Span};
 
 /// A topic as written in the file.
 #[derive(Debug, Clone, Deserialize)]
@@ -319,8 +319,6 @@ pub fn rule_input(item: &Item) -> RuleInput<'_> {
 /// The enabled topics of the store, compiled for matching every ingested item.
 pub struct ActiveTopics {
     set: RuleSet,
-    /// How many items the rarity of terms was learned from (0: estimated).
-    learned_from: usize,
     /// Per rule: the topic's key, the version of its rule, its id and its alert severity.
     topics: Vec<(TopicKey, i64, String, String)>,
 }
@@ -363,19 +361,18 @@ impl ActiveTopics {
             }
         }
         let sample: Vec<RuleInput<'_>> = recent.iter().map(rule_input).collect();
-        let learned_from = if sample.len() >= MIN_RARITY_SAMPLE { sample.len() } else { 0 };
-        (ActiveTopics { set: RuleSet::tuned(nodes, &sample), learned_from, topics }, diags)
+        (ActiveTopics { set: RuleSet::tuned(nodes, &sample), topics }, diags)
     }
 
     /// No topics.
     pub fn empty() -> ActiveTopics {
-        ActiveTopics { set: RuleSet::new(Vec::new()), learned_from: 0, topics: Vec::new() }
+        ActiveTopics { set: RuleSet::new(Vec::new()), topics: Vec::new() }
     }
 
     /// How many stored items the rarity of the rules' terms was learned from; 0 when there were
     /// too few and it was estimated.
     pub fn learned_from(&self) -> usize {
-        self.learned_from
+        self.set.learned_from()
     }
 
     /// Number of enabled topics.

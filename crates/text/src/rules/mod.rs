@@ -1171,6 +1171,8 @@ pub struct RuleSet {
     rests: Vec<Op>,
     /// The metadata leaves of the rests ([`Op::META`]).
     metas: Vec<Leaf>,
+    /// See [`RuleSet::learned_from`].
+    learned_from: usize,
 }
 
 impl std::fmt::Debug for RuleSet {
@@ -1304,12 +1306,12 @@ impl RuleSet {
                 .build(&literals)
                 .expect("literals are plain strings within automaton limits")
         });
-        let costs: Vec<f64> = match (&automaton, sample.len() >= MIN_RARITY_SAMPLE) {
+        let (costs, learned_from): (Vec<f64>, usize) = match (&automaton, sample.len() >= MIN_RARITY_SAMPLE) {
             (Some(ac), true) => {
                 let rarity = literal_rarity(ac, literals.len(), sample);
-                pattern_literal.iter().map(|&l| rarity[l]).collect()
+                (pattern_literal.iter().map(|&l| rarity[l]).collect(), sample.len())
             }
-            _ => patterns.iter().map(LeafPattern::cost).collect(),
+            _ => (patterns.iter().map(LeafPattern::cost).collect(), 0),
         };
         // Each rule's entry without its index and SHARED: header, rest's place, flat terms.
         let mut flat = Vec::with_capacity(compiled.len());
@@ -1392,7 +1394,14 @@ impl RuleSet {
             always,
             rests,
             metas,
+            learned_from,
         }
+    }
+
+    /// How many items the rarity of terms was learned from ([`RuleSet::tuned`]); 0 when it was
+    /// estimated.
+    pub fn learned_from(&self) -> usize {
+        self.learned_from
     }
 
     /// Number of rules.
@@ -1449,6 +1458,17 @@ impl RuleSet {
         evaluated_list.clear();
         matched.clear();
         positions.clear();
+        // An occurrence of a pattern: kept when spans or a NEAR need it; the pattern's candidate
+        // list fetched into the cache the first time it is found.
+        let mut record = |pattern: u32, occ: Occ, keep: bool| {
+            if spans || keep {
+                positions.hits.push((pattern, occ));
+            }
+            if seen.insert(pattern as usize) {
+                found.push(pattern);
+                self.selects.prefetch(pattern as usize);
+            }
+        };
         if let Some(ac) = &self.automaton {
             for (fi, f) in fields.iter().enumerate().filter(|(_, f)| !f.folded.is_empty()) {
                 for m in ac.find_overlapping_iter(&f.folded) {
@@ -1468,14 +1488,8 @@ impl RuleSet {
                             if field != 0 && field != fi as u32 + 1 {
                                 continue;
                             }
-                            if spans || term & DIRECT_POSITIONAL != 0 {
-                                let occ = Occ { field: fi as u8, start: m.start() as u32, end: m.end() as u32 };
-                                positions.hits.push((pattern, occ));
-                            }
-                            if seen.insert(pattern as usize) {
-                                found.push(pattern);
-                                self.selects.prefetch(pattern as usize);
-                            }
+                            let occ = Occ { field: fi as u8, start: m.start() as u32, end: m.end() as u32 };
+                            record(pattern, occ, term & DIRECT_POSITIONAL != 0);
                         }
                         continue;
                     }
@@ -1488,14 +1502,11 @@ impl RuleSet {
                             kind => verify_term(f.folded.as_bytes(), m.start(), m.end(), kind == CheckKind::Wildcard),
                         };
                         if let Some((start, end)) = at {
-                            if spans || c.positional {
-                                let occ = Occ { field: fi as u8, start: start as u32, end: end as u32 };
-                                positions.hits.push((c.pattern, occ));
-                            }
-                            if seen.insert(c.pattern as usize) {
-                                found.push(c.pattern);
-                                self.selects.prefetch(c.pattern as usize);
-                            }
+                            record(
+                                c.pattern,
+                                Occ { field: fi as u8, start: start as u32, end: end as u32 },
+                                c.positional,
+                            );
                         }
                     }
                 }
@@ -1600,11 +1611,13 @@ mod tests {
             .collect();
         let sample: Vec<RuleInput<'_>> = texts.iter().map(|t| item("", t)).collect();
         let tuned = RuleSet::tuned(rule(), &sample);
+        assert_eq!(tuned.learned_from(), MIN_RARITY_SAMPLE);
         assert_eq!(selected_by(&tuned, 0), ["cat"]);
         assert_eq!(tuned.matching(&item("", "cat internationalization")), [0]);
         assert!(tuned.matching(&item("", "internationalization")).is_empty());
         // Too few items to learn from: the estimate stands.
         let tuned = RuleSet::tuned(rule(), &sample[..MIN_RARITY_SAMPLE - 1]);
+        assert_eq!(tuned.learned_from(), 0);
         assert_eq!(selected_by(&tuned, 0), ["internationalization"]);
     }
 
