@@ -24,7 +24,7 @@ use tidewatch_text::{prepare, InvalidItem, PrepareOptions, Prepared, Segmenter};
 
 /// How many of the newest stored items topic rules learn the rarity of their terms from when
 /// they are compiled (see [`tidewatch_text::rules::RuleSet::tuned`]).
-const RARITY_SAMPLE: usize = 2000;
+pub const RARITY_SAMPLE: usize = 2000;
 
 /// The layout of a data directory.
 #[derive(Debug, Clone)]

@@ -123,10 +123,10 @@ fn generate_rules(vocab: &[String], n: usize) -> Vec<String> {
 /// a small corpus (the demo's 2,112 texts take 3 ms) is not timed on a few milliseconds.
 ///
 /// The product compiles rules with the rarity of their terms learned from its newest stored
-/// items ([`tidewatch_text::rules::RuleSet::tuned`]): here from every second text (at most
-/// 2,000 of them), and every figure is measured on the others.
+/// items ([`tidewatch_text::rules::RuleSet::tuned`]): here from every second text (at most as
+/// many as the pipeline takes), and every figure is measured on the others.
 fn rules_bench(name: &str, texts: &[String], rules: &[&str], runs: usize, items: usize) {
-    let cap = (texts.len() / 2).min(2000);
+    let cap = (texts.len() / 2).min(tidewatch_engine::pipeline::RARITY_SAMPLE);
     let learns = |i: usize| i.is_multiple_of(2) && i / 2 < cap;
     let learned_from: Vec<&str> =
         texts.iter().enumerate().filter(|&(i, _)| learns(i)).map(|(_, t)| t.as_str()).collect();
