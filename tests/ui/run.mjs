@@ -1,4 +1,5 @@
-// The web page in a real headless Chromium against `tidewatch demo`: search with a topic filter,
+// The web page in a real headless Chromium against `tidewatch demo`: the login (a wrong password
+// refused, a demo account signed in), search with a topic filter,
 // the topics table, and the rule editor (a malformed rule shows its positioned error in Chinese
 // and English; a backtest shows per-day bars and samples with the matched words marked).
 //
@@ -24,8 +25,8 @@ function check(cond, what) {
 }
 
 try {
+  let buf = "";
   const base = await new Promise((resolve, reject) => {
-    let buf = "";
     const timer = setTimeout(() => reject(new Error("the demo did not start in 60 s")), 60000);
     server.stdout.on("data", (d) => {
       buf += d;
@@ -43,7 +44,26 @@ try {
     const page = await browser.newPage();
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
+    page.on("console", (m) => { if (m.type() === "error" && /Content Security Policy/.test(m.text())) errors.push(m.text()); });
     await page.goto(base + "/");
+
+    // The page asks for a login; a wrong password is refused in both languages; a demo account
+    // (printed by the demo) signs in.
+    const m = buf.match(/demo account analyst (\S+)/);
+    check(m != null, "the demo printed its accounts");
+    await page.waitForSelector("#loginform", { state: "visible" });
+    check(await page.isHidden("#app"), "nothing but the login is shown before signing in");
+    if (process.env.TIDEWATCH_UI_SCREENSHOT) await page.screenshot({ path: process.env.TIDEWATCH_UI_SCREENSHOT.replace(/\.png$/, "-login.png") });
+    await page.fill("#loginform input[name=username]", "analyst");
+    await page.fill("#loginform input[name=password]", "not-the-password");
+    await page.click("#loginform button[type=submit]");
+    await page.waitForFunction(() => document.querySelector("#loginmsg").textContent.length > 0);
+    const refusal = await page.textContent("#loginmsg");
+    check(refusal.includes("凭据") && refusal.includes("credentials"), "a wrong password is refused: " + refusal);
+    await page.fill("#loginform input[name=password]", m ? m[1] : "");
+    await page.click("#loginform button[type=submit]");
+    await page.waitForSelector("#app", { state: "visible" });
+    check((await page.textContent("#whoami")).includes("analyst"), "signed in as analyst");
 
     // Topics table and the topic filter are filled from the API.
     await page.waitForSelector("#topics .topic");

@@ -51,6 +51,18 @@ enum Command {
     Serve(commands::serve::Args),
     /// Measure throughput of the text pipeline and of durable import.
     Bench(commands::bench::Args),
+    /// Accounts: add (the first admin too), list, disable, unlock, passwd, grant.
+    Users(commands::users::UsersArgs),
+    /// API tokens for machine clients: add (shown once), list, revoke.
+    Tokens(commands::users::TokensArgs),
+    /// Units (责任单位): list, set.
+    Units(commands::users::UnitsArgs),
+    /// People and their contact points: list, set.
+    People(commands::users::PeopleArgs),
+    /// The audit log (留痕): list and filter, or `verify` its hash chain.
+    Audit(commands::audit::AuditArgs),
+    /// Retention: run a purge now, set or show the period.
+    Retention(commands::audit::RetentionArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +90,12 @@ fn main() -> ExitCode {
         Command::Signals(a) => commands::poll::run_signals(&cli.data_dir, a),
         Command::Serve(a) => commands::serve::run(&cli.data_dir, a),
         Command::Bench(a) => commands::bench::run(a),
+        Command::Users(a) => commands::users::run_users(&cli.data_dir, a),
+        Command::Tokens(a) => commands::users::run_tokens(&cli.data_dir, a),
+        Command::Units(a) => commands::users::run_units(&cli.data_dir, a),
+        Command::People(a) => commands::users::run_people(&cli.data_dir, a),
+        Command::Audit(a) => commands::audit::run_audit(&cli.data_dir, a),
+        Command::Retention(a) => commands::audit::run_retention(&cli.data_dir, a),
     };
     match result {
         Ok(code) => code,

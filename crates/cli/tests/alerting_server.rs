@@ -123,6 +123,7 @@ fn the_next_step_fires_once_on_time_after_a_kill() {
         db.save_topic(&topic, "test", Utc::now()).unwrap();
         signal(&mut db, Utc::now());
     }
+    common::admin_token(&data);
     let server = start(&data);
     // The officer is notified within a couple of ticks.
     wait_for(&got, "officer", 1, 10);
@@ -148,9 +149,9 @@ fn the_next_step_fires_once_on_time_after_a_kill() {
 
     // The API.
     let base = &server.base;
-    let client = reqwest::blocking::Client::new();
+    let client = common::http();
     let alerts: serde_json::Value = client.get(format!("{base}/api/v1/alerts")).send().unwrap().json().unwrap();
-    assert_eq!(alerts[0]["state"], "firing");
+    assert_eq!(alerts[0]["state"], "firing", "{alerts}");
     let detail: serde_json::Value = client.get(format!("{base}/api/v1/alerts/1")).send().unwrap().json().unwrap();
     assert_eq!(detail["notifications"].as_array().unwrap().len(), 2);
     assert!(detail["notifications"].as_array().unwrap().iter().all(|n| n["status"] == "sent"));
@@ -164,16 +165,23 @@ fn the_next_step_fires_once_on_time_after_a_kill() {
         (r.status().as_u16(), r.json::<serde_json::Value>().unwrap_or_default())
     };
     for (path, body, status, code) in [
-        ("/api/v1/alerts/1/acknowledge", "{}", 400, "bad_body"),
-        ("/api/v1/alerts/1/acknowledge", r#"{"who": ""}"#, 400, "bad_body"),
-        ("/api/v1/alerts/1/explode", r#"{"who": "x"}"#, 404, "not_found"),
-        ("/api/v1/alerts/99/acknowledge", r#"{"who": "x"}"#, 404, "not_found"),
-        ("/api/v1/alerts/abc/acknowledge", r#"{"who": "x"}"#, 400, "bad_parameter"),
-        ("/api/v1/alerts/1/escalate", r#"{"who": "x", "to_step": 9}"#, 409, "conflict"),
-        ("/api/v1/silences", r#"{"matchers": [], "ends": "2030-01-01T00:00:00Z", "author": "a"}"#, 400, "bad_body"),
+        ("/api/v1/alerts/1/explode", "{}", 404, "not_found"),
+        ("/api/v1/alerts/99/acknowledge", "{}", 404, "not_found"),
+        ("/api/v1/alerts/abc/acknowledge", "{}", 400, "bad_parameter"),
+        ("/api/v1/alerts/1/escalate", r#"{"to_step": 9}"#, 409, "conflict"),
+        ("/api/v1/alerts/1/escalate", r#"{"to_step": "x"}"#, 400, "bad_body"),
+        // Who acts is the signed-in caller, never a field of the request.
+        ("/api/v1/alerts/1/escalate", r#"{"who": "someone else"}"#, 400, "bad_body"),
+        ("/api/v1/silences", r#"{"matchers": [], "ends": "2030-01-01T00:00:00Z"}"#, 400, "bad_body"),
         (
             "/api/v1/silences",
-            r#"{"matchers": [{"field": "topic", "value": "x"}], "ends": "2000-01-01T00:00:00Z", "author": "a"}"#,
+            r#"{"matchers": [{"field": "topic", "value": "x"}], "ends": "2030-01-01T00:00:00Z", "author": "a"}"#,
+            400,
+            "bad_body",
+        ),
+        (
+            "/api/v1/silences",
+            r#"{"matchers": [{"field": "topic", "value": "x"}], "ends": "2000-01-01T00:00:00Z"}"#,
             400,
             "bad_body",
         ),
@@ -184,14 +192,51 @@ fn the_next_step_fires_once_on_time_after_a_kill() {
     }
     let (s, b) = post(
         "/api/v1/silences",
-        r#"{"matchers": [{"field": "topic", "value": "fees"}], "ends": "2030-01-01T00:00:00Z", "author": "王", "comment": "known"}"#,
+        r#"{"matchers": [{"field": "topic", "value": "fees"}], "ends": "2030-01-01T00:00:00Z", "comment": "known"}"#,
     );
     assert_eq!((s, b["id"].as_i64()), (200, Some(1)));
+    // Out-of-range times are a 400, not a panic that would stop the alerting.
+    let r = client.get(format!("{base}/api/v1/oncall?at=-262143-01-01T00:00:00Z")).send().unwrap();
+    assert_eq!(r.status().as_u16(), 400, "oncall far in the past");
+    let (s, _) = post(
+        "/api/v1/oncall/swap",
+        r#"{"unit": "后勤集团", "a": "+262142-12-31T00:00:00Z", "b": "2026-01-01T00:00:00Z"}"#,
+    );
+    assert_eq!(s, 400, "swap far in the future");
+    let (s, _) = post(
+        "/api/v1/oncall/swap",
+        r#"{"unit": "后勤集团", "a": "1900-01-01T00:00:00Z", "b": "2026-01-01T00:00:00Z"}"#,
+    );
+    assert_eq!(s, 400, "swap a century ago");
+    // The alerting still answers after those.
+    assert_eq!(client.get(format!("{base}/api/v1/alerts")).send().unwrap().status().as_u16(), 200);
     // A forged acknowledge link is refused; acknowledging through the API works.
     let r = client.get(format!("{base}/ack/1?who=lead&exp=9999999999&sig=00")).send().unwrap();
     assert_eq!(r.status().as_u16(), 401);
-    let (s, b) = post("/api/v1/alerts/1/acknowledge", r#"{"who": "lead"}"#);
-    assert_eq!((s, b["alert"]["state"].as_str()), (200, Some("acknowledged")));
+    // The signed link in the message: opening it (as a mail scanner would) only shows a page;
+    // its form's POST acknowledges, without any session.
+    let link = text.split_whitespace().find(|w| w.contains("/ack/1?")).expect("the message has an acknowledge link");
+    let query = link.split_once('?').unwrap().1;
+    let anonymous = reqwest::blocking::Client::new();
+    let page = anonymous.get(format!("{base}/ack/1?{query}")).send().unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().unwrap().contains("<form method=post"), "a confirmation page");
+    let a: serde_json::Value = client.get(format!("{base}/api/v1/alerts/1")).send().unwrap().json().unwrap();
+    assert_eq!(a["alert"]["state"], "firing", "opening the link did not acknowledge");
+    let r = anonymous
+        .post(format!("{base}/ack/1"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(query.to_string())
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let a: serde_json::Value = client.get(format!("{base}/api/v1/alerts/1")).send().unwrap().json().unwrap();
+    assert_eq!(a["alert"]["state"], "acknowledged");
+    // Channel secrets are never returned: only the kind and the host.
+    for n in a["notifications"].as_array().unwrap() {
+        let c = n["channel"].to_string();
+        assert!(!c.contains("secret") && !c.contains("/officer") && !c.contains("/lead"), "redacted: {c}");
+    }
     let oncall: serde_json::Value =
         client.get(format!("{base}/api/v1/oncall?unit=后勤集团")).send().unwrap().json().unwrap();
     assert_eq!(oncall[0]["on_duty"]["person"], "officer");

@@ -117,6 +117,76 @@ pub struct Server {
     child: std::process::Child,
     /// Its base URL.
     pub base: String,
+    /// What it printed before it listened (the demo's accounts, …).
+    pub preamble: Vec<String>,
+}
+
+impl Server {
+    /// The demo account `name`'s password, from what the demo printed.
+    pub fn demo_password(&self, name: &str) -> String {
+        self.preamble
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(&format!("demo account {name} ")))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("the demo printed no account {name}: {:?}", self.preamble))
+            .to_string()
+    }
+}
+
+thread_local! {
+    static TOKEN: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Sets the API token [`http`] presents on this thread.
+pub fn set_token(token: &str) {
+    TOKEN.with(|t| *t.borrow_mut() = Some(token.to_string()));
+}
+
+/// A client presenting this thread's API token (see [`set_token`]).
+pub fn http() -> reqwest::blocking::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(t) = TOKEN.with(|t| t.borrow().clone()) {
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {t}").parse().unwrap());
+    }
+    reqwest::blocking::Client::builder()
+        .default_headers(headers)
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// Creates an admin account and an API token for it in `data_dir` (through the command line, as
+/// an operator would), sets it for [`http`], and returns it.
+pub fn admin_token(data_dir: &Path) -> String {
+    let o = run(data_dir, &["users", "add", "test-admin", "--admin", "--generate"], None);
+    assert!(o.status.success(), "users add: {}", stderr(&o));
+    let o = run(data_dir, &["tokens", "add", "tests", "--user", "test-admin"], None);
+    assert!(o.status.success(), "tokens add: {}", stderr(&o));
+    let token = stdout(&o).trim().to_string();
+    assert!(token.starts_with("twt_"), "{token}");
+    set_token(&token);
+    token
+}
+
+/// A signed-in session: what a browser holds.
+pub struct Session {
+    /// `tw_session=…`.
+    pub cookie: String,
+    /// The CSRF token.
+    pub csrf: String,
+}
+
+/// Logs in with a password; the session's cookie and CSRF token.
+pub fn login(base: &str, user: &str, password: &str) -> Session {
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{base}/api/v1/login"))
+        .json(&serde_json::json!({"username": user, "password": password}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "login as {user}");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let body: serde_json::Value = r.json().unwrap();
+    Session { cookie, csrf: body["csrf_token"].as_str().unwrap().to_string() }
 }
 
 impl Drop for Server {
@@ -139,12 +209,14 @@ pub fn start_server(args: &[&std::ffi::OsStr], prefix: &str) -> Server {
         .expect("spawn tidewatch");
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
     let mut base = None;
+    let mut preamble = Vec::new();
     let mut line = String::new();
     while out.read_line(&mut line).unwrap_or(0) > 0 {
         if let Some(url) = line.trim().strip_prefix(prefix) {
             base = Some(url.to_string());
             break;
         }
+        preamble.push(line.trim_end().to_string());
         line.clear();
     }
     // Keep draining stdout so the server never blocks on a full pipe.
@@ -153,5 +225,8 @@ pub fn start_server(args: &[&std::ffi::OsStr], prefix: &str) -> Server {
         let _ = out.read_to_end(&mut sink);
     });
     let base = base.unwrap_or_else(|| panic!("the server did not print {prefix:?}"));
-    Server { child, base }
+    if let Some(t) = preamble.iter().find_map(|l| l.trim().strip_prefix("Demo API token (admin, for scripts): ")) {
+        set_token(t.trim());
+    }
+    Server { child, base, preamble }
 }

@@ -13,7 +13,7 @@ fn start_demo(dir: &std::path::Path, speed: &str) -> common::Server {
 }
 
 fn get(url: &str) -> (u16, serde_json::Value) {
-    let r = reqwest::blocking::get(url).unwrap();
+    let r = common::http().get(url).send().unwrap();
     let status = r.status().as_u16();
     (status, r.json().unwrap_or(serde_json::Value::Null))
 }
@@ -24,8 +24,17 @@ fn demo_serves_live_items_and_search() {
     let server = start_demo(&dir.path().join("demo"), "20000");
     let base = &server.base;
 
-    let page = reqwest::blocking::get(format!("{base}/")).unwrap().text().unwrap();
-    assert!(page.contains("Tidewatch") && page.contains("/api/v1/stream"), "the page is served");
+    let page = common::http().get(format!("{base}/")).send().unwrap().text().unwrap();
+    assert!(page.contains("Tidewatch") && page.contains("/app.js") && page.contains("loginform"), "the page is served");
+    let script = common::http().get(format!("{base}/app.js")).send().unwrap().text().unwrap();
+    assert!(script.contains("/api/v1/stream") && script.contains("x-csrf-token"), "its script");
+    // Without credentials the API answers nothing but 401.
+    let anon = reqwest::blocking::get(format!("{base}/api/v1/search?q=食堂")).unwrap();
+    assert_eq!(anon.status().as_u16(), 401);
+    // Every demo account signs in.
+    for name in ["duty", "analyst", "approver", "lead", "admin"] {
+        common::login(base, name, &server.demo_password(name));
+    }
 
     // Items arrive live: the count grows.
     let (_, first) = get(&format!("{base}/api/v1/status"));
@@ -83,13 +92,7 @@ fn demo_serves_live_items_and_search() {
 fn the_live_stream_delivers_new_items() {
     let dir = tempfile::tempdir().unwrap();
     let server = start_demo(&dir.path().join("demo"), "3000");
-    let resp = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
-        .get(format!("{}/api/v1/stream", server.base))
-        .send()
-        .unwrap();
+    let resp = common::http().get(format!("{}/api/v1/stream", server.base)).send().unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let mut lines = BufReader::new(resp).lines();
     let mut got_event = false;
@@ -113,7 +116,7 @@ fn urlencode(s: &str) -> String {
 }
 
 fn send(method: reqwest::Method, url: &str, body: &str) -> (u16, serde_json::Value) {
-    let r = reqwest::blocking::Client::new()
+    let r = common::http()
         .request(method, url)
         .header("content-type", "application/json")
         .body(body.to_string())
@@ -174,7 +177,7 @@ fn topics_over_the_api() {
     let versions = detail["versions"].as_array().unwrap();
     assert_eq!(versions.len(), 2, "{detail}");
     assert_eq!(versions[0]["rule"], "图书馆 AND 开放");
-    assert_eq!(versions[1]["changed_by"], "api");
+    assert_eq!(versions[1]["changed_by"], "admin", "the signed-in account saved it");
 
     // Hostile and malformed bodies and parameters: coded errors.
     for (status_want, code, resp) in [

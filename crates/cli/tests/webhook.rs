@@ -7,6 +7,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 fn serve(data: &std::path::Path, sources: &std::path::Path) -> common::Server {
+    common::admin_token(data);
     let args = [
         "--data-dir".as_ref(),
         data.as_os_str(),
@@ -111,14 +112,15 @@ fn webhook_intake() {
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_body")), "{body}");
 
     // Its health lists the items it brought.
-    let health: serde_json::Value = reqwest::blocking::get(format!("{base}/api/v1/sources")).unwrap().json().unwrap();
+    let health: serde_json::Value =
+        common::http().get(format!("{base}/api/v1/sources")).send().unwrap().json().unwrap();
     let press = health.as_array().unwrap().iter().find(|h| h["source"] == "press-office").unwrap();
     assert_eq!(press["state"]["items_total"], 5, "{press}");
 
     // The items are searchable and carry the webhook's source.
     // The index is committed on the server's one-second timer: wait for it.
     let search = || -> serde_json::Value {
-        reqwest::blocking::get(format!("{base}/api/v1/search?q=食堂")).unwrap().json().unwrap()
+        common::http().get(format!("{base}/api/v1/search?q=食堂")).send().unwrap().json().unwrap()
     };
     let started = std::time::Instant::now();
     let mut r = search();
@@ -130,7 +132,7 @@ fn webhook_intake() {
 
     // Sources through the API: added, used at once, refused when invalid or defined in the file,
     // removed.
-    let client = reqwest::blocking::Client::new();
+    let client = common::http();
     let put = |id: &str, body: &str| {
         let r = client
             .put(format!("{base}/api/v1/sources/{id}"))

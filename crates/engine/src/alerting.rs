@@ -679,8 +679,20 @@ impl Alerting {
         sig: &str,
         now: DateTime<Utc>,
     ) -> Result<(), EngineError> {
-        notify::verify_ack(&self.key, alert, who, exp, sig, now).map_err(EngineError::Config)?;
+        self.check_acknowledge_link(alert, who, exp, sig, now)?;
         self.acknowledge(db, alert, who, now)
+    }
+
+    /// Whether a signed acknowledge link is valid (signature, expiry), without acting on it.
+    pub fn check_acknowledge_link(
+        &self,
+        alert: i64,
+        who: &str,
+        exp: i64,
+        sig: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        notify::verify_ack(&self.key, alert, who, exp, sig, now).map_err(EngineError::Config)
     }
 
     /// Resolves an alert.

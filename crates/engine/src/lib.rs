@@ -3,12 +3,14 @@
 //! hand-offs) will live here too, each keeping its state in the store.
 #![deny(missing_docs)]
 
+pub mod accounts;
 pub mod alerting;
 pub mod analysis;
 pub mod analyze;
 pub mod import;
 pub mod notifier;
 pub mod pipeline;
+pub mod retention;
 pub mod sources;
 pub mod topics;
 
@@ -23,6 +25,9 @@ pub enum EngineError {
     /// A file could not be read.
     #[error("{0}")]
     Io(String),
+    /// What was asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
     /// A configuration file is wrong.
     #[error("configuration: {0}")]
     Config(String),

@@ -426,4 +426,31 @@ impl Pipeline {
         }
         Ok(())
     }
+
+    /// Retention: deletes up to `batch` items published and stored before `cutoff` (and not held)
+    /// from the store and the search index, after finishing any deletion a kill interrupted.
+    /// Returns how many items this call deleted from the store.
+    pub fn purge_before(&mut self, cutoff: DateTime<Utc>, batch: usize) -> Result<usize, EngineError> {
+        self.finish_purge_in_index()?;
+        let ids = self.db.purge_items_before(cutoff, batch)?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        self.finish_purge_in_index()?;
+        // The duplicate finder forgets the deleted items' fingerprints.
+        self.dedup = rebuild_dedup(&self.db, self.config.dedup)?;
+        Ok(ids.len())
+    }
+
+    /// Deletes from the index the items the store deleted, commits, and clears the record.
+    fn finish_purge_in_index(&mut self) -> Result<(), EngineError> {
+        let pending = self.db.purge_pending()?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        self.index.delete(&pending)?;
+        self.commit_index()?;
+        self.db.clear_purge_pending(&pending)?;
+        Ok(())
+    }
 }

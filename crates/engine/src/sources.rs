@@ -703,6 +703,22 @@ pub fn watch_page(
     Ok(signals)
 }
 
+/// A source's JSON configuration with its secrets (`token`, `hmac_secret`) replaced by `"***"`,
+/// for the audit log and the API.
+pub fn redacted_config(json: &str) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(json).unwrap_or(serde_json::Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        for key in ["token", "hmac_secret"] {
+            if let Some(x) = o.get_mut(key) {
+                if !x.is_null() {
+                    *x = serde_json::Value::String("***".into());
+                }
+            }
+        }
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -208,6 +208,89 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_due ON outbox(status, next_attempt);
     CREATE INDEX outbox_alert ON outbox(alert);
     "#,
+    // 8: units, people, accounts and their grants, sessions, API tokens; the hash-chained audit
+    // log; retention: items held as evidence, ids purged but maybe still in the search index, and
+    // the topic counts of purged hits (per hour), so counts outlive the items.
+    r#"
+    CREATE TABLE units (
+        id                 TEXT PRIMARY KEY,
+        name               TEXT NOT NULL,
+        parent             TEXT REFERENCES units(id),
+        first_responsible  TEXT,
+        direct_responsible TEXT,
+        updated_at         INTEGER NOT NULL
+    );
+    CREATE TABLE people (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        lang       TEXT NOT NULL,
+        email      TEXT,
+        phone      TEXT,
+        dingtalk   TEXT,
+        wecom      TEXT,
+        feishu     TEXT,
+        channels   TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE accounts (
+        id                  INTEGER PRIMARY KEY,
+        username            TEXT NOT NULL UNIQUE,
+        person              TEXT,
+        password_hash       TEXT NOT NULL,
+        grants              TEXT NOT NULL,
+        disabled            INTEGER NOT NULL DEFAULT 0,
+        failed_logins       INTEGER NOT NULL DEFAULT 0,
+        locked_until        INTEGER,
+        created_at          INTEGER NOT NULL,
+        password_changed_at INTEGER NOT NULL
+    );
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        account    INTEGER NOT NULL REFERENCES accounts(id),
+        csrf       TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        address    TEXT
+    );
+    CREATE INDEX sessions_account ON sessions(account);
+    CREATE TABLE api_tokens (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        account    INTEGER NOT NULL REFERENCES accounts(id),
+        grants     TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        revoked_at INTEGER,
+        last_used  INTEGER
+    );
+    CREATE TABLE audit (
+        seq       INTEGER PRIMARY KEY,
+        at        INTEGER NOT NULL,
+        actor     TEXT NOT NULL,
+        address   TEXT,
+        action    TEXT NOT NULL,
+        object    TEXT NOT NULL,
+        detail    TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash      TEXT NOT NULL
+    );
+    CREATE INDEX audit_at ON audit(at);
+    CREATE TABLE item_holds (
+        item   INTEGER NOT NULL,
+        holder TEXT NOT NULL,
+        PRIMARY KEY (item, holder)
+    ) WITHOUT ROWID;
+    CREATE TABLE purge_pending (item INTEGER PRIMARY KEY);
+    CREATE TABLE topic_hits_purged (
+        topic INTEGER NOT NULL,
+        hour  INTEGER NOT NULL,
+        items INTEGER NOT NULL,
+        PRIMARY KEY (topic, hour)
+    ) WITHOUT ROWID;
+    CREATE INDEX items_ingested_at ON items(ingested_at);
+    "#,
 ];
 
 /// A stored item with its store-assigned fields.
@@ -276,6 +359,11 @@ pub(crate) fn row_to_signal(r: &rusqlite::Row<'_>) -> rusqlite::Result<Signal> {
         explanation: r.get(8)?,
     })
 }
+
+/// The highest item id ever given: retention may delete the newest items, but ids never come
+/// back (`item_id_floor` is the highest id when a purge ran).
+pub(crate) const MAX_ITEM_ID: &str = "MAX(COALESCE((SELECT MAX(id) FROM items), 0), \
+     COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'item_id_floor'), 0))";
 
 const ITEM_COLUMNS: &str = "id, group_id, ingested_at, source, ext_id, url, canonical_url, title, text, published_at, \
      published_at_known, author, lang, simhash, content_hash, dedup_key";
@@ -419,7 +507,7 @@ impl Db {
     pub fn writer(&mut self) -> Result<WriteTx<'_>, StoreError> {
         // IMMEDIATE: take the write lock now, so that the next id cannot be taken by another writer.
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let next_id: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM items", [], |r| r.get(0))?;
+        let next_id: i64 = tx.query_row(&format!("SELECT {MAX_ITEM_ID} + 1"), [], |r| r.get(0))?;
         Ok(WriteTx { tx, next_id })
     }
 
@@ -458,7 +546,7 @@ impl Db {
 
     /// The highest item id, 0 when empty.
     pub fn max_item_id(&self) -> Result<ItemId, StoreError> {
-        Ok(ItemId(self.conn.query_row("SELECT COALESCE(MAX(id), 0) FROM items", [], |r| r.get(0))?))
+        Ok(ItemId(self.conn.query_row(&format!("SELECT {MAX_ITEM_ID}"), [], |r| r.get(0))?))
     }
 
     /// Items by id (missing ids are skipped), in the order asked.
@@ -537,6 +625,12 @@ impl Db {
             "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             [key, value],
         )?;
+        Ok(())
+    }
+
+    /// Removes a setting.
+    pub fn delete_meta(&self, key: &str) -> Result<(), StoreError> {
+        self.conn.execute("DELETE FROM meta WHERE key = ?1", [key])?;
         Ok(())
     }
 
@@ -776,6 +870,18 @@ impl Db {
             let (i, c): (i64, i64) = (r.get(0)?, r.get(1)?);
             if let Some(slot) = counts.get_mut(i as usize) {
                 *slot = c as u64;
+            }
+        }
+        // Hits of items removed by retention, kept per hour (see `retention`).
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT (hour - ?2) / ?4, SUM(items) FROM topic_hits_purged \
+             WHERE topic = ?1 AND hour >= ?2 AND hour < ?3 GROUP BY 1",
+        )?;
+        let mut rows = stmt.query(params![key.0, a, b, bucket_ms])?;
+        while let Some(r) = rows.next()? {
+            let (i, c): (i64, i64) = (r.get(0)?, r.get(1)?);
+            if let Some(slot) = counts.get_mut(i as usize) {
+                *slot += c as u64;
             }
         }
         Ok(counts.into_iter().enumerate().map(|(i, c)| (from_millis(a + i as i64 * bucket_ms), c)).collect())

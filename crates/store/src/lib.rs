@@ -8,11 +8,16 @@
 
 pub mod alerting;
 pub mod analysis;
+pub mod audit;
+pub mod auth;
 pub mod db;
+pub mod retention;
 pub mod search;
 
 pub use alerting::{AlertingState, NewNotification, Notification};
 pub use analysis::{Lineage, StoryRow};
+pub use audit::{AuditBreak, AuditEntry, AuditFilter, NewAudit};
+pub use auth::{AccountRow, Credential, PersonRow, TokenRow, UnitRow};
 pub use db::{
     Db, DedupRow, GroupView, Inserted, Signal, SourceState, StoredItem, TopicDraft, TopicKey, TopicRecord,
     TopicVersion, WriteTx,
@@ -39,6 +44,9 @@ pub enum StoreError {
         /// Latest version known.
         known: i64,
     },
+    /// A request to the store was refused (a unit whose parent is unknown, a name taken, …).
+    #[error("{0}")]
+    Invalid(String),
     /// The data is inconsistent.
     #[error("the store is inconsistent: {0}")]
     Corrupt(String),

@@ -329,6 +329,17 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// Deletes the documents of `ids` (retention); visible after the next commit.
+    pub fn delete(&mut self, ids: &[ItemId]) -> Result<(), StoreError> {
+        let field = self.fields.item_id;
+        let writer = self.writer()?;
+        for id in ids {
+            writer.delete_term(Term::from_field_i64(field, id.0));
+        }
+        self.pending += ids.len();
+        Ok(())
+    }
+
     /// Commits everything added so far, recording that the index covers items up to `through`.
     pub fn commit(&mut self, through: ItemId) -> Result<(), StoreError> {
         let writer = self.writer()?;

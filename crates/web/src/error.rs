@@ -22,11 +22,18 @@ pub const CODES: &[(&str, u16, &str, &str)] = &[
     ("query_too_long", 400, "The search query is too long.", "检索语句过长。"),
     ("bad_body", 400, "The request body is invalid.", "请求体无效。"),
     ("invalid_rule", 400, "The rule has an error.", "规则有错误。"),
+    ("bad_host", 400, "The Host header does not name this server.", "Host 请求头不是本服务器的名称。"),
     ("unauthorized", 401, "Missing or wrong credentials.", "缺少凭据或凭据错误。"),
+    ("forbidden", 403, "Your roles do not allow this.", "您的角色无权执行此操作。"),
+    ("csrf", 403, "The request lacks its CSRF token or comes from another site.", "请求缺少 CSRF 令牌或来自其他站点。"),
     ("not_found", 404, "No such resource.", "资源不存在。"),
+    ("method_not_allowed", 405, "This method is not allowed on this path.", "此路径不支持该请求方法。"),
     ("conflict", 409, "The request conflicts with the current state.", "请求与当前状态冲突。"),
     ("too_large", 413, "The request is too large.", "请求过大。"),
+    ("locked", 423, "The account is locked after too many failed logins.", "登录失败次数过多，账号已锁定。"),
+    ("too_many_requests", 429, "Too many requests; try again later.", "请求过多，请稍后再试。"),
     ("internal", 500, "Internal error; the server log has details.", "服务器内部错误，详情见服务器日志。"),
+    ("timeout", 503, "The request took too long.", "请求超时。"),
 ];
 
 impl ApiError {
@@ -62,4 +69,14 @@ impl IntoResponse for ApiError {
         }
         (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), axum::Json(body)).into_response()
     }
+}
+
+/// The answer for a path no route serves.
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new("not_found", format!("no route {}", uri.path()))
+}
+
+/// The answer for a method a path does not serve.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new("method_not_allowed", format!("{method} is not served on {}", uri.path()))
 }

@@ -6,7 +6,7 @@
 //! are stored idempotently on their id; the answer gives every item's outcome by position, and
 //! bad items never stop good ones.
 
-use crate::api::blocking;
+use crate::common::blocking;
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::State;
@@ -73,12 +73,8 @@ fn authenticate(sources: &[Source], headers: &HeaderMap) -> Result<Source, ApiEr
     let mut found = None;
     for s in sources {
         let Some(token) = s.config.token.as_deref() else { continue };
-        let (a, b) = (token.as_bytes(), presented.as_bytes());
-        let mut diff = (a.len() ^ b.len()) as u8;
-        for (x, y) in a.iter().zip(b.iter().cycle()) {
-            diff |= x ^ y;
-        }
-        if diff == 0 && !b.is_empty() {
+        // Constant time over the whole of both (subtle compares lengths too, without a cut).
+        if !presented.is_empty() && bool::from(subtle::ConstantTimeEq::ct_eq(token.as_bytes(), presented.as_bytes())) {
             found = Some(s.clone());
         }
     }
@@ -105,6 +101,8 @@ type Parsed = (usize, Result<(ItemInput, Vec<String>), String>);
 
 fn items_of(body: &[u8]) -> Result<(&'static str, Vec<Parsed>), ApiError> {
     let text = std::str::from_utf8(body).map_err(|e| ApiError::new("bad_body", format!("not UTF-8: {e}")))?;
+    // A byte-order mark is ignored, as by `import` (docs/formats.md).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let to_item = |v: &serde_json::Value| {
         let mut warnings = Vec::new();
         tidewatch_ingest::json_value_to_item(v, &mut warnings).map(|i| (i, warnings)).map_err(|e| e.to_string())

@@ -7,10 +7,16 @@
 //! table of stable codes with English and Chinese messages ([`error`]).
 #![deny(missing_docs)]
 
+pub mod admin;
 pub mod alerting;
-pub mod api;
+pub mod auth;
+pub mod common;
 pub mod error;
 pub mod ingest;
+pub mod items;
+pub mod openapi;
+pub mod page;
+pub mod routes;
 pub mod stories;
 pub mod topics;
 
@@ -21,7 +27,7 @@ use tidewatch_engine::{DataDir, EngineError, Pipeline};
 use tidewatch_store::{Db, SearchIndex};
 use tokio::sync::broadcast;
 
-pub use api::ItemView;
+pub use common::ItemView;
 
 /// Shared state of the server.
 pub struct AppState {
@@ -42,6 +48,19 @@ pub struct AppState {
     /// Woken when items were stored, so that the alerting looks at new signals at once instead
     /// of at its next one-second tick.
     pub alerting_wake: tokio::sync::Notify,
+    /// Delivery of the outbox: its own connection and sender, so that sending (SMTP, HTTP, with
+    /// their timeouts) never holds the lock the alert API and the acknowledge link need.
+    pub delivery: Mutex<Option<Delivery>>,
+    /// Accounts, sessions and the audit log: a connection of their own.
+    pub auth: Mutex<Db>,
+    /// Host names, cookies, login limits.
+    pub auth_config: auth::AuthConfig,
+    /// The names of the address actually bound (known once listening, e.g. with port 0).
+    pub bound_names: std::sync::RwLock<Vec<String>>,
+    /// Failed logins per address.
+    pub throttle: auth::Throttle,
+    /// The OpenAPI document, built from the route table once.
+    pub openapi: std::sync::OnceLock<serde_json::Value>,
 }
 
 /// The alerting's own store connection, state and sender.
@@ -55,10 +74,26 @@ pub struct AlertingSide {
     pub notifier: tidewatch_engine::notifier::Notifier,
 }
 
+/// What sends the outbox.
+#[derive(Debug)]
+pub struct Delivery {
+    /// A connection of its own.
+    pub db: Db,
+    /// Email and HTTP sending.
+    pub notifier: tidewatch_engine::notifier::Notifier,
+    /// Retries and backoff.
+    pub retry: tidewatch_engine::alerting::Retry,
+}
+
 impl AppState {
     /// Opens the data directory: the pipeline for writing, a second handle for reading.
-    pub fn open(dir: &DataDir, pipeline: Pipeline) -> Result<Arc<AppState>, EngineError> {
+    pub fn open(
+        dir: &DataDir,
+        pipeline: Pipeline,
+        auth_config: auth::AuthConfig,
+    ) -> Result<Arc<AppState>, EngineError> {
         let db = Db::open(dir.root())?;
+        let auth_db = Db::open(dir.root())?;
         let index = SearchIndex::open(&dir.index_dir(), pipeline.segmenter().clone(), false)?;
         let (live, _) = broadcast::channel(1024);
         Ok(Arc::new(AppState {
@@ -70,6 +105,12 @@ impl AppState {
             file_sources: std::sync::RwLock::new(Vec::new()),
             alerting: Mutex::new(None),
             alerting_wake: tokio::sync::Notify::new(),
+            delivery: Mutex::new(None),
+            auth: Mutex::new(auth_db),
+            auth_config,
+            bound_names: std::sync::RwLock::new(Vec::new()),
+            throttle: auth::Throttle::default(),
+            openapi: std::sync::OnceLock::new(),
         }))
     }
 
@@ -82,9 +123,17 @@ impl AppState {
     ) -> Result<(), EngineError> {
         let db = Db::open(dir.root())?;
         let notifier = tidewatch_engine::notifier::Notifier::new(config.smtp.as_ref())?;
+        let delivery = Delivery {
+            db: Db::open(dir.root())?,
+            notifier: tidewatch_engine::notifier::Notifier::new(config.smtp.as_ref())?,
+            retry: config.retry,
+        };
         let alerting = tidewatch_engine::alerting::Alerting::open(&db, config)?;
         if let Ok(mut a) = self.alerting.lock() {
             *a = Some(AlertingSide { db, alerting, notifier });
+        }
+        if let Ok(mut d) = self.delivery.lock() {
+            *d = Some(delivery);
         }
         Ok(())
     }
@@ -92,12 +141,26 @@ impl AppState {
     /// One round of alerting at `now`: new signals, due steps, then delivery of the outbox.
     /// Blocking (SQLite, SMTP, HTTP): call it off the async threads.
     pub fn alerting_tick(&self, now: chrono::DateTime<chrono::Utc>) -> Result<(), EngineError> {
-        let Ok(mut guard) = self.alerting.lock() else { return Ok(()) };
-        let Some(side) = guard.as_mut() else { return Ok(()) };
-        side.alerting.tick(&mut side.db, now)?;
-        let retry = side.alerting.config().retry;
-        let notifier = &side.notifier;
-        tidewatch_engine::alerting::deliver(&mut side.db, retry, now, &|n| notifier.send(n, now))?;
+        {
+            let mut guard = self.alerting.lock().unwrap_or_else(|poisoned| {
+                // A panic while ticking left the lock poisoned: say so and go on with the state
+                // as it is (everything decided is in the store; the next tick re-reads signals).
+                tracing::error!("the alerting lock was poisoned by a panic; recovering");
+                self.alerting.clear_poison();
+                poisoned.into_inner()
+            });
+            let Some(side) = guard.as_mut() else { return Ok(()) };
+            side.alerting.tick(&mut side.db, now)?;
+        }
+        // Sending happens without the alerting lock held.
+        let mut guard = self.delivery.lock().unwrap_or_else(|poisoned| {
+            tracing::error!("the delivery lock was poisoned by a panic; recovering");
+            self.delivery.clear_poison();
+            poisoned.into_inner()
+        });
+        let Some(d) = guard.as_mut() else { return Ok(()) };
+        let notifier = &d.notifier;
+        tidewatch_engine::alerting::deliver(&mut d.db, d.retry, now, &|n| notifier.send(n, now))?;
         Ok(())
     }
 
@@ -117,6 +180,13 @@ impl AppState {
                 l.retain(|s| s.config.id != id);
             }
         }
+    }
+
+    /// Appends an entry to the audit log.
+    pub fn audit(&self, e: tidewatch_store::NewAudit) -> Result<(), error::ApiError> {
+        let mut db = self.auth.lock().map_err(|_| error::ApiError::new("internal", "lock poisoned"))?;
+        db.append_audit(&e, chrono::Utc::now())?;
+        Ok(())
     }
 
     /// Publishes what a batch stored to live subscribers, and wakes the alerting.
@@ -142,6 +212,49 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    on_bound(listener.local_addr()?);
-    axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown).await
+    let local = listener.local_addr()?;
+    if let Ok(mut names) = state.bound_names.write() {
+        *names = auth::AuthConfig::names_of(local);
+    }
+    on_bound(local);
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Longest time a request may take before it is answered 503 (the live stream excepted).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Requests handled at once; more wait.
+pub const MAX_CONCURRENT_REQUESTS: usize = 512;
+
+/// The router of the whole server: the route table behind the Host check, the security
+/// headers, body limits, a concurrency limit and coded answers for unknown paths and methods.
+pub fn router(state: Arc<AppState>) -> axum::Router {
+    let (routes, specs) = routes::table(state.clone());
+    let _ = state.openapi.set(openapi::build(&specs));
+    let limit = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_REQUESTS));
+    routes
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
+        .layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let limit = limit.clone();
+            async move {
+                let _permit = limit.acquire_owned().await;
+                let streaming = req.uri().path() == "/api/v1/stream";
+                if streaming {
+                    return next.run(req).await;
+                }
+                match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+                    Ok(r) => r,
+                    Err(_) => axum::response::IntoResponse::into_response(error::ApiError::new(
+                        "timeout",
+                        format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()),
+                    )),
+                }
+            }
+        }))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::check_host))
+        .layer(axum::middleware::from_fn(auth::security_headers))
+        .with_state(state)
 }

@@ -1,6 +1,6 @@
 //! Stories and bursts: `GET /api/v1/stories`, `GET /api/v1/stories/{id}`, `GET /api/v1/bursts`.
 
-use crate::api::{blocking, read_side, ItemView, MAX_LIMIT};
+use crate::common::{blocking, read_side, ItemView, MAX_LIMIT};
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::{Path, Query, State};

@@ -2,7 +2,7 @@
 //! version), per-day hit counts, and the backtest of a draft rule. A malformed rule gets the same
 //! positioned error, in English and Chinese, as on the command line and in topics files.
 
-use crate::api::{blocking, read_side, ItemView};
+use crate::common::{blocking, read_side, ItemView};
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -150,6 +150,7 @@ pub struct SavedView {
 /// stored from then on are matched with it.
 pub async fn put_topic(
     State(state): State<Arc<AppState>>,
+    caller: crate::auth::Caller,
     Path(id): Path<String>,
     b: Result<Json<TopicBody>, JsonRejection>,
 ) -> Result<Json<SavedView>, ApiError> {
@@ -171,11 +172,25 @@ pub async fn put_topic(
         severity,
         enabled: b.enabled.unwrap_or(true),
     };
+    caller.require(&state, tidewatch_workflow::access::Action::EditTopics, draft.unit.as_deref())?;
     blocking(move || {
         let mut p = state.pipeline.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))?;
-        let (topic, changed) = p.db_mut().save_topic(&draft, "api", Utc::now())?;
+        let before = p.db().topic(&draft.id)?;
+        if let Some(b) = &before {
+            // Moving a topic out of a unit needs the right on that unit too.
+            caller.require(&state, tidewatch_workflow::access::Action::EditTopics, b.def.unit.as_deref())?;
+        }
+        let (topic, changed) = p.db_mut().save_topic(&draft, &caller.actor.username, Utc::now())?;
         if changed {
             p.reload_topics().map_err(|e| ApiError::new("internal", e.to_string()))?;
+        }
+        drop(p);
+        if changed {
+            let unit = topic.def.unit.clone();
+            state.audit(
+                tidewatch_store::NewAudit::new(&caller.actor.username, caller.addr(), "topic.save", &format!("topic:{}", topic.def.id))
+                    .with(serde_json::json!({"unit": unit, "version": topic.version, "before": before.map(|b| b.def), "after": &topic.def})),
+            )?;
         }
         Ok(Json(SavedView { topic, changed, warnings: warnings.iter().map(Into::into).collect() }))
     })

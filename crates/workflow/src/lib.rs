@@ -10,6 +10,7 @@
 //! - [`notify`]: messages in Chinese or English, signed expiring acknowledge links, and the
 //!   requests of each channel (webhook, Slack, DingTalk, WeCom, Feishu) with their signing.
 
+pub mod access;
 pub mod alerts;
 pub mod escalation;
 pub mod notify;

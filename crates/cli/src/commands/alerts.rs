@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use std::path::Path;
 use std::process::ExitCode;
 use tidewatch_engine::DataDir;
-use tidewatch_store::Db;
 use tidewatch_workflow::alerts::Alerts;
 
 #[derive(Debug, clap::Args)]
@@ -47,7 +46,7 @@ pub(crate) fn run_alerts(data_dir: &Path, args: AlertsArgs) -> anyhow::Result<Ex
             "--state must be firing, acknowledged or resolved"
         );
     }
-    let db = Db::open(data_dir).with_context(|| format!("cannot open {}", data_dir.display()))?;
+    let db = super::users::open_existing(data_dir)?;
     let alerts: Alerts = match db.alerting_state()?.alerts {
         Some(json) => serde_json::from_str(&json).context("the stored alerts are unreadable")?,
         None => Alerts::default(),

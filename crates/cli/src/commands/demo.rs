@@ -71,8 +71,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         pipeline.ingest(chunk, Utc::now())?;
     }
     pipeline.flush()?;
-    let state = AppState::open(&dir, pipeline)?;
+    let accounts = demo_accounts(pipeline.db_mut())?;
+    let state = AppState::open(&dir, pipeline, super::serve::auth_config(args.addr, &[], false))?;
     println!("Demo data directory: {}", root.display());
+    println!("Demo accounts (one per role; sign in on the page):");
+    for (name, role, password) in &accounts.0 {
+        println!("  demo account {name} {password} ({role})");
+    }
+    println!("Demo API token (admin, for scripts): {}", accounts.1);
     println!(
         "{} topics; {} items stored; {} more arrive live ({}x real time)",
         topics.len(),
@@ -128,4 +134,41 @@ fn replay(state: Arc<AppState>, items: Vec<ItemInput>, start: chrono::DateTime<U
         next = end;
     }
     println!("Demo replay finished: all {} live items delivered", items.len());
+}
+
+/// One account per role, with generated passwords: `(name, role, password)`.
+/// Also an API token of the admin account, for trying the API with curl.
+type DemoAccounts = (Vec<(String, String, String)>, String);
+
+fn demo_accounts(db: &mut tidewatch_store::Db) -> anyhow::Result<DemoAccounts> {
+    use tidewatch_workflow::access::{Grant, Grants, Role};
+    let by = tidewatch_engine::accounts::Actor::local("demo");
+    let mut out = Vec::new();
+    for (name, role) in [
+        ("duty", Role::DutyOfficer),
+        ("analyst", Role::Analyst),
+        ("approver", Role::Approver),
+        ("lead", Role::UnitLead),
+        ("admin", Role::Admin),
+    ] {
+        let password = tidewatch_engine::accounts::generate_password();
+        let grants = Grants(vec![Grant { role, unit: None }]);
+        let new = tidewatch_engine::accounts::NewAccount {
+            username: name,
+            password: &password,
+            grants: &grants,
+            person: None,
+        };
+        tidewatch_engine::accounts::create_account(db, &by, None, new, Utc::now())?;
+        out.push((name.to_string(), format!("{} {}", role.as_str(), role.name_zh()), password));
+    }
+    let admin = Grants(vec![Grant { role: Role::Admin, unit: None }]);
+    let (_, token) = tidewatch_engine::accounts::create_token(
+        db,
+        &by,
+        None,
+        tidewatch_engine::accounts::NewToken { username: "admin", name: "demo", grants: &admin, expires_at: None },
+        Utc::now(),
+    )?;
+    Ok((out, token))
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod alerts;
 pub(crate) mod analyze;
+pub(crate) mod audit;
 pub(crate) mod bench;
 pub(crate) mod bench_alerting;
 pub(crate) mod demo;
@@ -13,3 +14,4 @@ pub(crate) mod search;
 pub(crate) mod sentiment;
 pub(crate) mod serve;
 pub(crate) mod topics;
+pub(crate) mod users;

@@ -22,6 +22,71 @@ pub(crate) struct Args {
     /// policies, routes. Default: `alerting.toml` in the data directory, when present.
     #[arg(long)]
     pub(crate) alerting: Option<String>,
+    /// A name clients use for this server in the Host header (`tidewatch.example.edu` or
+    /// `host:port`); repeat for several. `localhost` and `127.0.0.1` with the port are always
+    /// accepted. Requests naming any other host are refused (DNS rebinding).
+    #[arg(long = "host-name")]
+    pub(crate) host_names: Vec<String>,
+    /// The server is reached over TLS (a proxy in front): session cookies are marked Secure.
+    #[arg(long)]
+    pub(crate) behind_tls: bool,
+}
+
+/// The server's authentication settings from the flags.
+pub(crate) fn auth_config(
+    addr: SocketAddr,
+    host_names: &[String],
+    behind_tls: bool,
+) -> tidewatch_web::auth::AuthConfig {
+    let mut c = tidewatch_web::auth::AuthConfig::for_addr(addr);
+    c.hosts.extend(host_names.iter().cloned());
+    c.secure_cookies = behind_tls;
+    c
+}
+
+/// Checks the newest audit entries and says so in the log.
+pub(crate) fn check_audit(db: &tidewatch_store::Db) -> anyhow::Result<()> {
+    let head = db.audit_head()?;
+    match db.verify_audit(head - 999)? {
+        Ok(n) => tracing::info!(entries = n, "audit log: the newest entries verify"),
+        Err(b) => {
+            tracing::error!(seq = b.seq, why = %b.why, "audit log: the hash chain is broken");
+            eprintln!(
+                "WARNING: the audit log's hash chain is broken at entry {}: {} (tidewatch audit verify)",
+                b.seq, b.why
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Retention every hour, off the async threads (it holds the pipeline while a batch runs).
+pub(crate) fn spawn_retention(rt: &tokio::runtime::Runtime, state: std::sync::Arc<AppState>) {
+    rt.spawn(async move {
+        loop {
+            let s = state.clone();
+            let r = tokio::task::spawn_blocking(move || -> Result<(), tidewatch_engine::EngineError> {
+                loop {
+                    // One batch per lock, so that ingest is not held up for the whole purge.
+                    let Ok(mut p) = s.pipeline.lock() else { return Ok(()) };
+                    let done = tidewatch_engine::retention::purge(&mut p, chrono::Utc::now(), 500, Some(1))?;
+                    if done.is_some() || p.db().meta("retention_run")?.is_none() {
+                        if let Some(r) = done {
+                            tracing::info!(purged = r.purged, before = %r.cutoff, "retention: items purged");
+                        }
+                        return Ok(());
+                    }
+                }
+            })
+            .await;
+            match r {
+                Ok(Err(e)) => tracing::error!(error = %e, "retention failed"),
+                Err(e) => tracing::error!(error = %e, "retention panicked"),
+                Ok(Ok(())) => {}
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        }
+    });
 }
 
 /// Loads the alerting configuration: the file given, else `alerting.toml` in the data
@@ -77,8 +142,24 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let pipeline = Pipeline::open(&dir, load_segmenter(&dir)?, config).with_context(|| {
         format!("cannot open the data directory {} (is another Tidewatch writing to it?)", data_dir.display())
     })?;
-    let state = AppState::open(&dir, pipeline)?;
-    if let Some(config) = alerting_config(&dir, args.alerting.as_deref())? {
+    check_audit(pipeline.db())?;
+    let config = alerting_config(&dir, args.alerting.as_deref())?;
+    let mut pipeline = pipeline;
+    if let Some(c) = &config {
+        if let Some((people, units)) =
+            tidewatch_engine::accounts::import_alerting_directory(pipeline.db_mut(), c, chrono::Utc::now())?
+        {
+            println!("imported from alerting.toml: {people} people, {units} units (kept in the store from now on)");
+        }
+    }
+    if pipeline.db().count_accounts()? == 0 {
+        println!(
+            "No accounts yet: nobody can sign in. Create the first admin with\n  tidewatch --data-dir {} users add --admin NAME --generate",
+            data_dir.display()
+        );
+    }
+    let state = AppState::open(&dir, pipeline, auth_config(args.addr, &args.host_names, args.behind_tls))?;
+    if let Some(config) = config {
         println!(
             "alerting: {} people, {} units, {} policies",
             config.person.len(),
@@ -170,6 +251,7 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
             }
         });
     }
+    spawn_retention(&rt, state.clone());
     rt.block_on(tidewatch_web::serve(
         state.clone(),
         args.addr,

@@ -1,157 +1,38 @@
-//! Routes and handlers of `/api/v1` and the page. The API is documented in `docs/api.md`.
+//! Items over the API: status, search, newest items, duplicate groups, the live stream, sources
+//! and signals. The API is documented in `docs/api.md`.
 
+use crate::auth::Caller;
+use crate::common::{
+    blocking, comma_list, list_limit, parse_time, read_side, ItemView, ListParams, MAX_LIMIT, MAX_QUERY_CHARS,
+};
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use chrono::{DateTime, Utc};
+use axum::Json;
+use chrono::Utc;
 use futures_util::stream::Stream;
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use std::sync::Arc;
 use tidewatch_model::GroupId;
-use tidewatch_store::{SearchRequest, SortOrder, StoredItem};
+use tidewatch_store::{NewAudit, SearchRequest, SortOrder};
 use tidewatch_text::snippet::highlight;
+use tidewatch_workflow::access::Action;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
 
-/// Longest accepted search query, in characters.
-pub const MAX_QUERY_CHARS: usize = 500;
-/// Largest page of results.
-pub const MAX_LIMIT: usize = 200;
-
-static PAGE: &str = include_str!("../assets/index.html");
-
-/// The router of the whole server.
-pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/", get(page))
-        .route("/api/v1/status", get(status))
-        .route("/api/v1/search", get(search))
-        .route("/api/v1/items", get(newest))
-        .route("/api/v1/groups", get(groups))
-        .route("/api/v1/groups/{id}", get(group))
-        .route("/api/v1/stream", get(stream))
-        .route(
-            "/api/v1/ingest",
-            post(crate::ingest::ingest).layer(axum::extract::DefaultBodyLimit::max(crate::ingest::HARD_MAX_BYTES)),
-        )
-        .route("/api/v1/sources", get(sources))
-        .route("/api/v1/sources/{id}", axum::routing::put(put_source).delete(delete_source))
-        .route("/api/v1/signals", get(signals))
-        .route("/api/v1/stories", get(crate::stories::list))
-        .route("/api/v1/stories/{id}", get(crate::stories::get))
-        .route("/api/v1/bursts", get(crate::stories::bursts))
-        .route("/api/v1/alerts", get(crate::alerting::list))
-        .route("/api/v1/alerts/{id}", get(crate::alerting::get))
-        .route("/api/v1/alerts/{id}/{action}", post(crate::alerting::act))
-        .route("/api/v1/silences", post(crate::alerting::silence))
-        .route("/api/v1/oncall", get(crate::alerting::oncall))
-        .route("/api/v1/oncall/overrides", post(crate::alerting::add_override))
-        .route("/api/v1/oncall/swap", post(crate::alerting::swap))
-        .route("/ack/{id}", get(crate::alerting::ack_link))
-        .route("/api/v1/rules/check", post(crate::topics::check))
-        .route("/api/v1/topics", get(crate::topics::list))
-        .route("/api/v1/topics/backtest", post(crate::topics::backtest))
-        .route("/api/v1/topics/{id}", get(crate::topics::get_topic).put(crate::topics::put_topic))
-        .route("/api/v1/topics/{id}/counts", get(crate::topics::counts))
-        .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
-        .with_state(state)
-}
-
-async fn page() -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'",
-        )],
-        Html(PAGE),
-    )
-}
-
-/// An item as the API shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ItemView {
-    /// Store id.
-    pub item_id: i64,
-    /// The id given by the source (`null` when none).
-    pub id: Option<String>,
-    /// Source name.
-    pub source: String,
-    /// URL as given.
-    pub url: Option<String>,
-    /// Title (plain text).
-    pub title: String,
-    /// Text (plain text), at most 2,000 characters in lists.
-    pub text: String,
-    /// Publication time.
-    pub published_at: DateTime<Utc>,
-    /// Author, for citation.
-    pub author: Option<String>,
-    /// Language.
-    pub lang: String,
-    /// Duplicate group.
-    pub group_id: i64,
-    /// Copies of this item's group besides the original.
-    pub repost_count: u64,
-    /// Highlighted snippet (HTML: escaped text with `<b>` around matches), in search results.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub snippet: Option<String>,
-    /// Highlighted title, in search results.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub title_highlighted: Option<String>,
-    /// Ids of the topics the item matched when it was stored.
-    pub topics: Vec<String>,
-}
-
-impl ItemView {
-    /// The view of a stored item.
-    pub fn from_stored(s: &StoredItem, snippet: Option<String>, group_size: u64) -> ItemView {
-        let text: String = s.item.text.chars().take(2000).collect();
-        ItemView {
-            item_id: s.id.0,
-            id: s.item.ext_id.clone(),
-            source: s.item.source.clone(),
-            url: s.item.url.clone(),
-            title: s.item.title.clone(),
-            text,
-            published_at: s.item.published_at,
-            author: s.item.author.clone(),
-            lang: s.item.lang.as_str().to_string(),
-            group_id: s.group.0,
-            repost_count: group_size.saturating_sub(1),
-            snippet,
-            title_highlighted: None,
-            topics: Vec::new(),
-        }
-    }
-}
-
-/// The read side (second connection and index reader).
-pub(crate) fn read_side(
-    state: &AppState,
-) -> Result<std::sync::MutexGuard<'_, (tidewatch_store::Db, tidewatch_store::SearchIndex)>, ApiError> {
-    state.reader.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))
-}
-
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::new("internal", e.to_string()))?
-}
+/// Most live-stream clients at once.
+pub const MAX_STREAM_CLIENTS: usize = 256;
 
 #[derive(Serialize)]
-struct StatusView {
+pub(crate) struct StatusView {
     items: u64,
     indexed: u64,
     schema_version: i64,
 }
 
-async fn status(State(state): State<Arc<AppState>>) -> Result<Json<StatusView>, ApiError> {
+pub(crate) async fn status(State(state): State<Arc<AppState>>) -> Result<Json<StatusView>, ApiError> {
     blocking(move || {
         let r = read_side(&state)?;
         r.1.reload()?;
@@ -180,25 +61,14 @@ pub struct SearchParams {
 }
 
 #[derive(Serialize)]
-struct SearchView {
+pub(crate) struct SearchView {
     total: usize,
     hits: Vec<ItemView>,
 }
 
-/// The values of a comma-separated parameter, trimmed, empty ones dropped.
-fn comma_list(v: &Option<String>) -> Vec<String> {
-    v.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
-}
-
-fn parse_time(name: &str, v: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) => tidewatch_ingest::dates::parse_datetime(s).map(Some).map_err(|e| ApiError::bad_parameter(name, e)),
-    }
-}
-
-async fn search(
+pub(crate) async fn search(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<SearchView>, ApiError> {
     let Query(p) = params.map_err(|e| ApiError::bad_parameter("query string", e.body_text()))?;
@@ -229,6 +99,12 @@ async fn search(
         order,
     };
     blocking(move || {
+        state.audit(NewAudit::new(&caller.actor.username, caller.addr(), "search", "items").with(
+            serde_json::json!({
+                "q": req.query, "since": req.since, "until": req.until, "sources": req.sources,
+                "lang": req.lang, "topics": req.topics, "offset": req.offset,
+            }),
+        ))?;
         let r = read_side(&state)?;
         r.1.reload()?;
         let results = r.1.search(&req)?;
@@ -253,23 +129,7 @@ async fn search(
     .await
 }
 
-/// Query parameters of list endpoints.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListParams {
-    limit: Option<usize>,
-    min_size: Option<u64>,
-}
-
-fn list_limit(p: &ListParams) -> Result<usize, ApiError> {
-    let limit = p.limit.unwrap_or(50);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(ApiError::bad_parameter("limit", format!("must be 1..={MAX_LIMIT}")));
-    }
-    Ok(limit)
-}
-
-async fn newest(
+pub(crate) async fn newest(
     State(state): State<Arc<AppState>>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<ItemView>>, ApiError> {
@@ -293,14 +153,14 @@ async fn newest(
 }
 
 #[derive(Serialize)]
-struct GroupSummary {
+pub(crate) struct GroupSummary {
     group_id: i64,
     size: u64,
     repost_count: u64,
     original: ItemView,
 }
 
-async fn groups(
+pub(crate) async fn groups(
     State(state): State<Arc<AppState>>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<GroupSummary>>, ApiError> {
@@ -326,14 +186,17 @@ async fn groups(
 }
 
 #[derive(Serialize)]
-struct GroupDetail {
+pub(crate) struct GroupDetail {
     group_id: i64,
     size: u64,
     repost_count: u64,
     members: Vec<ItemView>,
 }
 
-async fn group(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<GroupDetail>, ApiError> {
+pub(crate) async fn group(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<GroupDetail>, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::bad_parameter("id", "must be a whole number"))?;
     blocking(move || {
         let r = read_side(&state)?;
@@ -352,17 +215,24 @@ async fn group(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Re
     .await
 }
 
-async fn stream(State(state): State<Arc<AppState>>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub(crate) async fn stream(
+    State(state): State<Arc<AppState>>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    if state.live.receiver_count() >= MAX_STREAM_CLIENTS {
+        return Err(ApiError::new("too_many_requests", format!("at most {MAX_STREAM_CLIENTS} live-stream clients")));
+    }
     let rx = state.live.subscribe();
     let events = BroadcastStream::new(rx).filter_map(|msg| match msg {
         Ok(item) => Some(Ok(Event::default().event("item").json_data(&*item).unwrap_or_default())),
         // A slow client missed items: tell it, so that it can reload the list.
         Err(_) => Some(Ok(Event::default().event("lagged").data("{}"))),
     });
-    Sse::new(events).keep_alive(KeepAlive::default())
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
-async fn sources(State(state): State<Arc<AppState>>) -> Result<Json<Vec<tidewatch_engine::sources::Health>>, ApiError> {
+pub(crate) async fn sources(
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<Vec<tidewatch_engine::sources::Health>>, ApiError> {
     blocking(move || {
         let mut all = state.polled.read().map_err(|_| ApiError::new("internal", "lock poisoned"))?.clone();
         all.extend(state.webhooks.read().map_err(|_| ApiError::new("internal", "lock poisoned"))?.iter().cloned());
@@ -378,7 +248,7 @@ async fn sources(State(state): State<Arc<AppState>>) -> Result<Json<Vec<tidewatc
     .await
 }
 
-async fn signals(
+pub(crate) async fn signals(
     State(state): State<Arc<AppState>>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<tidewatch_store::Signal>>, ApiError> {
@@ -390,8 +260,9 @@ async fn signals(
 /// `PUT /api/v1/sources/{id}`: adds or replaces a source (the fields of a `[[source]]` table, as
 /// JSON, without `id`). It is checked like one in the file, saved in the store, and takes effect
 /// at once.
-async fn put_source(
+pub(crate) async fn put_source(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(id): Path<String>,
     body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -406,12 +277,23 @@ async fn put_source(
     obj.insert("id".into(), serde_json::Value::String(id.clone()));
     let config: tidewatch_engine::sources::SourceConfig =
         serde_json::from_value(body.clone()).map_err(|e| ApiError::new("bad_body", e.to_string()))?;
+    if !config.allow_addresses.is_empty() {
+        // Opening the SSRF guard lets the server fetch internal hosts: admin only.
+        caller.require(&state, Action::OpenFetchGuard, None)?;
+    }
+    caller.require(&state, Action::EditSources, config.unit.as_deref())?;
     let source = tidewatch_engine::sources::check_source(config).map_err(|e| ApiError::new("bad_body", e))?;
     let text = body.to_string();
     blocking(move || {
         let mut p = state.pipeline.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))?;
-        p.db_mut().save_api_source(&id, &text, "api", Utc::now())?;
+        let before = p.db().api_sources()?.into_iter().find(|(i, _)| *i == id).map(|(_, t)| t);
+        p.db_mut().save_api_source(&id, &text, &caller.actor.username, Utc::now())?;
         drop(p);
+        let redact = |t: &str| tidewatch_engine::sources::redacted_config(t);
+        state.audit(
+            NewAudit::new(&caller.actor.username, caller.addr(), "source.save", &format!("source:{id}"))
+                .with(serde_json::json!({"before": before.as_deref().map(redact), "after": redact(&text)})),
+        )?;
         state.install_source(source);
         Ok(Json(serde_json::json!({"id": id, "saved": true})))
     })
@@ -419,8 +301,9 @@ async fn put_source(
 }
 
 /// `DELETE /api/v1/sources/{id}`: removes a source added through the API.
-async fn delete_source(
+pub(crate) async fn delete_source(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     if state.file_sources.read().map_err(|_| ApiError::new("internal", "lock poisoned"))?.contains(&id) {
@@ -432,6 +315,7 @@ async fn delete_source(
             return Err(ApiError::new("not_found", format!("source {id}")));
         }
         drop(p);
+        state.audit(NewAudit::new(&caller.actor.username, caller.addr(), "source.delete", &format!("source:{id}")))?;
         state.remove_source(&id);
         Ok(Json(serde_json::json!({"id": id, "deleted": true})))
     })

@@ -1,0 +1,539 @@
+//! Who may call what, tried on the real router: every route × every role (plus anonymous, a
+//! disabled account and an expired session) against the permission table; CSRF and foreign
+//! Host headers refused; the audit trail of a scenario and its tamper evidence; the login lockout.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{Duration, Utc};
+use std::sync::Arc;
+use tidewatch_engine::accounts::{self, Actor, LoginPolicy};
+use tidewatch_engine::{DataDir, Pipeline, PipelineConfig};
+use tidewatch_store::Db;
+use tidewatch_text::segment::Segmenter;
+use tidewatch_web::auth::AuthConfig;
+use tidewatch_web::routes::{self, Access};
+use tidewatch_web::AppState;
+use tidewatch_workflow::access::{role_allows, Grant, Grants, Role, PERMISSIONS};
+use tower::ServiceExt;
+
+const HOST: &str = "127.0.0.1:8080";
+const PASSWORD: &str = "a long pass phrase 77";
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: std::path::PathBuf,
+    state: Arc<AppState>,
+    app: axum::Router,
+}
+
+fn alerting_toml() -> String {
+    let today = Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive() - chrono::Duration::days(1);
+    format!(
+        r#"
+[timing]
+group_wait_seconds = 0
+group_interval_seconds = 300
+repeat_interval_seconds = 14400
+[[person]]
+id = "officer"
+[[unit]]
+id = "后勤集团"
+[[unit.schedule.layers]]
+name = "all day"
+zone = "Asia/Shanghai"
+members = ["officer"]
+start = "{today}"
+handoff = "00:00:00"
+period = {{ every = "day" }}
+cover = {{ cover = "full_day" }}
+[[policy]]
+name = "p"
+[[policy.steps]]
+targets = [{{ type = "on_duty", value = "后勤集团" }}]
+delay_minutes = 5
+[route]
+policy = "p"
+"#
+    )
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("data");
+    let data = DataDir::new(&root);
+    let mut pipeline = Pipeline::open(&data, Segmenter::shared_default(), PipelineConfig::default()).unwrap();
+    let by = Actor::local("test");
+    let now = Utc::now();
+    for role in Role::ALL {
+        let g = Grants(vec![Grant { role, unit: None }]);
+        let new = accounts::NewAccount { username: role.as_str(), password: PASSWORD, grants: &g, person: None };
+        accounts::create_account(pipeline.db_mut(), &by, None, new, now).unwrap();
+    }
+    let everything = Grants(Role::ALL.iter().map(|&role| Grant { role, unit: None }).collect());
+    for name in ["disabled", "expired"] {
+        let new = accounts::NewAccount { username: name, password: PASSWORD, grants: &everything, person: None };
+        accounts::create_account(pipeline.db_mut(), &by, None, new, now).unwrap();
+    }
+    let state = AppState::open(&data, pipeline, AuthConfig::for_addr(HOST.parse().unwrap())).unwrap();
+    state
+        .enable_alerting(&data, tidewatch_engine::alerting::AlertingConfig::from_toml(&alerting_toml()).unwrap())
+        .unwrap();
+    let app = tidewatch_web::router(state.clone());
+    Fixture { _dir: dir, root, state, app }
+}
+
+/// A session started the way the login endpoint does, with `policy`.
+fn session(f: &Fixture, name: &str, policy: LoginPolicy) -> (String, String) {
+    let mut db = f.state.auth.lock().unwrap();
+    let s = accounts::login(&mut db, name, PASSWORD, None, policy, Utc::now()).unwrap().unwrap();
+    (format!("tw_session={}", s.token), s.csrf)
+}
+
+async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, serde_json::Value) {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = if res.headers().get("content-type").is_some_and(|v| v.to_str().unwrap_or("").contains("event-stream"))
+    {
+        Vec::new()
+    } else {
+        axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap().to_vec()
+    };
+    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+}
+
+fn request(method: &axum::http::Method, path: &str, cred: Option<&(String, String)>, body: &str) -> Request<Body> {
+    let mut b = Request::builder().method(method.clone()).uri(path).header("host", HOST);
+    if let Some((cookie, csrf)) = cred {
+        b = b.header("cookie", cookie.as_str()).header("x-csrf-token", csrf.as_str());
+    }
+    if !body.is_empty() {
+        b = b.header("content-type", "application/json");
+    }
+    b.body(Body::from(body.to_string())).unwrap()
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "1").replace("{name}", "nobody")
+}
+
+#[test]
+fn every_route_answers_each_role_as_the_permission_table_says() {
+    let f = fixture();
+    rt().block_on(async {
+        let (_, specs) = routes::table(f.state.clone());
+        assert!(specs.len() > 40, "the table lists the routes");
+        let sessions: Vec<(Role, (String, String))> =
+            Role::ALL.iter().map(|&r| (r, session(&f, r.as_str(), LoginPolicy::default()))).collect();
+        let disabled = session(&f, "disabled", LoginPolicy::default());
+        {
+            let mut db = f.state.auth.lock().unwrap();
+            accounts::change_account(
+                &mut db,
+                &Actor::local("test"),
+                None,
+                "disabled",
+                accounts::AccountChange { disabled: Some(true), ..Default::default() },
+                Utc::now(),
+            )
+            .unwrap();
+        }
+        let expired = session(&f, "expired", LoginPolicy { session: Duration::seconds(-1), ..LoginPolicy::default() });
+        let mut checked = 0;
+        for spec in &specs {
+            let path = concrete(spec.path);
+            let body = if spec.method == axum::http::Method::GET { "" } else { "{}" };
+            match spec.access {
+                Access::Needs(action) => {
+                    assert!(
+                        PERMISSIONS.iter().any(|(a, _)| *a == action),
+                        "{} {}: {action:?} is not in PERMISSIONS",
+                        spec.method,
+                        spec.path
+                    );
+                    for (who, cred) in [
+                        ("anonymous", None),
+                        ("a disabled account", Some(&disabled)),
+                        ("an expired session", Some(&expired)),
+                    ] {
+                        let (status, body) = call(&f.app, request(&spec.method, &path, cred, body)).await;
+                        assert_eq!(status, StatusCode::UNAUTHORIZED, "{} {} as {who}: {body}", spec.method, spec.path);
+                    }
+                    for (role, cred) in &sessions {
+                        // Logging out ends the session: each role gets a fresh one for it.
+                        let fresh;
+                        let cred = if spec.path == "/api/v1/logout" {
+                            fresh = session(&f, role.as_str(), LoginPolicy::default());
+                            &fresh
+                        } else {
+                            cred
+                        };
+                        let (status, answer) = call(&f.app, request(&spec.method, &path, Some(cred), body)).await;
+                        if role_allows(*role, action) {
+                            assert!(
+                                status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                                "{} {} as {}: allowed by the table, got {status} {answer}",
+                                spec.method,
+                                spec.path,
+                                role.as_str()
+                            );
+                        } else {
+                            assert_eq!(
+                                status,
+                                StatusCode::FORBIDDEN,
+                                "{} {} as {}: {answer}",
+                                spec.method,
+                                spec.path,
+                                role.as_str()
+                            );
+                            assert_eq!(answer["error"]["code"], "forbidden");
+                        }
+                        checked += 1;
+                    }
+                }
+                Access::Public => {
+                    let (status, _) = call(&f.app, request(&spec.method, &path, None, body)).await;
+                    assert!(
+                        status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                        "{} {}: {status}",
+                        spec.method,
+                        spec.path
+                    );
+                }
+                Access::OwnCredential(_) => {
+                    // Without its own credential (a source token, a signed link) it is refused, and a
+                    // session does not stand in for it.
+                    for cred in [None, Some(&sessions[4].1)] {
+                        let (status, body) = call(&f.app, request(&spec.method, &path, cred, body)).await;
+                        assert!(
+                            status == StatusCode::UNAUTHORIZED || status == StatusCode::BAD_REQUEST,
+                            "{} {}: {status} {body}",
+                            spec.method,
+                            spec.path
+                        );
+                    }
+                }
+            }
+        }
+        assert!(checked >= 40 * 5, "{checked} route × role checks");
+    });
+}
+
+#[test]
+fn the_openapi_document_lists_exactly_the_routes_served() {
+    let f = fixture();
+    rt().block_on(async {
+        let (_, specs) = routes::table(f.state.clone());
+        let (status, doc) = call(&f.app, request(&axum::http::Method::GET, "/api/v1/openapi.json", None, "")).await;
+        assert_eq!(status, StatusCode::OK);
+        let mut listed: Vec<String> = Vec::new();
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            for m in ops.as_object().unwrap().keys() {
+                listed.push(format!("{} {path}", m.to_uppercase()));
+            }
+        }
+        listed.sort();
+        let mut served: Vec<String> = specs
+            .iter()
+            .filter(|s| s.path.starts_with("/api/") || s.path.starts_with("/ack/"))
+            .map(|s| format!("{} {}", s.method, s.path))
+            .collect();
+        served.sort();
+        assert_eq!(listed, served);
+        let ack = &doc["paths"]["/api/v1/alerts/{id}/acknowledge"]["post"];
+        assert_eq!(ack["x-tidewatch-action"], "act_on_alerts");
+    });
+}
+
+#[test]
+fn cookie_requests_need_the_csrf_token_and_the_right_origin() {
+    let f = fixture();
+    rt().block_on(async {
+        let (cookie, csrf) = session(&f, "admin", LoginPolicy::default());
+        let body = r#"{"retention_days": 90}"#;
+        let put = |csrf: Option<&str>, origin: Option<&str>| {
+            let mut b = Request::builder()
+                .method("PUT")
+                .uri("/api/v1/settings")
+                .header("host", HOST)
+                .header("cookie", cookie.as_str())
+                .header("content-type", "application/json");
+            if let Some(c) = csrf {
+                b = b.header("x-csrf-token", c);
+            }
+            if let Some(o) = origin {
+                b = b.header("origin", o);
+            }
+            b.body(Body::from(body)).unwrap()
+        };
+        let (s, b) = call(&f.app, put(None, None)).await;
+        assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("csrf")), "no token");
+        let (s, _) = call(&f.app, put(Some("0123456789abcdef"), None)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "a wrong token");
+        let wrong_len = format!("{csrf}00");
+        let (s, _) = call(&f.app, put(Some(&wrong_len), None)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "the token with bytes appended");
+        let (s, _) = call(&f.app, put(Some(&csrf), Some("http://attacker.example"))).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "a foreign Origin");
+        let (s, b) = call(&f.app, put(Some(&csrf), Some("http://127.0.0.1:8080"))).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        // A GET with the cookie needs no token.
+        let (s, _) = call(
+            &f.app,
+            request(&axum::http::Method::GET, "/api/v1/settings", Some(&(cookie.clone(), String::new())), ""),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        // An API token is not sent by browsers on their own: no CSRF token needed.
+        let token = {
+            let mut db = f.state.auth.lock().unwrap();
+            let g = Grants(vec![Grant { role: Role::Admin, unit: None }]);
+            let new = accounts::NewToken { username: "admin", name: "t", grants: &g, expires_at: None };
+            accounts::create_token(&mut db, &Actor::local("test"), None, new, Utc::now()).unwrap().1
+        };
+        let req = Request::builder()
+            .method("PUT")
+            .uri("/api/v1/settings")
+            .header("host", HOST)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        assert_eq!(call(&f.app, req).await.0, StatusCode::OK);
+    });
+}
+
+#[test]
+fn a_foreign_host_header_is_refused_on_every_route() {
+    let f = fixture();
+    rt().block_on(async {
+        let (_, specs) = routes::table(f.state.clone());
+        let cred = session(&f, "admin", LoginPolicy::default());
+        for spec in &specs {
+            for host in ["attacker.example", "attacker.example:8080", "127.0.0.1.attacker.example:8080"] {
+                let req = Request::builder()
+                    .method(spec.method.clone())
+                    .uri(concrete(spec.path))
+                    .header("host", host)
+                    .header("cookie", cred.0.as_str())
+                    .header("x-csrf-token", cred.1.as_str())
+                    .body(Body::from("{}"))
+                    .unwrap();
+                let (s, b) = call(&f.app, req).await;
+                assert_eq!(
+                    (s, b["error"]["code"].as_str()),
+                    (StatusCode::BAD_REQUEST, Some("bad_host")),
+                    "{} {} Host {host}",
+                    spec.method,
+                    spec.path
+                );
+            }
+        }
+        // Unknown paths too, with the JSON error shape.
+        let req = Request::builder().uri("/nowhere").header("host", "evil.example").body(Body::empty()).unwrap();
+        assert_eq!(call(&f.app, req).await.1["error"]["code"], "bad_host");
+        let req = Request::builder().uri("/nowhere").header("host", HOST).body(Body::empty()).unwrap();
+        assert_eq!(call(&f.app, req).await.1["error"]["code"], "not_found");
+        let req = Request::builder().uri("/api/v1/ingest").header("host", HOST).body(Body::empty()).unwrap();
+        let (s, b) = call(&f.app, req).await;
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")),
+            "GET on the intake"
+        );
+    });
+}
+
+#[test]
+fn every_response_carries_the_security_headers() {
+    let f = fixture();
+    rt().block_on(async {
+        for path in ["/", "/api/v1/health", "/api/v1/search?q=x", "/nowhere"] {
+            let res = f
+                .app
+                .clone()
+                .oneshot(Request::builder().uri(path).header("host", HOST).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let h = res.headers();
+            let csp = h["content-security-policy"].to_str().unwrap();
+            assert!(
+                csp.contains("frame-ancestors 'none'")
+                    && csp.contains("script-src 'self'")
+                    && !csp.contains("script-src 'self' 'unsafe-inline'"),
+                "{path}: {csp}"
+            );
+            assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+            assert!(h.contains_key("referrer-policy"), "{path}");
+        }
+    });
+}
+
+async fn login(f: &Fixture, name: &str, password: &str) -> (StatusCode, serde_json::Value, Option<String>) {
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/login")
+        .header("host", HOST)
+        .header("content-type", "application/json")
+        .body(Body::from(serde_json::json!({"username": name, "password": password}).to_string()))
+        .unwrap();
+    let res = f.app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let cookie = res.headers().get("set-cookie").map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
+    let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&body).unwrap_or_default(), cookie)
+}
+
+#[test]
+fn failed_logins_lock_the_account_until_an_admin_unlocks_it() {
+    let f = fixture();
+    rt().block_on(async {
+        for i in 0..5 {
+            let (s, b, _) = login(&f, "analyst", "not the password at all").await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "failure {i}: {b}");
+        }
+        let (s, b, cookie) = login(&f, "analyst", PASSWORD).await;
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (StatusCode::LOCKED, Some("locked")),
+            "the right password while locked: {b}"
+        );
+        assert!(cookie.is_none());
+        // An unknown name answers like a wrong password.
+        let (s, b, _) = login(&f, "nobody-at-all", PASSWORD).await;
+        assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
+        // The admin lifts the lock.
+        let admin = session(&f, "admin", LoginPolicy::default());
+        let (s, b) = call(
+            &f.app,
+            request(&axum::http::Method::POST, "/api/v1/accounts/analyst", Some(&admin), r#"{"unlock": true}"#),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (s, b, cookie) = login(&f, "analyst", PASSWORD).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let cookie = cookie.unwrap();
+        assert!(b["csrf_token"].as_str().is_some_and(|t| t.len() >= 32));
+        assert!(cookie.starts_with("tw_session=tws_"), "{cookie}");
+    });
+}
+
+#[test]
+fn a_scenario_leaves_exactly_its_audit_entries_and_tampering_is_named() {
+    let f = fixture();
+    rt().block_on(async {
+        // An alert to acknowledge: a signal, then a tick.
+        {
+            let mut db = Db::open(&f.root).unwrap();
+            db.add_signal(&tidewatch_store::Signal {
+                id: 0,
+                kind: "burst".into(),
+                severity: "high".into(),
+                created_at: Utc::now(),
+                source: None,
+                topic: Some("canteen".into()),
+                story: Some("3".into()),
+                title: "Burst on canteen".into(),
+                explanation: "{}".into(),
+            })
+            .unwrap();
+        }
+        let st = f.state.clone();
+        tokio::task::spawn_blocking(move || st.alerting_tick(Utc::now()).unwrap()).await.unwrap();
+        let before = f.state.auth.lock().unwrap().audit_head().unwrap();
+
+        let (s, b, cookie) = login(&f, "admin", PASSWORD).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let cred = (cookie.unwrap(), b["csrf_token"].as_str().unwrap().to_string());
+        let put = axum::http::Method::PUT;
+        let post = axum::http::Method::POST;
+        let get = axum::http::Method::GET;
+        let (s, b) = call(&f.app, request(&put, "/api/v1/topics/canteen", Some(&cred), r#"{"rule": "食堂 AND 腹泻", "unit": "后勤集团"}"#)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (s, b) = call(&f.app, request(&post, "/api/v1/alerts/1/acknowledge", Some(&cred), "")).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["alert"]["state"], "acknowledged");
+        let (s, _) = call(&f.app, request(&get, "/api/v1/search?q=%E9%A3%9F%E5%A0%82", Some(&cred), "")).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _) = call(&f.app, request(&post, "/api/v1/logout", Some(&cred), "{}")).await;
+        assert_eq!(s, StatusCode::OK);
+        // The session is over.
+        let (s, _) = call(&f.app, request(&get, "/api/v1/me", Some(&cred), "")).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+        let db = Db::open(&f.root).unwrap();
+        let mut entries = db.audit_entries(&tidewatch_store::AuditFilter { limit: 100, ..Default::default() }).unwrap();
+        entries.retain(|e| e.seq > before);
+        entries.reverse();
+        let got: Vec<(&str, &str, &str)> = entries.iter().map(|e| (e.actor.as_str(), e.action.as_str(), e.object.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("admin", "login", "account:admin"),
+                ("admin", "topic.save", "topic:canteen"),
+                ("admin", "alert.acknowledge", "alert:1"),
+                ("admin", "search", "items"),
+                ("admin", "logout", "account:admin"),
+            ]
+        );
+        assert!(entries[1].detail.contains("食堂 AND 腹泻"), "the topic's after: {}", entries[1].detail);
+        assert!(entries[2].detail.contains("\"before\":\"firing\""), "{}", entries[2].detail);
+        let total = db.count_audit().unwrap();
+        assert_eq!(db.verify_audit(1).unwrap(), Ok(total), "the untouched chain verifies");
+        drop(db);
+
+        // Tampering, each on a copy of the database, found by `verify` and named.
+        let tamper = |sql: &str| -> tidewatch_store::AuditBreak {
+            let copy = tempfile::tempdir().unwrap();
+            let src = copy_store(&f.root, copy.path());
+            run_sql(&src, sql);
+            let db = Db::open(&src).unwrap();
+            db.verify_audit(1).unwrap().expect_err(sql)
+        };
+        let topic_seq = entries[1].seq;
+        let b = tamper(&format!("UPDATE audit SET actor = 'someone' WHERE seq = {topic_seq}"));
+        assert_eq!(b.seq, topic_seq, "altered: {}", b.why);
+        let b = tamper(&format!("DELETE FROM audit WHERE seq = {topic_seq}"));
+        assert_eq!(b.seq, topic_seq, "deleted: {}", b.why);
+        let (a, c) = (entries[1].seq, entries[2].seq);
+        let b = tamper(&format!(
+            "UPDATE audit SET seq = -1 WHERE seq = {a}; UPDATE audit SET seq = {a} WHERE seq = {c}; UPDATE audit SET seq = {c} WHERE seq = -1"
+        ));
+        assert_eq!(b.seq, a, "swapped: {}", b.why);
+        let last = entries[4].seq;
+        let b = tamper(&format!("DELETE FROM audit WHERE seq = {last}"));
+        assert_eq!(b.seq, last, "the newest removed: {}", b.why);
+    });
+}
+
+/// Copies the database (after a checkpoint) to `to`; returns the new data directory.
+fn copy_store(from: &std::path::Path, to: &std::path::Path) -> std::path::PathBuf {
+    run_sql(from, "PRAGMA wal_checkpoint(TRUNCATE);");
+    std::fs::copy(from.join("tidewatch.db"), to.join("tidewatch.db")).unwrap();
+    to.to_path_buf()
+}
+
+fn run_sql(dir: &std::path::Path, sql: &str) {
+    // Directly in SQLite, as someone with the file would.
+    rusqlite::Connection::open(dir.join("tidewatch.db")).unwrap().execute_batch(sql).unwrap();
+}
+
+#[test]
+fn the_security_doc_holds_the_permission_table_of_the_code() {
+    let f = fixture();
+    let (_, specs) = routes::table(f.state.clone());
+    let table = routes::markdown(&specs);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/security.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let (start, end) = ("<!-- permission-table:start -->\n", "<!-- permission-table:end -->");
+    let a = doc.find(start).expect("the start marker") + start.len();
+    let b = doc.find(end).expect("the end marker");
+    if std::env::var_os("TIDEWATCH_BLESS").is_some() {
+        std::fs::write(&path, format!("{}{table}{}", &doc[..a], &doc[b..])).unwrap();
+        return;
+    }
+    assert_eq!(&doc[a..b], table, "docs/security.md is out of date: run with TIDEWATCH_BLESS=1");
+}
