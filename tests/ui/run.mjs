@@ -57,7 +57,8 @@ try {
     await page.fill("#loginform input[name=username]", "analyst");
     await page.fill("#loginform input[name=password]", "not-the-password");
     await page.click("#loginform button[type=submit]");
-    await page.waitForFunction(() => document.querySelector("#loginmsg").textContent.length > 0);
+    // (Locators, not waitForFunction: the page's CSP forbids the eval that waitForFunction uses.)
+    await page.locator("#loginmsg", { hasText: /\S/ }).waitFor();
     const refusal = await page.textContent("#loginmsg");
     check(refusal.includes("凭据") && refusal.includes("credentials"), "a wrong password is refused: " + refusal);
     await page.fill("#loginform input[name=password]", m ? m[1] : "");
@@ -69,7 +70,7 @@ try {
     await page.waitForSelector("#topics .topic");
     const topicIds = await page.$$eval("#topics .topic", (es) => es.map((e) => e.textContent));
     check(topicIds.includes("food-safety") && topicIds.includes("rumour-closure"), "topics table lists the demo topics: " + topicIds.join(", "));
-    await page.waitForFunction(() => [...document.querySelectorAll("#topics td")].some((td) => /\d+ 条 hits/.test(td.textContent)));
+    await page.locator("#topics td", { hasText: /\d+ 条 hits/ }).first().waitFor();
 
     // Search filtered by topic: every hit carries the topic's badge.
     await page.selectOption("#topicfilter", "food-safety");
@@ -92,7 +93,7 @@ try {
 
     // The same error from the backtest button.
     await page.click("#rule button[type=submit]");
-    await page.waitForFunction(() => document.querySelector("#rulemsg").textContent.includes("第 14 列"));
+    await page.locator("#rulemsg", { hasText: "第 14 列" }).waitFor();
     check(true, "backtest of a malformed rule shows the same error");
 
     // A valid rule: backtest with per-day bars and samples with the matched words marked.
@@ -110,7 +111,7 @@ try {
 
     // Stories and bursts (the page refreshes them every 5 s as the replay goes on).
     await page.selectOption("#storyorder", "size");
-    await page.waitForFunction(() => document.querySelectorAll("#stories .story").length >= 10, null, { timeout: 30000 });
+    await page.locator("#stories .story").nth(9).waitFor({ timeout: 30000 });
     const story = await page.$eval("#stories .story", (e) => ({ text: e.textContent, mix: e.querySelectorAll(".mix span").length, bars: e.querySelectorAll(".spark div").length }));
     check(/\d+ 条 items · \d+ 转发 reposts · \d+ 来源 sources/.test(story.text) && story.mix === 3 && story.bars > 0, "stories list counts, sentiment mix and volume: " + story.text.slice(0, 80));
     await page.click("#stories .story");

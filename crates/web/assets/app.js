@@ -228,7 +228,7 @@ function start() {
 function signedIn(me) {
   csrfToken = me.csrf_token || "";
   $("login").hidden = true; $("app").hidden = false;
-  $("whoami").hidden = false; $("logout").hidden = false;
+  $("whoami").hidden = false; $("logout").hidden = false; $("status").hidden = false;
   $("whoami").textContent = me.username + " · " + (me.grants || []).map((g) => g.role + (g.unit ? "@" + g.unit : "")).join(", ");
   start();
 }

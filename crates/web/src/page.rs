@@ -1,11 +1,12 @@
-//! The page: a shell that asks for a login, and its script (served as a file, so the CSP needs
-//! no `unsafe-inline` for scripts).
+//! The page: a shell that asks for a login, its script and its style sheet (served as files, so
+//! the CSP needs no `unsafe-inline`).
 
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 
 static PAGE: &str = include_str!("../assets/index.html");
 static SCRIPT: &str = include_str!("../assets/app.js");
+static STYLE: &str = include_str!("../assets/app.css");
 
 /// `GET /`.
 pub async fn page() -> impl IntoResponse {
@@ -15,4 +16,9 @@ pub async fn page() -> impl IntoResponse {
 /// `GET /app.js`.
 pub async fn script() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], SCRIPT)
+}
+
+/// `GET /app.css`.
+pub async fn style() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE)
 }

@@ -103,6 +103,7 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
         .map_router(|r| r.layer(axum::extract::DefaultBodyLimit::max(crate::ingest::HARD_MAX_BYTES)))
         .add(get.clone(), "/", Public, "The page (asks for a login)", crate::page::page)
         .add(get.clone(), "/app.js", Public, "The page's script", crate::page::script)
+        .add(get.clone(), "/app.css", Public, "The page's style sheet", crate::page::style)
         .add(get.clone(), "/api/v1/health", Public, "Whether the server runs (nothing about the data)", admin::health)
         .add(get.clone(), "/api/v1/openapi.json", Public, "This API as OpenAPI 3.1", crate::openapi::document)
         .add(
