@@ -253,3 +253,18 @@ fn the_next_step_fires_once_on_time_after_a_kill() {
     let o = common::run(&data, &["alerts", "--state", "sideways"], None);
     assert!(!o.status.success());
 }
+
+#[test]
+fn read_only_commands_refuse_a_data_directory_that_does_not_exist() {
+    // Regression (issue 12): `alerts --data-dir nonexist` created an empty directory and exited 0.
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("nonexist");
+    for args in
+        [&["alerts"][..], &["signals"], &["audit"], &["audit", "verify"], &["users", "list"], &["tokens", "list"]]
+    {
+        let o = common::run(&missing, args, None);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(common::stderr(&o).contains("not a Tidewatch data directory"), "{args:?}: {}", common::stderr(&o));
+    }
+    assert!(!missing.exists(), "nothing was created");
+}

@@ -156,6 +156,8 @@ fn polling_is_polite_bounded_and_safe() {
     let o = run(&data, &["feed", "parse", &url], None);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("loopback"), "{}", stderr(&o));
+    // Regression (issue 12): the refusal says how to allow the address on purpose.
+    assert!(stderr(&o).contains("--allow"), "{}", stderr(&o));
 }
 
 #[derive(Default)]
@@ -230,7 +232,7 @@ fn own_site_watch_raises_one_signal_per_real_change() {
         &config,
         format!(
             "[[source]]\nid = \"portal\"\nkind = \"watch\"\nurl = \"{base}/\"\nallow_addresses = [\"127.0.0.1\"]\n\
-             volatile = [\"访问量：\\\\d+\", \"更新于 \\\\S+ \\\\S+\"]\nforbidden = [\"博彩\"]\n"
+             volatile = [\"访问量：\\\\d+\", \"更新于 \\\\S+ \\\\S+\"]\nforbidden = [\"博彩\"]\nchange_severity = \"medium\"\n"
         ),
     )
     .unwrap();
@@ -251,6 +253,8 @@ fn own_site_watch_raises_one_signal_per_real_change() {
     let got = signals();
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!((got[0]["kind"].as_str(), got[0]["source"].as_str()), (Some("site_change"), Some("portal")));
+    // Regression (issue 12): the severity is the configured one.
+    assert_eq!(got[0]["severity"], "medium", "change_severity as configured");
     let diff = got[0]["explanation"].as_str().unwrap();
     assert!(diff.contains("- 欢迎访问学校主页") && diff.contains("+ 【通知】学校将于明日停课"), "{diff}");
     assert!(!diff.contains("访问量"), "volatile parts stay out of the diff: {diff}");

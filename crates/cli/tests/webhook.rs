@@ -158,3 +158,60 @@ fn webhook_intake() {
     assert_eq!(del("newsroom"), 404);
     assert_eq!(del("press-office"), 409);
 }
+
+/// Sends raw bytes to the server and returns the status line of the answer.
+fn raw(base: &str, request: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or("").to_string()
+}
+
+#[test]
+fn webhook_regressions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sources = tmp.path().join("sources.toml");
+    std::fs::write(
+        &sources,
+        format!("[[source]]\nid = \"press-office\"\nkind = \"webhook\"\ntoken = \"{TOKEN}\"\nmax_bytes = 65536\n"),
+    )
+    .unwrap();
+    let server = serve(&tmp.path().join("data"), &sources);
+    let base = &server.base;
+    let host = base.trim_start_matches("http://");
+
+    // The token followed by 256 more bytes is not the token (the length difference was cut to
+    // a u8 in the comparison).
+    let longer = format!("{TOKEN}{}", "x".repeat(256));
+    let (status, body) = post(base, Some(&longer), None, br#"{"id": "t1", "text": "x"}"#);
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")), "{body}");
+    let (status, _) = post(base, Some(&TOKEN[..TOKEN.len() - 1]), None, br#"{"id": "t1", "text": "x"}"#);
+    assert_eq!(status, 401, "a prefix of the token");
+
+    // Token and declared size are checked before the body is read: these answer at once,
+    // although the 100 MB they announce never come.
+    let line = raw(base, &format!("POST /api/v1/ingest HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer wrong-token-wrong\r\nContent-Length: 100000000\r\n\r\n"));
+    assert!(line.contains(" 401 "), "{line}");
+    let line = raw(base, &format!("POST /api/v1/ingest HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 100000000\r\n\r\n"));
+    assert!(line.contains(" 413 "), "{line}");
+
+    // A byte-order mark is ignored, as by import.
+    let (status, body) =
+        post(base, Some(TOKEN), None, "\u{feff}{\"id\": \"bom\", \"text\": \"带 BOM 的正文\"}".as_bytes());
+    assert_eq!((status, body["stored"].as_u64()), (200, Some(1)), "{body}");
+
+    // The same id with other text: already stored, and a warning says the stored one is kept.
+    let (_, body) = post(base, Some(TOKEN), None, br#"{"id": "bom", "text": "another text"}"#);
+    assert_eq!(body["items"][0]["status"], "already_stored", "{body}");
+    assert!(body["items"][0]["warnings"][0].as_str().unwrap_or("").contains("stored one is kept"), "{body}");
+
+    // A bad JSON Lines row is reported with its own line.
+    let lines = "{\"id\": \"j1\", \"text\": \"一\"}\n{\"id\": \"j2\", \"text\": \"二\"}\n{\"id\": \"j3\", tex\n";
+    let (_, body) = post(base, Some(TOKEN), None, lines.as_bytes());
+    let err = body["items"][2]["error"].as_str().unwrap_or("");
+    assert!(err.starts_with("line 3, column ") && !err.contains("line 1"), "{body}");
+}

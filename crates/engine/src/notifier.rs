@@ -32,6 +32,7 @@ impl Notifier {
     /// A notifier for the given SMTP settings (email channels fail without them).
     pub fn new(smtp: Option<&Smtp>) -> Result<Notifier, EngineError> {
         let http = reqwest::blocking::Client::builder()
+            .user_agent(concat!("Tidewatch/", env!("CARGO_PKG_VERSION"), " (notifications)"))
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
             .build()

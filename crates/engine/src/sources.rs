@@ -56,6 +56,10 @@ pub struct SourceConfig {
     /// Own-site watch: terms that must never appear on the page.
     #[serde(default)]
     pub forbidden: Vec<String>,
+    /// Own-site watch: severity of the signal when the page changes (default `high`).
+    pub change_severity: Option<String>,
+    /// Own-site watch: severity of the signal when a forbidden term appears (default `critical`).
+    pub forbidden_severity: Option<String>,
     /// Web page: CSS selector of the article links on the list page.
     pub links: Option<String>,
     /// Web page: CSS selector of an article's title (default: og:title, h1, title).
@@ -87,6 +91,9 @@ pub struct FetchSettings {
     pub timeout: Option<String>,
     /// Sources fetched at a time (default 32).
     pub concurrency: Option<usize>,
+    /// An HTTP proxy for every fetch (`http://proxy.example:3128`). Proxy environment variables
+    /// are never used. The address guard then sees only the proxy: it must refuse internal hosts.
+    pub proxy: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,6 +226,14 @@ pub fn check_source(config: SourceConfig) -> Result<Source, String> {
         .map(|a| a.parse())
         .collect::<Result<Vec<AddrRange>, String>>()
         .map_err(|e| format!("allow_addresses: {e}"))?;
+    for (field, v) in [("change_severity", &config.change_severity), ("forbidden_severity", &config.forbidden_severity)]
+    {
+        if let Some(v) = v {
+            if !crate::topics::SEVERITIES.contains(&v.as_str()) {
+                return Err(format!("{field}: {v:?} is not one of {}", crate::topics::SEVERITIES.join(", ")));
+            }
+        }
+    }
     let zone_name = config.zone.as_deref().unwrap_or("Asia/Shanghai");
     let zone: Tz = zone_name.parse().map_err(|_| format!("zone {zone_name:?} is not a known time zone"))?;
     let volatile = config
@@ -288,6 +303,7 @@ fn fetchers(sources: &[&Source], settings: &FetchSettings) -> Result<HashMap<Vec
         if let Some(t) = &settings.timeout {
             policy.timeout = parse_duration(t).map_err(EngineError::Config)?;
         }
+        policy.proxy = settings.proxy.clone();
         out.insert(key, Arc::new(Fetcher::new(policy).map_err(|e| EngineError::Config(e.to_string()))?));
     }
     Ok(out)
@@ -679,7 +695,8 @@ pub fn watch_page(
     if let Some(before) = &before {
         if *before != text {
             let diff = line_diff(before, &text);
-            signals.push(signal("site_change", "high", format!("{} changed: {}", id, source.config.url), diff));
+            let severity = source.config.change_severity.as_deref().unwrap_or("high");
+            signals.push(signal("site_change", severity, format!("{} changed: {}", id, source.config.url), diff));
         }
     }
     let folded = tidewatch_text::normalize::fold(&text);
@@ -690,7 +707,7 @@ pub fn watch_page(
             let line = text.lines().find(|l| tidewatch_text::normalize::fold(l).contains(&t)).unwrap_or("");
             signals.push(signal(
                 "forbidden_term",
-                "critical",
+                source.config.forbidden_severity.as_deref().unwrap_or("critical"),
                 format!("forbidden term {term:?} appeared on {}", source.config.url),
                 format!("+ {line}"),
             ));

@@ -230,6 +230,11 @@ fn escalation_notifies_through_every_channel_and_stops_on_acknowledgement() {
         reqs.iter().find(|r| r.path.starts_with(p)).unwrap_or_else(|| panic!("no request to {p}: {reqs:?}")).clone()
     };
 
+    // Every request says who sends it (regression, issue 12: no User-Agent).
+    for r in &reqs {
+        let ua = r.headers.iter().find(|(k, _)| k == "user-agent").map(|(_, v)| v.as_str()).unwrap_or("");
+        assert!(ua.starts_with("Tidewatch/"), "{}: user-agent {ua:?}", r.path);
+    }
     // Generic webhook: HMAC-SHA256 of the exact body, hex, in X-Tidewatch-Signature.
     let hook = by_path("/hook");
     let sig = hook.headers.iter().find(|(k, _)| k == "x-tidewatch-signature").unwrap().1.clone();

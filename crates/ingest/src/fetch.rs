@@ -84,6 +84,10 @@ pub fn forbidden_reason(ip: IpAddr) -> Option<&'static str> {
                 Some("unspecified")
             } else if o[0] == 100 && (64..128).contains(&o[1]) {
                 Some("shared (carrier-grade NAT)")
+            } else if o[0] == 192 && o[1] == 0 && o[2] == 0 {
+                Some("IETF protocol assignment")
+            } else if o[0] == 198 && (o[1] == 18 || o[1] == 19) {
+                Some("benchmarking")
             } else if o[0] >= 240 {
                 Some("reserved")
             } else {
@@ -95,6 +99,21 @@ pub fn forbidden_reason(ip: IpAddr) -> Option<&'static str> {
                 return forbidden_reason(IpAddr::V4(v4));
             }
             let seg = v6.segments();
+            if seg[0] == 0x64 && seg[1] == 0xff9b && seg[2..6] == [0, 0, 0, 0] {
+                // NAT64 (64:ff9b::/96) reaches any IPv4 address, internal ones too.
+                return Some("NAT64");
+            }
+            if seg[0] == 0x2002 {
+                // 6to4 (2002::/16) embeds an IPv4 address and is deprecated: refused.
+                return Some("6to4");
+            }
+            if seg[..6] == [0, 0, 0, 0, 0, 0] && !v6.is_loopback() && !v6.is_unspecified() {
+                // IPv4-compatible (::/96, deprecated).
+                return Some("IPv4-compatible");
+            }
+            if seg[0] & 0xffc0 == 0xfec0 {
+                return Some("site-local");
+            }
             if v6.is_loopback() {
                 Some("loopback")
             } else if v6.is_unspecified() {
@@ -188,6 +207,10 @@ pub struct FetchPolicy {
     pub addresses: AddressPolicy,
     /// Whether robots.txt is honoured (always, except in tests of the fetcher itself).
     pub robots: bool,
+    /// An HTTP proxy for every request (`http://proxy.example:3128`). Proxy environment
+    /// variables (`HTTP_PROXY`, `ALL_PROXY`, …) are ignored: only this is used. With a proxy, the
+    /// address guard sees only the proxy's address, so the proxy must refuse internal targets.
+    pub proxy: Option<String>,
 }
 
 impl Default for FetchPolicy {
@@ -200,6 +223,7 @@ impl Default for FetchPolicy {
             per_host: 2,
             addresses: AddressPolicy::default(),
             robots: true,
+            proxy: None,
         }
     }
 }
@@ -295,14 +319,20 @@ fn describe(e: &reqwest::Error) -> String {
 impl Fetcher {
     /// A fetcher with this policy.
     pub fn new(policy: FetchPolicy) -> Result<Fetcher, FetchError> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(policy.connect_timeout)
             .timeout(policy.timeout)
             .dns_resolver(Arc::new(GuardedResolver { policy: policy.addresses.clone() }))
-            .build()
-            .map_err(|e| FetchError::Network(describe(&e)))?;
+            // Never from the environment: a proxy would fetch past the address guard.
+            .no_proxy();
+        if let Some(p) = &policy.proxy {
+            let proxy =
+                reqwest::Proxy::all(p).map_err(|e| FetchError::Network(format!("proxy {p}: {}", describe(&e))))?;
+            builder = builder.proxy(proxy);
+        }
+        let client = builder.build().map_err(|e| FetchError::Network(describe(&e)))?;
         Ok(Fetcher { client, policy, hosts: Mutex::new(HashMap::new()), robots: robots::Cache::default() })
     }
 
@@ -453,5 +483,44 @@ mod tests {
         assert!(allow.check("10.9.9.9".parse().unwrap()).is_ok());
         assert!(allow.check("127.0.0.2".parse().unwrap()).is_err());
         assert!("10.0.0.0/33".parse::<AddrRange>().is_err());
+    }
+
+    #[test]
+    fn translation_deprecated_and_special_ranges_are_refused() {
+        // Regression (issue 12): these reach internal hosts or are not public unicast.
+        let p = AddressPolicy::default();
+        for bad in [
+            "64:ff9b::7f00:1",    // NAT64 of 127.0.0.1
+            "64:ff9b::a00:1",     // NAT64 of 10.0.0.1
+            "64:ff9b::5db8:d822", // NAT64 of a public address: still refused (/96)
+            "::7f00:1",           // IPv4-compatible 127.0.0.1
+            "::a00:1",
+            "2002:7f00:1::1", // 6to4 of 127.0.0.1
+            "2002:5db8:d822::1",
+            "fec0::1",    // site-local
+            "192.0.0.8",  // IETF protocol assignments
+            "198.18.0.1", // benchmarking
+            "198.19.255.1",
+        ] {
+            assert!(p.check(bad.parse().unwrap()).is_err(), "{bad}");
+        }
+        for good in ["198.20.0.1", "192.0.1.1", "2001:db9::1"] {
+            assert!(p.check(good.parse().unwrap()).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn proxy_environment_variables_are_ignored() {
+        // Regression (issue 12): a proxy from the environment would fetch past the guard. The
+        // fetcher builds with no proxy; a loopback URL is still refused by the resolver even
+        // with HTTP_PROXY pointing somewhere.
+        std::env::set_var("HTTP_PROXY", "http://127.0.0.1:9");
+        std::env::set_var("ALL_PROXY", "http://127.0.0.1:9");
+        let f = Fetcher::new(FetchPolicy::default()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let err = rt.block_on(f.get("http://localhost:1/feed", &Validators::default())).unwrap_err();
+        std::env::remove_var("HTTP_PROXY");
+        std::env::remove_var("ALL_PROXY");
+        assert!(err.to_string().contains("loopback"), "refused by the guard, not sent to a proxy: {err}");
     }
 }

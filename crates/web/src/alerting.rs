@@ -132,7 +132,7 @@ pub async fn get(
                 "alert": a,
                 "escalation": side.alerting.escalation(id),
                 "notifications": notifications.iter().map(|n| serde_json::json!({
-                    "notification_id": n.id, "recipient": n.recipient, "channel": redact_channel(&n.channel),
+                    "id": n.id, "recipient": n.recipient, "channel": redact_channel(&n.channel),
                     "subject": n.subject, "status": n.status, "attempts": n.attempts, "last_error": n.last_error,
                     "created_at": n.created_at, "sent_at": n.sent_at,
                 })).collect::<Vec<_>>(),

@@ -133,8 +133,9 @@ fn items_of(body: &[u8]) -> Result<(&'static str, Vec<Parsed>), ApiError> {
                 lines
                     .into_iter()
                     .map(|(n, l)| {
+                        // serde's position is within the line: say the line of the body, and the column.
                         let r = serde_json::from_str::<serde_json::Value>(l)
-                            .map_err(|e| format!("not JSON: {e}"))
+                            .map_err(|e| format!("line {n}, column {}: not JSON: {}", e.column(), json_reason(&e)))
                             .and_then(|v| to_item(&v));
                         (n, r)
                     })
@@ -144,23 +145,37 @@ fn items_of(body: &[u8]) -> Result<(&'static str, Vec<Parsed>), ApiError> {
     }
 }
 
+/// serde_json's message without its own "at line 1 column N" (one line is parsed at a time).
+fn json_reason(e: &serde_json::Error) -> String {
+    let m = e.to_string();
+    match m.rfind(" at line ") {
+        Some(i) => m[..i].to_string(),
+        None => m,
+    }
+}
+
 /// `POST /api/v1/ingest`.
 pub async fn ingest(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: axum_bytes::Bytes,
+    body: axum::body::Body,
 ) -> Result<Json<IngestView>, ApiError> {
+    // The token and the declared size are checked before a byte of the body is read.
     let source = {
         let sources = state.webhooks.read().map_err(|_| ApiError::new("internal", "lock poisoned"))?;
         authenticate(&sources, &headers)?
     };
-    let limit = source.config.max_bytes.unwrap_or(DEFAULT_MAX_BYTES);
-    if body.len() > limit {
-        return Err(ApiError::new(
-            "too_large",
-            format!("the body has {} bytes; this source accepts at most {limit}", body.len()),
-        ));
+    let limit = source.config.max_bytes.unwrap_or(DEFAULT_MAX_BYTES).min(HARD_MAX_BYTES);
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = declared.filter(|n| *n > limit as u64) {
+        return Err(ApiError::new("too_large", format!("the body has {n} bytes; this source accepts at most {limit}")));
     }
+    let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new("too_large", format!("the body is larger than this source accepts ({limit} bytes)"))
+    })?;
     verify_signature(&source, &headers, &body)?;
     let (positions, parsed) = items_of(&body)?;
     blocking(move || {
@@ -203,9 +218,15 @@ pub async fn ingest(
                     out.item_id = Some(id.0);
                     new += 1;
                 }
-                Outcome::AlreadyStored { id, .. } => {
+                Outcome::AlreadyStored { id, same_content } => {
                     out.status = "already_stored";
                     out.item_id = Some(id.0);
+                    if !same_content {
+                        out.warnings.push(
+                            "an item with the same source and id is already stored with different content; the stored one is kept"
+                                .into(),
+                        );
+                    }
                 }
                 Outcome::Rejected(e) => out.error = Some(e.to_string()),
             }

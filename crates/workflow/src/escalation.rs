@@ -41,12 +41,16 @@ pub struct Policy {
     pub repeat: u32,
 }
 
-/// What happened to one step.
+/// What happened to one step: `{"notified": [people]}` or `"skipped"` (the API's snake case;
+/// state stored before 2026-12 with `Notified`/`Skipped` still reads).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Fired {
     /// These people were notified.
+    #[serde(alias = "Notified")]
     Notified(Vec<String>),
     /// The step resolved to nobody and was skipped.
+    #[serde(alias = "Skipped")]
     Skipped,
 }
 
@@ -178,6 +182,17 @@ impl Escalation {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn fired_steps_read_in_both_spellings() {
+        // Regression (issue 12): history was `{"Notified": […]}` in the API; stored state keeps
+        // reading after the rename.
+        assert_eq!(serde_json::to_string(&Fired::Notified(vec!["a".into()])).unwrap(), r#"{"notified":["a"]}"#);
+        assert_eq!(serde_json::to_string(&Fired::Skipped).unwrap(), r#""skipped""#);
+        assert_eq!(serde_json::from_str::<Fired>(r#"{"Notified":["a"]}"#).unwrap(), Fired::Notified(vec!["a".into()]));
+        assert_eq!(serde_json::from_str::<Fired>(r#""Skipped""#).unwrap(), Fired::Skipped);
+    }
+
     use super::*;
     use chrono::TimeZone;
 

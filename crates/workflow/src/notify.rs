@@ -197,7 +197,9 @@ pub fn http_request(channel: &Channel, alert: i64, message: &Message, now: DateT
         Channel::Slack { url } => Some(HttpRequest {
             url: url.clone(),
             headers: vec![content_type],
-            body: json(serde_json::json!({"text": message.body})),
+            body: json(serde_json::json!({
+                "text": escaped_body(&message.body, escape_slack, |label, url| format!("{label}: <{url}>")),
+            })),
         }),
         Channel::Dingtalk { url, secret } => {
             let mut url = url.clone();
@@ -219,7 +221,8 @@ pub fn http_request(channel: &Channel, alert: i64, message: &Message, now: DateT
             body: json(serde_json::json!({"msgtype": "markdown", "markdown": {"content": markdown(message)}})),
         }),
         Channel::Feishu { url, secret } => {
-            let mut body = serde_json::json!({"msg_type": "text", "content": {"text": message.body}});
+            let text = escaped_body(&message.body, escape_feishu, |label, url| format!("{label}: {url}"));
+            let mut body = serde_json::json!({"msg_type": "text", "content": {"text": text}});
             if let Some(secret) = secret {
                 let ts = now.timestamp();
                 body["timestamp"] = serde_json::Value::String(ts.to_string());
@@ -230,8 +233,61 @@ pub fn http_request(channel: &Channel, alert: i64, message: &Message, now: DateT
     }
 }
 
+/// A line of ours that ends with a link (`Open: https://…`), split into its label and URL.
+fn link_line(line: &str) -> Option<(&str, &str)> {
+    let (label, url) = line.rsplit_once(": ")?;
+    if (url.starts_with("http://") || url.starts_with("https://")) && !url.contains([' ', '(', ')', '<', '>']) {
+        Some((label, url))
+    } else {
+        None
+    }
+}
+
+/// Item text inside markdown (DingTalk, WeCom): markdown's punctuation backslash-escaped, and
+/// `<` `>` made full-width so that no tag or mention (`<@all>`, `<font>`) can be written by a
+/// post's author.
+pub fn escape_markdown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '<' => out.push('＜'),
+            '>' => out.push('＞'),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '!' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Item text in Slack's mrkdwn: `&`, `<`, `>` escaped as Slack asks, so `<!channel>` or a
+/// disguised link cannot be written by a post's author.
+pub fn escape_slack(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Item text in a Feishu text message: `<` `>` made full-width (`<at user_id="all">` would
+/// mention everyone).
+pub fn escape_feishu(s: &str) -> String {
+    s.replace('<', "＜").replace('>', "＞")
+}
+
+/// The body with its text escaped by `escape` and its link lines written by `link`.
+fn escaped_body(body: &str, escape: fn(&str) -> String, link: fn(&str, &str) -> String) -> String {
+    body.lines()
+        .map(|l| match link_line(l) {
+            Some((label, url)) => link(&escape(label), url),
+            None => escape(l),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn markdown(m: &Message) -> String {
-    let mut lines = m.body.lines();
+    let body = escaped_body(&m.body, escape_markdown, |label, url| format!("{label}: [{url}]({url})"));
+    let mut lines = body.lines();
     let head = lines.next().unwrap_or_default();
     format!("### {head}\n{}", lines.collect::<Vec<_>>().join("\n"))
 }
@@ -251,6 +307,55 @@ pub fn feishu_sign(secret: &str, timestamp_s: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn item_text_cannot_write_markup_in_chat_messages() {
+        // Regression (issue 12): a post's title went into DingTalk/WeCom markdown, Slack mrkdwn
+        // and Feishu text as it was: links, mentions of everyone, formatting.
+        let hostile = "[点我](http://evil.example) <@all> <!channel> <at user_id=\"all\"></at> **粗** & co";
+        let message = Message {
+            subject: format!("[HIGH] New alert #1: {hostile}"),
+            body: format!("[HIGH] New alert #1: {hostile}\n\n- {hostile}\n\nOpen: https://tw.example/#/alerts/1\nAcknowledge: https://tw.example/ack/1?who=a&exp=1&sig=ab\n"),
+        };
+        let now = Utc::now();
+        let text_of = |c: Channel| {
+            let r = http_request(&c, 1, &message, now).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+            v["markdown"]["text"]
+                .as_str()
+                .or(v["markdown"]["content"].as_str())
+                .or(v["text"].as_str())
+                .or(v["content"]["text"].as_str())
+                .unwrap()
+                .to_string()
+        };
+        for (name, text) in [
+            (
+                "dingtalk",
+                text_of(Channel::Dingtalk { url: "https://oapi.dingtalk.com/robot/send".into(), secret: None }),
+            ),
+            ("wecom", text_of(Channel::Wecom { url: "https://qyapi.weixin.qq.com/x".into() })),
+        ] {
+            assert!(!text.contains("[点我](http"), "{name}: {text}");
+            assert!(!text.contains("<@all>") && !text.contains("**粗**"), "{name}: {text}");
+            assert!(
+                text.contains(
+                    "[https://tw.example/ack/1?who=a&exp=1&sig=ab](https://tw.example/ack/1?who=a&exp=1&sig=ab)"
+                ),
+                "{name}: our link stays a link: {text}"
+            );
+        }
+        let slack = text_of(Channel::Slack { url: "https://hooks.slack.com/x".into() });
+        assert!(
+            !slack.contains("<!channel>") && slack.contains("&lt;!channel&gt;") && slack.contains("&amp; co"),
+            "{slack}"
+        );
+        assert!(slack.contains("<https://tw.example/ack/1?who=a&exp=1&sig=ab>"), "{slack}");
+        let feishu = text_of(Channel::Feishu { url: "https://open.feishu.cn/x".into(), secret: None });
+        assert!(!feishu.contains("<at "), "{feishu}");
+        assert!(feishu.contains("https://tw.example/ack/1?who=a&exp=1&sig=ab"));
+    }
+
     use super::*;
     use chrono::TimeZone;
 

@@ -70,7 +70,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let (bytes, served_type, final_url) = match read {
                     Ok(b) => b,
                     Err(e) => {
-                        eprintln!("{e:#}");
+                        let msg = format!("{e:#}");
+                        if msg.contains(" address") && is_url {
+                            // Refused by the address guard: say how to allow it on purpose.
+                            eprintln!("{msg}\n  (internal addresses are refused by default; allow a range on purpose with --allow, e.g. --allow 127.0.0.1 or --allow 10.0.0.0/8)");
+                        } else {
+                            eprintln!("{msg}");
+                        }
                         failed = true;
                         if document {
                             writeln!(out, "{}", serde_json::json!({"file": file, "error": format!("{e:#}")}))?;

@@ -110,7 +110,7 @@ pub(crate) fn run_poll(data_dir: &Path, args: PollArgs) -> anyhow::Result<ExitCo
 
 pub(crate) fn run_sources(data_dir: &Path, args: SourcesArgs) -> anyhow::Result<ExitCode> {
     let (sources, _, bad_config) = load(&args.config)?;
-    let db = tidewatch_store::Db::open(DataDir::new(data_dir).root())?;
+    let db = super::users::open_existing(DataDir::new(data_dir).root())?;
     let now = Utc::now();
     let mut flagged = false;
     for s in &sources {
@@ -141,7 +141,7 @@ pub(crate) struct SignalsArgs {
 }
 
 pub(crate) fn run_signals(data_dir: &Path, args: SignalsArgs) -> anyhow::Result<ExitCode> {
-    let db = tidewatch_store::Db::open(DataDir::new(data_dir).root())?;
+    let db = super::users::open_existing(DataDir::new(data_dir).root())?;
     for s in db.signals(args.limit)? {
         if args.json {
             println!("{}", serde_json::to_string(&s)?);

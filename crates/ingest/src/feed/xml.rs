@@ -260,9 +260,16 @@ fn parse_attrs(s: &str, problems: &mut Vec<String>, at: usize) -> Vec<(String, S
     out
 }
 
+/// Deepest nesting of elements kept; deeper start and end tags are skipped (a feed never needs
+/// this many, and a hostile one must not make the reader's work or the tree's depth unbounded).
+pub const MAX_DEPTH: usize = 256;
+/// Most problems listed; the rest are counted.
+pub const MAX_PROBLEMS: usize = 100;
+
 /// Reads `text` into a tree, recovering from every kind of damage it can.
 pub fn parse(text: &str) -> Document {
     let mut problems = Vec::new();
+    let mut too_deep = 0usize;
     let mut stack: Vec<Open> = vec![Open { qname: String::new(), attrs: vec![], children: vec![], scope: vec![] }];
     let mut i = 0;
     let b = text.as_bytes();
@@ -353,10 +360,25 @@ pub fn parse(text: &str) -> Document {
         text_start = i;
         if let Some(name) = inner.strip_prefix('/') {
             let name = name.trim().to_ascii_lowercase();
+            if too_deep > 0 && !stack.iter().any(|o| o.qname == name) {
+                // The end tag of an element skipped for its depth.
+                too_deep -= 1;
+                continue;
+            }
             close(&mut stack, &name, &mut problems, i);
             continue;
         }
         let self_closing = inner.ends_with('/');
+        if stack.len() > MAX_DEPTH {
+            if too_deep == 0 {
+                problems
+                    .push(format!("byte {i}: elements nested deeper than {MAX_DEPTH}; the deeper ones are skipped"));
+            }
+            if !self_closing {
+                too_deep += 1;
+            }
+            continue;
+        }
         let inner = inner.trim_end_matches('/');
         let name_end = inner.find(|c: char| c.is_whitespace()).unwrap_or(inner.len());
         let qname = inner[..name_end].to_ascii_lowercase();
@@ -399,6 +421,11 @@ pub fn parse(text: &str) -> Document {
         .unwrap_or_default();
     if root.name.is_empty() {
         problems.push("no root element".into());
+    }
+    if problems.len() > MAX_PROBLEMS {
+        let more = problems.len() - MAX_PROBLEMS;
+        problems.truncate(MAX_PROBLEMS);
+        problems.push(format!("… and {more} more problems"));
     }
     Document { root, problems }
 }
