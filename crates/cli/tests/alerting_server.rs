@@ -268,3 +268,55 @@ fn read_only_commands_refuse_a_data_directory_that_does_not_exist() {
     }
     assert!(!missing.exists(), "nothing was created");
 }
+
+#[test]
+fn serve_without_accounts_says_how_to_create_the_first_admin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let server = start(&data);
+    let said = server.preamble.join("\n");
+    assert!(said.contains("No accounts yet") && said.contains("users add --admin"), "{said}");
+    // And nothing answers without one.
+    let r = reqwest::blocking::get(format!("{}/api/v1/status", server.base)).unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = reqwest::blocking::get(format!("{}/api/v1/health", server.base)).unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}
+
+#[test]
+fn audit_verify_names_the_entry_that_was_altered_removed_or_swapped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::admin_token(&data);
+    for name in ["unit-a", "unit-b", "unit-c"] {
+        let o = common::run(&data, &["units", "set", name], None);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+    }
+    let o = common::run(&data, &["audit", "verify"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", common::stdout(&o));
+    assert!(common::stdout(&o).contains("audit log intact: 5 entries verified"), "{}", common::stdout(&o));
+    let listed = common::run(&data, &["audit", "--json"], None);
+    assert_eq!(common::json_lines(&common::stdout(&listed)).len(), 5);
+
+    let tampered = |sql: &str| -> (Option<i32>, String) {
+        let copy = tempfile::tempdir().unwrap();
+        let conn = rusqlite::Connection::open(data.join("tidewatch.db")).unwrap();
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+        drop(conn);
+        std::fs::copy(data.join("tidewatch.db"), copy.path().join("tidewatch.db")).unwrap();
+        rusqlite::Connection::open(copy.path().join("tidewatch.db")).unwrap().execute_batch(sql).unwrap();
+        let o = common::run(copy.path(), &["audit", "verify"], None);
+        (o.status.code(), common::stdout(&o))
+    };
+    let (code, out) = tampered("UPDATE audit SET detail = '{}' WHERE seq = 3");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("entry 3") && out.contains("altered"), "{out}");
+    let (code, out) = tampered("DELETE FROM audit WHERE seq = 2");
+    assert_eq!(code, Some(1));
+    assert!(out.contains("entry 2"), "{out}");
+    let (code, out) = tampered(
+        "UPDATE audit SET seq = -1 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = 4; UPDATE audit SET seq = 4 WHERE seq = -1",
+    );
+    assert_eq!(code, Some(1));
+    assert!(out.contains("entry 3"), "{out}");
+}

@@ -48,7 +48,8 @@ pub fn check_password_policy(username: &str, password: &str) -> Result<(), Strin
     if common.contains(lower.as_str()) || (stripped.len() >= 6 && common.contains(stripped)) {
         return Err("the password is on the list of common passwords".into());
     }
-    if !username.is_empty() && lower.contains(&username.to_lowercase()) {
+    // (Names of fewer than 4 characters are inside too many honest pass phrases to refuse them.)
+    if username.chars().count() >= 4 && lower.contains(&username.to_lowercase()) {
         return Err("the password contains the login name".into());
     }
     if password.chars().collect::<HashSet<_>>().len() < 4 {
@@ -621,4 +622,21 @@ pub fn import_alerting_directory(
         now,
     )?;
     Ok(Some((people, units)))
+}
+
+/// The store's people as the alerting notifies them (channels and language from the directory).
+pub fn people_for_alerting(db: &Db) -> Result<Vec<crate::alerting::Person>, EngineError> {
+    let mut out = Vec::new();
+    for p in db.people()? {
+        let channels: Vec<tidewatch_workflow::notify::Channel> = match serde_json::from_str(&p.channels) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(person = %p.id, error = %e, "a person's stored channels are unreadable; left out");
+                continue;
+            }
+        };
+        let lang = serde_json::from_value(serde_json::Value::String(p.lang.clone())).unwrap_or_default();
+        out.push(crate::alerting::Person { id: p.id, name: p.name, lang, channels });
+    }
+    Ok(out)
 }

@@ -695,6 +695,18 @@ impl Alerting {
         notify::verify_ack(&self.key, alert, who, exp, sig, now).map_err(EngineError::Config)
     }
 
+    /// Replaces the people notifications go to (their channels and language), after an edit of
+    /// the directory. People the rota or a policy names stay reachable: the store never deletes a
+    /// person, and one missing from `people` keeps its earlier entry.
+    pub fn set_people(&mut self, people: Vec<Person>) {
+        for p in people {
+            match self.config.person.iter_mut().find(|x| x.id == p.id) {
+                Some(x) => *x = p,
+                None => self.config.person.push(p),
+            }
+        }
+    }
+
     /// Resolves an alert.
     pub fn resolve_alert(&mut self, db: &mut Db, alert: i64, who: &str, now: DateTime<Utc>) -> Result<(), EngineError> {
         self.alerts.resolve(alert, who, now).map_err(EngineError::Config)?;

@@ -139,7 +139,7 @@ pub async fn put_person(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let b = body(b)?;
     blocking(move || {
-        with_db(&state, |db| {
+        let view = with_db(&state, |db| {
             let channels = match &b.channels {
                 Some(c) => serde_json::to_string(c).unwrap_or_else(|_| "[]".into()),
                 None => db.person(&id)?.map(|p| p.channels).unwrap_or_else(|| "[]".into()),
@@ -158,7 +158,15 @@ pub async fn put_person(
             };
             accounts::save_person(db, &caller.actor, caller.addr(), p.clone(), Utc::now()).map_err(engine)?;
             Ok(Json(person_view(&p)))
-        })
+        })?;
+        // Notifications go to the edited channels from now on.
+        let people = with_db(&state, |db| accounts::people_for_alerting(db).map_err(engine))?;
+        if let Ok(mut a) = state.alerting.lock() {
+            if let Some(side) = a.as_mut() {
+                side.alerting.set_people(people);
+            }
+        }
+        Ok(view)
     })
     .await
 }

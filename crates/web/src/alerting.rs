@@ -204,6 +204,7 @@ async fn act(
         };
         state.audit(NewAudit::new(&who, caller.addr(), name, &format!("alert:{id}")).with(serde_json::json!({
             "before": before, "after": after.as_ref().map(|a| a.state), "to_step": to_step,
+            "unit": after.as_ref().and_then(|a| a.unit.clone()),
         })))?;
         Ok(Json(serde_json::json!({"alert": after})))
     })

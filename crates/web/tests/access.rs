@@ -537,3 +537,221 @@ fn the_security_doc_holds_the_permission_table_of_the_code() {
     }
     assert_eq!(&doc[a..b], table, "docs/security.md is out of date: run with TIDEWATCH_BLESS=1");
 }
+
+#[test]
+fn unit_scoped_roles_act_only_on_their_units() {
+    let f = fixture();
+    {
+        let mut db = f.state.auth.lock().unwrap();
+        let by = Actor::local("test");
+        for (id, parent) in [("领导小组", None), ("后勤集团", Some("领导小组")), ("教务处", Some("领导小组"))]
+        {
+            let u = tidewatch_store::UnitRow {
+                id: id.into(),
+                name: id.into(),
+                parent: parent.map(String::from),
+                first_responsible: None,
+                direct_responsible: None,
+                updated_at: Utc::now(),
+            };
+            accounts::save_unit(&mut db, &by, None, u, Utc::now()).unwrap();
+        }
+        for (name, grant) in [("unitadmin", "admin@后勤集团"), ("hqlead", "unit_lead@后勤集团")] {
+            let g = Grants(vec![Grant::parse(grant).unwrap()]);
+            let new = accounts::NewAccount { username: name, password: PASSWORD, grants: &g, person: None };
+            accounts::create_account(&mut db, &by, None, new, Utc::now()).unwrap();
+        }
+    }
+    let unitadmin = session(&f, "unitadmin", LoginPolicy::default());
+    let hqlead = session(&f, "hqlead", LoginPolicy::default());
+    let admin = session(&f, "admin", LoginPolicy::default());
+    rt().block_on(async {
+        let put = axum::http::Method::PUT;
+        let post = axum::http::Method::POST;
+        let get = axum::http::Method::GET;
+        let hook = |unit: &str, extra: &str| {
+            format!(r#"{{"kind": "webhook", "token": "0123456789abcdef0123", "unit": "{unit}"{extra}}}"#)
+        };
+        let (s, b) = call(&f.app, request(&put, "/api/v1/sources/hq-hook", Some(&unitadmin), &hook("后勤集团", ""))).await;
+        assert_eq!(s, StatusCode::OK, "a unit's admin edits the unit's sources: {b}");
+        let (s, _) = call(&f.app, request(&put, "/api/v1/sources/jw-hook", Some(&unitadmin), &hook("教务处", ""))).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "not another unit's");
+        let (s, b) = call(
+            &f.app,
+            request(&put, "/api/v1/sources/hq-hook", Some(&unitadmin), &hook("后勤集团", r#", "allow_addresses": ["10.0.0.0/8"]"#)),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "opening the SSRF guard needs an admin for all units: {b}");
+        let (s, b) = call(
+            &f.app,
+            request(&put, "/api/v1/sources/hq-hook", Some(&admin), &hook("后勤集团", r#", "allow_addresses": ["10.0.0.0/8"]"#)),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+
+        let (s, _) = call(&f.app, request(&put, "/api/v1/topics/hq", Some(&unitadmin), r#"{"rule": "食堂", "unit": "后勤集团"}"#)).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _) = call(&f.app, request(&put, "/api/v1/topics/jw", Some(&unitadmin), r#"{"rule": "选课", "unit": "教务处"}"#)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _) = call(&f.app, request(&put, "/api/v1/topics/jw", Some(&admin), r#"{"rule": "选课", "unit": "教务处"}"#)).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _) = call(&f.app, request(&put, "/api/v1/topics/jw", Some(&unitadmin), r#"{"rule": "选课", "unit": "后勤集团"}"#)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "nor move another unit's topic into its own");
+
+        let over = |unit: &str| {
+            format!(r#"{{"unit": "{unit}", "person": "officer", "from": "2030-01-01T00:00:00Z", "to": "2030-01-02T00:00:00Z"}}"#)
+        };
+        let (s, _) = call(&f.app, request(&post, "/api/v1/oncall/overrides", Some(&hqlead), &over("教务处"))).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "a unit lead edits only their unit's rota");
+        let (s, b) = call(&f.app, request(&post, "/api/v1/oncall/overrides", Some(&hqlead), &over("后勤集团"))).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+
+        // The unit lead's audit log: entries about their unit only.
+        let (s, entries) = call(&f.app, request(&get, "/api/v1/audit?limit=1000", Some(&hqlead), "")).await;
+        assert_eq!(s, StatusCode::OK);
+        let entries = entries.as_array().unwrap();
+        assert!(entries.iter().any(|e| e["object"] == "topic:hq"), "{entries:?}");
+        assert!(entries.iter().all(|e| e["detail"].as_str().unwrap().contains("\"unit\":\"后勤集团\"")), "{entries:?}");
+        let (_, all) = call(&f.app, request(&get, "/api/v1/audit?limit=1000", Some(&admin), "")).await;
+        assert!(all.as_array().unwrap().iter().any(|e| e["object"] == "topic:jw"));
+        // Secrets of sources are not in the log.
+        assert!(all.as_array().unwrap().iter().all(|e| !e["detail"].as_str().unwrap().contains("0123456789abcdef0123")));
+
+        // A token holds no more than asked: an analyst token of an admin and analyst cannot
+        // change settings.
+        let token = {
+            let mut db = f.state.auth.lock().unwrap();
+            let both = Grants(vec![Grant { role: Role::Admin, unit: None }, Grant { role: Role::Analyst, unit: None }]);
+            let new = accounts::NewAccount { username: "both", password: PASSWORD, grants: &both, person: None };
+            accounts::create_account(&mut db, &Actor::local("test"), None, new, Utc::now()).unwrap();
+            let g = Grants(vec![Grant { role: Role::Analyst, unit: None }]);
+            let new = accounts::NewToken { username: "both", name: "narrow", grants: &g, expires_at: None };
+            accounts::create_token(&mut db, &Actor::local("test"), None, new, Utc::now()).unwrap().1
+        };
+        let req = Request::builder()
+            .method("PUT")
+            .uri("/api/v1/settings")
+            .header("host", HOST)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::from(r#"{"retention_days": 30}"#))
+            .unwrap();
+        assert_eq!(call(&f.app, req).await.0, StatusCode::FORBIDDEN);
+    });
+}
+
+#[test]
+fn failed_logins_from_one_address_are_throttled() {
+    let f = fixture();
+    rt().block_on(async {
+        // Twenty wrong logins spread over many names (no account locks): the address is refused.
+        for i in 0..20 {
+            let (s, _, _) = login(&f, &format!("guess{i}"), "wrong wrong wrong").await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED);
+        }
+        let (s, b, _) = login(&f, "admin", PASSWORD).await;
+        assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("too_many_requests")), "{b}");
+    });
+}
+
+/// A receiver that holds every request until `release` is sent, counting what it got.
+fn held_receiver() -> (String, std::sync::mpsc::Sender<()>, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let got = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut r = BufReader::new(stream.try_clone().unwrap());
+            let mut len = 0usize;
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; len];
+            let _ = r.read_exact(&mut body);
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = wait.recv();
+            let _ = write!(stream, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        }
+    });
+    (base, release, got)
+}
+
+#[test]
+fn alerts_are_paginated_and_acknowledged_while_a_delivery_hangs() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("data");
+    let data = DataDir::new(&root);
+    let mut pipeline = Pipeline::open(&data, Segmenter::shared_default(), PipelineConfig::default()).unwrap();
+    let g = Grants(vec![Grant { role: Role::Admin, unit: None }]);
+    let new = accounts::NewAccount { username: "admin", password: PASSWORD, grants: &g, person: None };
+    accounts::create_account(pipeline.db_mut(), &Actor::local("t"), None, new, Utc::now()).unwrap();
+    for story in 1..=3 {
+        pipeline
+            .db_mut()
+            .add_signal(&tidewatch_store::Signal {
+                id: 0,
+                kind: "burst".into(),
+                severity: "high".into(),
+                created_at: Utc::now(),
+                source: None,
+                topic: Some("canteen".into()),
+                story: Some(story.to_string()),
+                title: format!("Burst {story}"),
+                explanation: "{}".into(),
+            })
+            .unwrap();
+    }
+    let (hook, release, got) = held_receiver();
+    let toml = alerting_toml().replace(
+        "[[person]]\nid = \"officer\"",
+        &format!("[[person]]\nid = \"officer\"\nchannels = [{{ kind = \"webhook\", url = \"{hook}/officer\" }}]"),
+    );
+    let state = AppState::open(&data, pipeline, AuthConfig::for_addr(HOST.parse().unwrap())).unwrap();
+    state.enable_alerting(&data, tidewatch_engine::alerting::AlertingConfig::from_toml(&toml).unwrap()).unwrap();
+    let app = tidewatch_web::router(state.clone());
+    let f = Fixture { _dir: dir, root, state: state.clone(), app };
+    let cred = session(&f, "admin", LoginPolicy::default());
+    // A tick in the background: three alerts, whose notifications hang at the receiver.
+    let ticking = {
+        let st = state.clone();
+        std::thread::spawn(move || st.alerting_tick(Utc::now()).unwrap())
+    };
+    while got.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    rt().block_on(async {
+        let get = axum::http::Method::GET;
+        // (A deadlock guard, not a speed check: before, these waited for the delivery's lock.)
+        let guard = std::time::Duration::from_secs(60);
+        let (s, page1) =
+            tokio::time::timeout(guard, call(&f.app, request(&get, "/api/v1/alerts?limit=2", Some(&cred), "")))
+                .await
+                .expect("the alert API is not blocked by a hanging delivery");
+        assert_eq!(s, StatusCode::OK, "the alert API answers while a delivery hangs: {page1}");
+        let ids: Vec<i64> = page1.as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect();
+        assert_eq!(ids, vec![3, 2], "newest first, two per page");
+        let (_, page2) = call(&f.app, request(&get, "/api/v1/alerts?limit=2&before=2", Some(&cred), "")).await;
+        assert_eq!(page2.as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect::<Vec<_>>(), vec![1]);
+        let (s, b) = call(&f.app, request(&get, "/api/v1/alerts?limit=0", Some(&cred), "")).await;
+        assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_parameter")));
+        let ack = request(&axum::http::Method::POST, "/api/v1/alerts/1/acknowledge", Some(&cred), "");
+        let (s, b) = tokio::time::timeout(guard, call(&f.app, ack))
+            .await
+            .expect("acknowledging is not blocked by a hanging delivery");
+        assert_eq!(s, StatusCode::OK, "acknowledged while the delivery hangs: {b}");
+    });
+    for _ in 0..10 {
+        let _ = release.send(());
+    }
+    ticking.join().unwrap();
+}

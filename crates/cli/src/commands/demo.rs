@@ -71,6 +71,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         pipeline.ingest(chunk, Utc::now())?;
     }
     pipeline.flush()?;
+    demo_units(pipeline.db_mut(), &topics)?;
     let accounts = demo_accounts(pipeline.db_mut())?;
     let state = AppState::open(&dir, pipeline, super::serve::auth_config(args.addr, &[], false))?;
     println!("Demo data directory: {}", root.display());
@@ -171,4 +172,26 @@ fn demo_accounts(db: &mut tidewatch_store::Db) -> anyhow::Result<DemoAccounts> {
         Utc::now(),
     )?;
     Ok((out, token))
+}
+
+/// The units the demo's topics name, under the leading group.
+fn demo_units(db: &mut tidewatch_store::Db, topics: &[tidewatch_engine::topics::Topic]) -> anyhow::Result<()> {
+    let by = tidewatch_engine::accounts::Actor::local("demo");
+    let now = Utc::now();
+    let unit = |id: &str, parent: Option<&str>| tidewatch_store::UnitRow {
+        id: id.to_string(),
+        name: id.to_string(),
+        parent: parent.map(String::from),
+        first_responsible: None,
+        direct_responsible: None,
+        updated_at: now,
+    };
+    tidewatch_engine::accounts::save_unit(db, &by, None, unit("领导小组", None), now)?;
+    let mut names: Vec<&str> = topics.iter().filter_map(|t| t.config.unit.as_deref()).collect();
+    names.sort();
+    names.dedup();
+    for n in names.into_iter().filter(|n| *n != "领导小组") {
+        tidewatch_engine::accounts::save_unit(db, &by, None, unit(n, Some("领导小组")), now)?;
+    }
+    Ok(())
 }

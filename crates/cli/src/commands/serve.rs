@@ -143,13 +143,21 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         format!("cannot open the data directory {} (is another Tidewatch writing to it?)", data_dir.display())
     })?;
     check_audit(pipeline.db())?;
-    let config = alerting_config(&dir, args.alerting.as_deref())?;
+    let mut config = alerting_config(&dir, args.alerting.as_deref())?;
     let mut pipeline = pipeline;
-    if let Some(c) = &config {
+    if let Some(c) = &mut config {
         if let Some((people, units)) =
             tidewatch_engine::accounts::import_alerting_directory(pipeline.db_mut(), c, chrono::Utc::now())?
         {
             println!("imported from alerting.toml: {people} people, {units} units (kept in the store from now on)");
+        }
+        // The store's directory is the truth for people: edits made since the import win.
+        let people = tidewatch_engine::accounts::people_for_alerting(pipeline.db())?;
+        for p in people {
+            match c.person.iter_mut().find(|x| x.id == p.id) {
+                Some(x) => *x = p,
+                None => c.person.push(p),
+            }
         }
     }
     if pipeline.db().count_accounts()? == 0 {
