@@ -49,6 +49,9 @@ pub fn set_retention_days(
 struct Run {
     cutoff: DateTime<Utc>,
     started: DateTime<Utc>,
+    /// The process that started it: another one finishing it means the first was stopped.
+    #[serde(default)]
+    process: u32,
 }
 
 /// What a run did.
@@ -58,7 +61,7 @@ pub struct PurgeReport {
     pub purged: u64,
     /// Items published and stored before this were deleted.
     pub cutoff: DateTime<Utc>,
-    /// Whether this run finished one that a kill interrupted.
+    /// Whether this run finished one that another process started (and was stopped in).
     pub resumed: bool,
 }
 
@@ -72,11 +75,14 @@ pub fn purge(
 ) -> Result<Option<PurgeReport>, EngineError> {
     let days = retention_days(pipeline.db())?;
     let (run, resumed) = match pipeline.db().meta("retention_run")?.and_then(|v| serde_json::from_str::<Run>(&v).ok()) {
-        Some(r) => (r, true),
+        Some(r) => {
+            let resumed = r.process != std::process::id();
+            (r, resumed)
+        }
         None => {
             // The run is recorded before its first deletion; the store counts what each batch
             // deletes in the batch's own transaction.
-            let run = Run { cutoff: now - Duration::days(days), started: now };
+            let run = Run { cutoff: now - Duration::days(days), started: now, process: std::process::id() };
             pipeline.db_mut().set_meta("retention_purged", "0")?;
             pipeline.db_mut().set_meta("retention_run", &serde_json::to_string(&run).unwrap_or_default())?;
             (run, false)

@@ -121,8 +121,12 @@ fn a_purge_killed_half_way_is_completed_by_the_next_start() {
     let dir = DataDir::new(tmp.path());
     let (mut p, old, _) = setup(&dir);
     set_retention_days(p.db_mut(), "admin", None, 30, now()).unwrap();
-    // Two batches, then the process dies (no flush, nothing finished).
+    // Two batches, then the process dies (no flush, nothing finished). The run is recorded as
+    // another process's, as it would be after a restart.
     assert_eq!(purge(&mut p, now(), 5, Some(2)).unwrap(), None);
+    let mut run: serde_json::Value = serde_json::from_str(&p.db().meta("retention_run").unwrap().unwrap()).unwrap();
+    run["process"] = serde_json::json!(0);
+    p.db_mut().set_meta("retention_run", &run.to_string()).unwrap();
     // And the worst moment: a batch committed in the store, not yet deleted from the index.
     let cutoff = now() - Duration::days(30);
     let gone = p.db_mut().purge_items_before(cutoff, 5).unwrap();

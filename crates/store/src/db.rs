@@ -289,7 +289,6 @@ const MIGRATIONS: &[&str] = &[
         items INTEGER NOT NULL,
         PRIMARY KEY (topic, hour)
     ) WITHOUT ROWID;
-    CREATE INDEX items_ingested_at ON items(ingested_at);
     "#,
 ];
 

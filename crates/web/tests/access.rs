@@ -755,3 +755,68 @@ fn alerts_are_paginated_and_acknowledged_while_a_delivery_hangs() {
     }
     ticking.join().unwrap();
 }
+
+#[test]
+fn the_new_endpoints_answer_malformed_and_hostile_input_with_coded_errors() {
+    let f = fixture();
+    let admin = session(&f, "admin", LoginPolicy::default());
+    rt().block_on(async {
+        let post = axum::http::Method::POST;
+        let put = axum::http::Method::PUT;
+        let get = axum::http::Method::GET;
+        let cases: Vec<(axum::http::Method, &str, String, &str)> = vec![
+            (post.clone(), "/api/v1/login", "not json".into(), "bad_body"),
+            (post.clone(), "/api/v1/login", r#"{"username": "admin"}"#.into(), "bad_body"),
+            (post.clone(), "/api/v1/login", format!(r#"{{"username": "admin", "password": "{}"}}"#, "x".repeat(5000)), "bad_body"),
+            (post.clone(), "/api/v1/accounts", r#"{"username": "x", "password": "short", "grants": []}"#.into(), "bad_body"),
+            (post.clone(), "/api/v1/accounts", format!(r#"{{"username": "a b;drop", "password": "{PASSWORD}", "grants": []}}"#), "bad_body"),
+            (post.clone(), "/api/v1/accounts", format!(r#"{{"username": "ok1", "password": "{PASSWORD}", "grants": [{{"role": "king"}}]}}"#), "bad_body"),
+            (post.clone(), "/api/v1/accounts", format!(r#"{{"username": "ok2", "password": "{PASSWORD}", "grants": [{{"role": "admin", "unit": "nowhere"}}]}}"#), "bad_body"),
+            (post.clone(), "/api/v1/accounts", format!(r#"{{"username": "admin", "password": "{PASSWORD}", "grants": []}}"#), "bad_body"),
+            (post.clone(), "/api/v1/accounts/nobody", r#"{"unlock": true}"#.into(), "not_found"),
+            (post.clone(), "/api/v1/accounts/analyst", r#"{"password": "1234567890"}"#.into(), "bad_body"),
+            (post.clone(), "/api/v1/tokens", r#"{"name": "t", "username": "analyst", "grants": [{"role": "admin"}]}"#.into(), "bad_body"),
+            (post.clone(), "/api/v1/tokens", r#"{"name": "", "username": "analyst", "grants": []}"#.into(), "bad_body"),
+            (axum::http::Method::DELETE, "/api/v1/tokens/abc", String::new(), "bad_parameter"),
+            (axum::http::Method::DELETE, "/api/v1/tokens/999", String::new(), "not_found"),
+            (put.clone(), "/api/v1/units/a", r#"{"parent": "nowhere"}"#.into(), "bad_body"),
+            (put.clone(), "/api/v1/units/a", r#"{"first_responsible": "nobody"}"#.into(), "bad_body"),
+            (put.clone(), "/api/v1/people/p1", r#"{"name": "x", "lang": "fr"}"#.into(), "bad_body"),
+            (put.clone(), "/api/v1/people/bad%20id", r#"{"name": "x"}"#.into(), "bad_body"),
+            (put.clone(), "/api/v1/people/p1", r#"{"name": "x", "channels": [{"kind": "carrier-pigeon"}]}"#.into(), "bad_body"),
+            (put.clone(), "/api/v1/settings", r#"{"retention_days": 0}"#.into(), "bad_body"),
+            (put.clone(), "/api/v1/settings", r#"{"retention_days": "forever"}"#.into(), "bad_body"),
+            (get.clone(), "/api/v1/audit?limit=0", String::new(), "bad_parameter"),
+            (get.clone(), "/api/v1/audit?since=yesterday", String::new(), "bad_parameter"),
+            (get.clone(), "/api/v1/audit?colour=red", String::new(), "bad_parameter"),
+            (get.clone(), "/api/v1/alerts?state=sideways", String::new(), "bad_parameter"),
+        ];
+        for (method, path, body, code) in cases {
+            let (s, b) = call(&f.app, request(&method, path, Some(&admin), &body)).await;
+            assert_eq!(b["error"]["code"].as_str(), Some(code), "{method} {path} {}: {s} {b}", body.chars().take(80).collect::<String>());
+            assert!(!b["error"]["message_zh"].as_str().unwrap_or("").is_empty());
+        }
+        // A unit cannot become its own ancestor.
+        for (id, parent) in [("u1", None), ("u2", Some("u1"))] {
+            let body = match parent {
+                Some(p) => format!(r#"{{"parent": "{p}"}}"#),
+                None => "{}".into(),
+            };
+            let (s, b) = call(&f.app, request(&put, &format!("/api/v1/units/{id}"), Some(&admin), &body)).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+        }
+        let (s, b) = call(&f.app, request(&put, "/api/v1/units/u1", Some(&admin), r#"{"parent": "u2"}"#)).await;
+        assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_body")), "{b}");
+        assert!(b["error"]["detail"].as_str().unwrap().contains("cycle"));
+        // Channel secrets given to a person are never shown back.
+        let (s, _) = call(
+            &f.app,
+            request(&put, "/api/v1/people/p2", Some(&admin), r#"{"name": "王", "channels": [{"kind": "dingtalk", "url": "https://oapi.dingtalk.com/robot/send?access_token=SECRET1", "secret": "SECRET2"}]}"#),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, people) = call(&f.app, request(&get, "/api/v1/people", Some(&admin), "")).await;
+        let text = people.to_string();
+        assert!(!text.contains("SECRET1") && !text.contains("SECRET2") && text.contains("oapi.dingtalk.com"), "{text}");
+    });
+}
