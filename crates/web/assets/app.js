@@ -29,7 +29,7 @@ function itemNode(it, highlighted) {
   d.appendChild(m);
   return d;
 }
-async function getJSON(url) { const r = await fetch(url); const j = await r.json(); if (!r.ok) throw new Error((j.error && (j.error.message_zh + " " + j.error.message + " " + j.error.detail)) || r.status); return j; }
+async function getJSON(url) { const r = await fetch(url); if (r.status === 401) { location.reload(); throw new Error("signed out"); } const j = await r.json(); if (!r.ok) throw new Error((j.error && (j.error.message_zh + " " + j.error.message + " " + j.error.detail)) || r.status); return j; }
 $("search").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const f = new FormData(ev.target);

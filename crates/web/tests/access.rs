@@ -288,21 +288,8 @@ fn cookie_requests_need_the_csrf_token_and_the_right_origin() {
         .await;
         assert_eq!(s, StatusCode::OK);
         // An API token is not sent by browsers on their own: no CSRF token needed.
-        let token = {
-            let mut db = f.state.auth.lock().unwrap();
-            let g = Grants(vec![Grant { role: Role::Admin, unit: None }]);
-            let new = accounts::NewToken { username: "admin", name: "t", grants: &g, expires_at: None };
-            accounts::create_token(&mut db, &Actor::local("test"), None, new, Utc::now()).unwrap().1
-        };
-        let req = Request::builder()
-            .method("PUT")
-            .uri("/api/v1/settings")
-            .header("host", HOST)
-            .header("authorization", format!("Bearer {token}"))
-            .header("content-type", "application/json")
-            .body(Body::from(body))
-            .unwrap();
-        assert_eq!(call(&f.app, req).await.0, StatusCode::OK);
+        let token = token_of(&f, "admin", Role::Admin);
+        assert_eq!(call(&f.app, put_settings_with_token(&token, body)).await.0, StatusCode::OK);
     });
 }
 
@@ -619,24 +606,14 @@ fn unit_scoped_roles_act_only_on_their_units() {
 
         // A token holds no more than asked: an analyst token of an admin and analyst cannot
         // change settings.
-        let token = {
+        {
             let mut db = f.state.auth.lock().unwrap();
             let both = Grants(vec![Grant { role: Role::Admin, unit: None }, Grant { role: Role::Analyst, unit: None }]);
             let new = accounts::NewAccount { username: "both", password: PASSWORD, grants: &both, person: None };
             accounts::create_account(&mut db, &Actor::local("test"), None, new, Utc::now()).unwrap();
-            let g = Grants(vec![Grant { role: Role::Analyst, unit: None }]);
-            let new = accounts::NewToken { username: "both", name: "narrow", grants: &g, expires_at: None };
-            accounts::create_token(&mut db, &Actor::local("test"), None, new, Utc::now()).unwrap().1
-        };
-        let req = Request::builder()
-            .method("PUT")
-            .uri("/api/v1/settings")
-            .header("host", HOST)
-            .header("authorization", format!("Bearer {token}"))
-            .header("content-type", "application/json")
-            .body(Body::from(r#"{"retention_days": 30}"#))
-            .unwrap();
-        assert_eq!(call(&f.app, req).await.0, StatusCode::FORBIDDEN);
+        }
+        let token = token_of(&f, "both", Role::Analyst);
+        assert_eq!(call(&f.app, put_settings_with_token(&token, r#"{"retention_days": 30}"#)).await.0, StatusCode::FORBIDDEN);
     });
 }
 
@@ -819,4 +796,23 @@ fn the_new_endpoints_answer_malformed_and_hostile_input_with_coded_errors() {
         let text = people.to_string();
         assert!(!text.contains("SECRET1") && !text.contains("SECRET2") && text.contains("oapi.dingtalk.com"), "{text}");
     });
+}
+
+/// An API token of `username` holding `role` for all units.
+fn token_of(f: &Fixture, username: &str, role: Role) -> String {
+    let mut db = f.state.auth.lock().unwrap();
+    let g = Grants(vec![Grant { role, unit: None }]);
+    let new = accounts::NewToken { username, name: "t", grants: &g, expires_at: None };
+    accounts::create_token(&mut db, &Actor::local("test"), None, new, Utc::now()).unwrap().1
+}
+
+fn put_settings_with_token(token: &str, body: &str) -> Request<Body> {
+    Request::builder()
+        .method("PUT")
+        .uri("/api/v1/settings")
+        .header("host", HOST)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
 }
