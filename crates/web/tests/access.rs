@@ -816,3 +816,29 @@ fn put_settings_with_token(token: &str, body: &str) -> Request<Body> {
         .body(Body::from(body.to_string()))
         .unwrap()
 }
+
+#[test]
+fn live_stream_clients_are_bounded() {
+    let f = fixture();
+    let cred = session(&f, "duty_officer", LoginPolicy::default());
+    rt().block_on(async {
+        // Each open stream holds its response (and so its subscription) until dropped.
+        let mut open = Vec::new();
+        for _ in 0..tidewatch_web::items::MAX_STREAM_CLIENTS {
+            let res = f
+                .app
+                .clone()
+                .oneshot(request(&axum::http::Method::GET, "/api/v1/stream", Some(&cred), ""))
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            open.push(res);
+        }
+        let (s, b) = call(&f.app, request(&axum::http::Method::GET, "/api/v1/stream", Some(&cred), "")).await;
+        assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("too_many_requests")));
+        open.truncate(10);
+        let res =
+            f.app.clone().oneshot(request(&axum::http::Method::GET, "/api/v1/stream", Some(&cred), "")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "room again once clients leave");
+    });
+}
