@@ -227,7 +227,13 @@ pub(crate) async fn require(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let actor = match actor_of(&state, req.headers()) {
+    // The lookup is SQLite behind a mutex (which a login's password hashing may hold): off the
+    // async threads, so that it never stalls other requests.
+    let (st, headers) = (state.clone(), req.headers().clone());
+    let found = tokio::task::spawn_blocking(move || actor_of(&st, &headers))
+        .await
+        .unwrap_or_else(|e| Err(ApiError::new("internal", e.to_string())));
+    let actor = match found {
         Ok(Some(a)) => a,
         Ok(None) => return ApiError::new("unauthorized", "sign in first, or present an API token").into_response(),
         Err(e) => return e.into_response(),

@@ -59,6 +59,10 @@ pub struct AppState {
     pub bound_names: std::sync::RwLock<Vec<String>>,
     /// Failed logins per address.
     pub throttle: auth::Throttle,
+    /// Longest time a request may take, in milliseconds ([`REQUEST_TIMEOUT`] unless changed).
+    pub request_timeout_ms: std::sync::atomic::AtomicU64,
+    /// Requests handled at once, read when the router is built ([`MAX_CONCURRENT_REQUESTS`]).
+    pub max_concurrent: std::sync::atomic::AtomicUsize,
     /// The OpenAPI document, built from the route table once.
     pub openapi: std::sync::OnceLock<serde_json::Value>,
 }
@@ -111,6 +115,8 @@ impl AppState {
             bound_names: std::sync::RwLock::new(Vec::new()),
             throttle: auth::Throttle::default(),
             openapi: std::sync::OnceLock::new(),
+            request_timeout_ms: std::sync::atomic::AtomicU64::new(REQUEST_TIMEOUT.as_millis() as u64),
+            max_concurrent: std::sync::atomic::AtomicUsize::new(MAX_CONCURRENT_REQUESTS),
         }))
     }
 
@@ -232,24 +238,28 @@ pub const MAX_CONCURRENT_REQUESTS: usize = 512;
 pub fn router(state: Arc<AppState>) -> axum::Router {
     let (routes, specs) = routes::table(state.clone());
     let _ = state.openapi.set(openapi::build(&specs));
-    let limit = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_REQUESTS));
+    let limit =
+        Arc::new(tokio::sync::Semaphore::new(state.max_concurrent.load(std::sync::atomic::Ordering::Relaxed).max(1)));
+    let timing = state.clone();
     routes
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
         .layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| {
             let limit = limit.clone();
+            let timeout =
+                std::time::Duration::from_millis(timing.request_timeout_ms.load(std::sync::atomic::Ordering::Relaxed));
             async move {
                 let _permit = limit.acquire_owned().await;
                 let streaming = req.uri().path() == "/api/v1/stream";
                 if streaming {
                     return next.run(req).await;
                 }
-                match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+                match tokio::time::timeout(timeout, next.run(req)).await {
                     Ok(r) => r,
                     Err(_) => axum::response::IntoResponse::into_response(error::ApiError::new(
                         "timeout",
-                        format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()),
+                        format!("no answer within {:.1} s", timeout.as_secs_f64()),
                     )),
                 }
             }
