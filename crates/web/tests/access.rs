@@ -415,18 +415,7 @@ fn a_scenario_leaves_exactly_its_audit_entries_and_tampering_is_named() {
         // An alert to acknowledge: a signal, then a tick.
         {
             let mut db = Db::open(&f.root).unwrap();
-            db.add_signal(&tidewatch_store::Signal {
-                id: 0,
-                kind: "burst".into(),
-                severity: "high".into(),
-                created_at: Utc::now(),
-                source: None,
-                topic: Some("canteen".into()),
-                story: Some("3".into()),
-                title: "Burst on canteen".into(),
-                explanation: "{}".into(),
-            })
-            .unwrap();
+            db.add_signal(&burst_signal("3")).unwrap();
         }
         let st = f.state.clone();
         tokio::task::spawn_blocking(move || st.alerting_tick(Utc::now()).unwrap()).await.unwrap();
@@ -673,20 +662,7 @@ fn alerts_are_paginated_and_acknowledged_while_a_delivery_hangs() {
     let new = accounts::NewAccount { username: "admin", password: PASSWORD, grants: &g, person: None };
     accounts::create_account(pipeline.db_mut(), &Actor::local("t"), None, new, Utc::now()).unwrap();
     for story in 1..=3 {
-        pipeline
-            .db_mut()
-            .add_signal(&tidewatch_store::Signal {
-                id: 0,
-                kind: "burst".into(),
-                severity: "high".into(),
-                created_at: Utc::now(),
-                source: None,
-                topic: Some("canteen".into()),
-                story: Some(story.to_string()),
-                title: format!("Burst {story}"),
-                explanation: "{}".into(),
-            })
-            .unwrap();
+        pipeline.db_mut().add_signal(&burst_signal(&story.to_string())).unwrap();
     }
     let (hook, release, got) = held_receiver();
     let toml = alerting_toml().replace(
@@ -841,4 +817,19 @@ fn live_stream_clients_are_bounded() {
             f.app.clone().oneshot(request(&axum::http::Method::GET, "/api/v1/stream", Some(&cred), "")).await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "room again once clients leave");
     });
+}
+
+/// A high burst signal on the canteen topic for `story` (it becomes an alert at the next tick).
+fn burst_signal(story: &str) -> tidewatch_store::Signal {
+    tidewatch_store::Signal {
+        id: 0,
+        kind: "burst".into(),
+        severity: "high".into(),
+        created_at: Utc::now(),
+        source: None,
+        topic: Some("canteen".into()),
+        story: Some(story.into()),
+        title: format!("Burst {story}"),
+        explanation: "{}".into(),
+    }
 }
