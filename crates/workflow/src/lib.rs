@@ -7,11 +7,16 @@
 //!   inhibition by open cases, the routing tree, the alert lifecycle.
 //! - [`escalation`]: ordered steps with delays, empty steps skipped, repeats, acknowledgement,
 //!   manual escalation past a step (越级上报).
+//! - [`cases`]: the case state machine (new → assessing → handling → monitoring → closed →
+//!   reviewed, reopen), grades, classifications and their playbooks, task deadlines, reminders
+//!   and misses; [`calendar`]: working days and hours per unit, holidays, adjusted working days.
 //! - [`notify`]: messages in Chinese or English, signed expiring acknowledge links, and the
 //!   requests of each channel (webhook, Slack, DingTalk, WeCom, Feishu) with their signing.
 
 pub mod access;
 pub mod alerts;
+pub mod calendar;
+pub mod cases;
 pub mod escalation;
 pub mod notify;
 pub mod rota;
