@@ -707,6 +707,24 @@ impl Alerting {
         }
     }
 
+    /// Links an alert to the case opened from it: acknowledged by `who`, its escalation stopped.
+    pub fn link_case(&mut self, db: &mut Db, alert: i64, case: i64, who: &str, now: DateTime<Utc>) -> Result<(), EngineError> {
+        self.alerts.link_case(alert, case, who, now).map_err(|e| {
+            if e.starts_with("no alert") {
+                EngineError::NotFound(e)
+            } else {
+                EngineError::Config(e)
+            }
+        })?;
+        self.stop_escalation(db, alert, who, now)
+    }
+
+    /// The stories with an open case, the case and its severity: signals on them up to that
+    /// severity update the case instead of alerting. Saved with the next change.
+    pub fn set_open_cases(&mut self, open: impl IntoIterator<Item = (i64, i64, Severity)>) {
+        self.alerts.open_cases = open.into_iter().map(|(story, case, sev)| (story.to_string(), (case, sev))).collect();
+    }
+
     /// Resolves an alert.
     pub fn resolve_alert(&mut self, db: &mut Db, alert: i64, who: &str, now: DateTime<Utc>) -> Result<(), EngineError> {
         self.alerts.resolve(alert, who, now).map_err(EngineError::Config)?;

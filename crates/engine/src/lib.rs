@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod alerting;
 pub mod analysis;
 pub mod analyze;
+pub mod cases;
 pub mod import;
 pub mod notifier;
 pub mod pipeline;
@@ -31,4 +32,7 @@ pub enum EngineError {
     /// A configuration file is wrong.
     #[error("configuration: {0}")]
     Config(String),
+    /// A case refused an event (the state machine's typed error).
+    #[error("{0}")]
+    Case(tidewatch_workflow::cases::CaseError),
 }

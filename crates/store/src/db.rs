@@ -290,6 +290,38 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (topic, hour)
     ) WITHOUT ROWID;
     "#,
+    // 9: cases: the case (its state machine's data as JSON, with the columns lists filter on),
+    // its timeline, and the id counter (ids are never reused).
+    r#"
+    CREATE TABLE cases (
+        id             INTEGER PRIMARY KEY,
+        state          TEXT NOT NULL,
+        grade          TEXT,
+        classification TEXT,
+        unit           TEXT NOT NULL,
+        owner          TEXT,
+        alert          INTEGER,
+        title          TEXT NOT NULL,
+        opened_at      INTEGER NOT NULL,
+        closed_at      INTEGER,
+        next_due       INTEGER,
+        earliest_due   INTEGER,
+        updated_at     INTEGER NOT NULL,
+        data           TEXT NOT NULL
+    );
+    CREATE INDEX cases_next_due ON cases(next_due) WHERE next_due IS NOT NULL;
+    CREATE INDEX cases_opened ON cases(opened_at);
+    CREATE INDEX cases_alert ON cases(alert) WHERE alert IS NOT NULL;
+    CREATE TABLE case_events (
+        id      INTEGER PRIMARY KEY,
+        case_id INTEGER NOT NULL,
+        at      INTEGER NOT NULL,
+        actor   TEXT,
+        kind    TEXT NOT NULL,
+        detail  TEXT NOT NULL
+    );
+    CREATE INDEX case_events_case ON case_events(case_id, id);
+    "#,
 ];
 
 /// A stored item with its store-assigned fields.

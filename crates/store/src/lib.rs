@@ -10,6 +10,7 @@ pub mod alerting;
 pub mod analysis;
 pub mod audit;
 pub mod auth;
+pub mod cases;
 pub mod db;
 pub mod retention;
 pub mod search;
@@ -17,6 +18,7 @@ pub mod search;
 pub use alerting::{AlertingState, NewNotification, Notification};
 pub use analysis::{Lineage, StoryRow};
 pub use audit::{AuditBreak, AuditEntry, AuditFilter, NewAudit};
+pub use cases::{CaseEventRow, CaseFilter, CaseRow, CaseWrite};
 pub use auth::{AccountRow, Credential, PersonRow, TokenRow, UnitRow};
 pub use db::{
     Db, DedupRow, GroupView, Inserted, Signal, SourceState, StoredItem, TopicDraft, TopicKey, TopicRecord,

@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod alerting;
 pub mod auth;
+pub mod cases;
 pub mod common;
 pub mod error;
 pub mod ingest;
@@ -65,6 +66,19 @@ pub struct AppState {
     pub max_concurrent: std::sync::atomic::AtomicUsize,
     /// The OpenAPI document, built from the route table once.
     pub openapi: std::sync::OnceLock<serde_json::Value>,
+    /// Cases: a connection of their own and the module (playbooks, calendars).
+    pub cases: Mutex<CasesSide>,
+    /// Added to the clock of case handlers and the deadline module (0 unless a test moves time).
+    pub clock_offset_ms: std::sync::atomic::AtomicI64,
+}
+
+/// The cases' store connection and module.
+#[derive(Debug)]
+pub struct CasesSide {
+    /// A connection of its own.
+    pub db: Db,
+    /// Playbooks, calendars, the deadline clock.
+    pub cases: tidewatch_engine::cases::Cases,
 }
 
 /// The alerting's own store connection, state and sender.
@@ -98,6 +112,20 @@ impl AppState {
     ) -> Result<Arc<AppState>, EngineError> {
         let db = Db::open(dir.root())?;
         let auth_db = Db::open(dir.root())?;
+        let cases_config = tidewatch_engine::cases::CasesConfig::load(dir.root());
+        for p in &cases_config.problems {
+            tracing::warn!("{p}");
+        }
+        let cases = CasesSide {
+            db: Db::open(dir.root())?,
+            cases: tidewatch_engine::cases::Cases::new(cases_config, "http://127.0.0.1:8080"),
+        };
+        // The outbox is sent even without alerting.toml (case notices to people's channels).
+        let delivery = Delivery {
+            db: Db::open(dir.root())?,
+            notifier: tidewatch_engine::notifier::Notifier::new(None)?,
+            retry: tidewatch_engine::alerting::Retry::default(),
+        };
         let index = SearchIndex::open(&dir.index_dir(), pipeline.segmenter().clone(), false)?;
         let (live, _) = broadcast::channel(1024);
         Ok(Arc::new(AppState {
@@ -109,7 +137,7 @@ impl AppState {
             file_sources: std::sync::RwLock::new(Vec::new()),
             alerting: Mutex::new(None),
             alerting_wake: tokio::sync::Notify::new(),
-            delivery: Mutex::new(None),
+            delivery: Mutex::new(Some(delivery)),
             auth: Mutex::new(auth_db),
             auth_config,
             bound_names: std::sync::RwLock::new(Vec::new()),
@@ -117,7 +145,49 @@ impl AppState {
             openapi: std::sync::OnceLock::new(),
             request_timeout_ms: std::sync::atomic::AtomicU64::new(REQUEST_TIMEOUT.as_millis() as u64),
             max_concurrent: std::sync::atomic::AtomicUsize::new(MAX_CONCURRENT_REQUESTS),
+            cases: Mutex::new(cases),
+            clock_offset_ms: std::sync::atomic::AtomicI64::new(0),
         }))
+    }
+
+    /// The clock of case handlers and the deadline module.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+            + chrono::Duration::milliseconds(self.clock_offset_ms.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// What was wrong with `playbooks.toml` and `calendar.toml` (the defaults are in force).
+    pub fn cases_problems(&self) -> Vec<String> {
+        self.cases.lock().map(|c| c.cases.config().problems.clone()).unwrap_or_default()
+    }
+
+    /// Tells alerting which stories have an open case (their signals update the case instead).
+    pub fn sync_inhibition(&self) {
+        let open = match self.cases.lock() {
+            Ok(c) => tidewatch_engine::cases::Cases::open_stories(&c.db),
+            Err(_) => return,
+        };
+        match open {
+            Ok(open) => {
+                if let Ok(mut a) = self.alerting.lock() {
+                    if let Some(side) = a.as_mut() {
+                        side.alerting.set_open_cases(open);
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "open cases unreadable; inhibition unchanged"),
+        }
+    }
+
+    /// One round of the deadline module at `now` (blocking).
+    pub fn cases_tick(&self, now: chrono::DateTime<chrono::Utc>) -> Result<tidewatch_engine::cases::TickReport, EngineError> {
+        let mut guard = self.cases.lock().unwrap_or_else(|poisoned| {
+            tracing::error!("the cases lock was poisoned by a panic; recovering");
+            self.cases.clear_poison();
+            poisoned.into_inner()
+        });
+        let CasesSide { db, cases } = &mut *guard;
+        cases.tick(db, now)
     }
 
     /// Turns alerting on with `config`: signals become alerts, escalations run, notifications go
@@ -134,19 +204,27 @@ impl AppState {
             notifier: tidewatch_engine::notifier::Notifier::new(config.smtp.as_ref())?,
             retry: config.retry,
         };
+        if let Ok(mut c) = self.cases.lock() {
+            let cfg = c.cases.config().clone();
+            c.cases = tidewatch_engine::cases::Cases::new(cfg, &config.base_url);
+        }
         let alerting = tidewatch_engine::alerting::Alerting::open(&db, config)?;
         if let Ok(mut a) = self.alerting.lock() {
             *a = Some(AlertingSide { db, alerting, notifier });
         }
+        self.sync_inhibition();
         if let Ok(mut d) = self.delivery.lock() {
             *d = Some(delivery);
         }
         Ok(())
     }
 
-    /// One round of alerting at `now`: new signals, due steps, then delivery of the outbox.
-    /// Blocking (SQLite, SMTP, HTTP): call it off the async threads.
+    /// One round of alerting at `now`: new signals, due steps, the cases' deadline module, then
+    /// delivery of the outbox. Blocking (SQLite, SMTP, HTTP): call it off the async threads.
     pub fn alerting_tick(&self, now: chrono::DateTime<chrono::Utc>) -> Result<(), EngineError> {
+        if let Err(e) = self.cases_tick(now) {
+            tracing::error!(error = %e, "deadline tick failed");
+        }
         {
             let mut guard = self.alerting.lock().unwrap_or_else(|poisoned| {
                 // A panic while ticking left the lock poisoned: say so and go on with the state

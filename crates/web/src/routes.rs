@@ -85,13 +85,14 @@ impl Routes {
 
 /// Every route of the server, and the router serving them (without the server-wide layers).
 pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
-    use crate::{admin, alerting, auth, items, stories, topics};
+    use crate::{admin, alerting, auth, cases, items, stories, topics};
     use Access::{Needs, OwnCredential, Public};
     use Action::*;
     let get = Method::GET;
     let post = Method::POST;
     let put = Method::PUT;
     let delete = Method::DELETE;
+    let patch = Method::PATCH;
     let r = Routes::new(state)
         .add(
             post.clone(),
@@ -260,7 +261,61 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             admin::verify_audit,
         )
         .add(get.clone(), "/api/v1/settings", Needs(EditSettings), "Settings: the retention period", admin::settings)
-        .add(put.clone(), "/api/v1/settings", Needs(EditSettings), "Change the retention period", admin::put_settings);
+        .add(put.clone(), "/api/v1/settings", Needs(EditSettings), "Change the retention period", admin::put_settings)
+        .add(get.clone(), "/api/v1/cases", Needs(ReadCases), "Cases, newest first, filtered", cases::list)
+        .add(post.clone(), "/api/v1/cases", Needs(OpenCases), "Open a case from an alert, a story or items", cases::create)
+        .add(get.clone(), "/api/v1/cases/{id}", Needs(ReadCases), "A case with its timeline and review", cases::get)
+        .add(patch, "/api/v1/cases/{id}", Needs(ReportCases), "Change title, owner, participants", cases::update)
+        .add(post.clone(), "/api/v1/cases/{id}/reports", Needs(ReportCases), "File a first or follow-up report", cases::report)
+        .add(post.clone(), "/api/v1/cases/{id}/evidence", Needs(ReportCases), "Link an item or a story", cases::add_evidence)
+        .add(
+            delete.clone(),
+            "/api/v1/cases/{id}/evidence/{kind}/{ref}",
+            Needs(ReportCases),
+            "Unlink an item or a story",
+            cases::remove_evidence,
+        )
+        .add(post.clone(), "/api/v1/cases/{id}/assessment", Needs(AssessCases), "Grade a case (研判)", cases::assess)
+        .add(
+            post.clone(),
+            "/api/v1/cases/{id}/classification",
+            Needs(AssessCases),
+            "Classify a case: its playbook's tasks start",
+            cases::classify,
+        )
+        .add(
+            post.clone(),
+            "/api/v1/cases/{id}/tasks/{task}/done",
+            Needs(WorkTasks),
+            "Mark a task done (the caller holds its role)",
+            cases::task_done,
+        )
+        .add(
+            post.clone(),
+            "/api/v1/cases/{id}/tasks/{task}/reassign",
+            Needs(AssignTasks),
+            "Give a task to a person",
+            cases::task_reassign,
+        )
+        .add(
+            post.clone(),
+            "/api/v1/cases/{id}/acknowledge",
+            Needs(AcknowledgeCases),
+            "Acknowledge a case's grade escalation",
+            cases::acknowledge,
+        )
+        .add(post.clone(), "/api/v1/cases/{id}/monitor", Needs(CloseCases), "Handling done: monitoring", cases::monitor)
+        .add(post.clone(), "/api/v1/cases/{id}/close", Needs(CloseCases), "Close a case", cases::close)
+        .add(post.clone(), "/api/v1/cases/{id}/reopen", Needs(CloseCases), "Reopen a closed case", cases::reopen)
+        .add(post.clone(), "/api/v1/cases/{id}/review", Needs(ReviewCases), "Write the review", cases::review)
+        .add(
+            post.clone(),
+            "/api/v1/cases/{id}/review/approve",
+            Needs(ApproveReviews),
+            "Approve the review (closed → reviewed)",
+            cases::approve,
+        )
+        .add(get, "/api/v1/units/figures", Needs(ReadFigures), "Per-unit figures for a year (考核)", cases::figures);
     (r.router, r.specs)
 }
 

@@ -231,6 +231,9 @@ pub struct Alert {
     /// The latest signal's explanation lines.
     #[serde(default)]
     pub details: Vec<String>,
+    /// The case opened from it.
+    #[serde(default)]
+    pub case: Option<i64>,
 }
 
 impl Alert {
@@ -346,6 +349,7 @@ impl Alerts {
             last_notified: None,
             pending: 1,
             details: s.details.clone(),
+            case: None,
         });
         Decision::NewAlert(id)
     }
@@ -399,6 +403,22 @@ impl Alerts {
         if a.state != State::Resolved {
             a.state = State::Resolved;
             a.events.push(Event { at, what: "resolved".into(), who: Some(who.into()) });
+        }
+        Ok(())
+    }
+
+    /// Links an alert to the case opened from it and acknowledges it for `who` (a case owns
+    /// the issue now). An alert links to one case only.
+    pub fn link_case(&mut self, id: i64, case: i64, who: &str, at: DateTime<Utc>) -> Result<(), String> {
+        let a = self.get_mut(id)?;
+        if let Some(c) = a.case {
+            return Err(format!("alert {id} already has case {c}"));
+        }
+        a.case = Some(case);
+        a.events.push(Event { at, what: format!("case {case} opened"), who: Some(who.into()) });
+        if a.state == State::Firing {
+            a.state = State::Acknowledged;
+            a.events.push(Event { at, what: "acknowledged".into(), who: Some(who.into()) });
         }
         Ok(())
     }

@@ -796,6 +796,9 @@ pub struct Case {
     pub opened_by: String,
     /// The alert it was opened from.
     pub alert: Option<i64>,
+    /// When the issue was first detected (the alert's first signal), for the time to acknowledge.
+    #[serde(default)]
+    pub detected_at: Option<DateTime<Utc>>,
     /// Signals up to this severity on its stories are inhibited (raised by grade).
     pub severity: Severity,
     /// Reports, first first.
@@ -837,6 +840,8 @@ pub struct Opening {
     pub alert: Option<i64>,
     /// The alert's severity (else medium).
     pub severity: Option<Severity>,
+    /// When the alert first fired.
+    pub detected_at: Option<DateTime<Utc>>,
     /// Evidence to start with.
     pub evidence: Vec<(EvidenceKind, i64)>,
 }
@@ -1109,6 +1114,7 @@ impl Case {
             opened_at: ctx.now,
             opened_by: who.clone(),
             alert: o.alert,
+            detected_at: o.detected_at,
             severity: o.severity.unwrap_or(Severity::Medium),
             reports: Vec::new(),
             grades: Vec::new(),

@@ -66,6 +66,7 @@ fn opening() -> Opening {
         owner: Some("officer".into()),
         alert: Some(7),
         severity: None,
+        detected_at: None,
         evidence: vec![(EvidenceKind::Item, 1), (EvidenceKind::Story, 5)],
     }
 }

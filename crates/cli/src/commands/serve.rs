@@ -217,7 +217,7 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         rt.spawn(async move {
             loop {
                 let s = state.clone();
-                match tokio::task::spawn_blocking(move || s.alerting_tick(chrono::Utc::now())).await {
+                match tokio::task::spawn_blocking(move || s.alerting_tick(s.now())).await {
                     Ok(Err(e)) => tracing::error!(error = %e, "alerting tick failed"),
                     Err(e) => tracing::error!(error = %e, "alerting tick panicked"),
                     Ok(Ok(())) => {}
