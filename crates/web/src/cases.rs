@@ -298,6 +298,7 @@ pub async fn create(
                 alert: alert.as_ref().map(|a| a.id),
                 severity: alert.as_ref().map(|a| a.severity),
                 detected_at: alert.as_ref().map(|a| a.first_at),
+                signals_before: side.db.max_signal_id()?,
                 evidence,
             };
             let CasesSide { db, cases } = side;

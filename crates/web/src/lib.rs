@@ -68,8 +68,9 @@ pub struct AppState {
     pub openapi: std::sync::OnceLock<serde_json::Value>,
     /// Cases: a connection of their own and the module (playbooks, calendars).
     pub cases: Mutex<CasesSide>,
-    /// Added to the clock of case handlers and the deadline module (0 unless a test moves time).
-    pub clock_offset_ms: std::sync::atomic::AtomicI64,
+    /// The clock of case handlers and the deadline module: 0 for the real clock, else this
+    /// instant in milliseconds (a test holds and moves time).
+    pub clock_ms: std::sync::atomic::AtomicI64,
 }
 
 /// The cases' store connection and module.
@@ -146,14 +147,16 @@ impl AppState {
             request_timeout_ms: std::sync::atomic::AtomicU64::new(REQUEST_TIMEOUT.as_millis() as u64),
             max_concurrent: std::sync::atomic::AtomicUsize::new(MAX_CONCURRENT_REQUESTS),
             cases: Mutex::new(cases),
-            clock_offset_ms: std::sync::atomic::AtomicI64::new(0),
+            clock_ms: std::sync::atomic::AtomicI64::new(0),
         }))
     }
 
     /// The clock of case handlers and the deadline module.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        chrono::Utc::now()
-            + chrono::Duration::milliseconds(self.clock_offset_ms.load(std::sync::atomic::Ordering::Relaxed))
+        match self.clock_ms.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => chrono::Utc::now(),
+            ms => chrono::DateTime::from_timestamp_millis(ms).unwrap_or_else(chrono::Utc::now),
+        }
     }
 
     /// What was wrong with `playbooks.toml` and `calendar.toml` (the defaults are in force).

@@ -842,6 +842,8 @@ pub struct Opening {
     pub severity: Option<Severity>,
     /// When the alert first fired.
     pub detected_at: Option<DateTime<Utc>>,
+    /// Signals up to this id came before the case (its timeline takes later ones only).
+    pub signals_before: i64,
     /// Evidence to start with.
     pub evidence: Vec<(EvidenceKind, i64)>,
 }
@@ -1126,7 +1128,7 @@ impl Case {
             closed_at: None,
             first_closed_at: None,
             reopened: 0,
-            last_signal: 0,
+            last_signal: o.signals_before,
             signals: 0,
         };
         let mut out = Outcome::default();

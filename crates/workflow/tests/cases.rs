@@ -67,6 +67,7 @@ fn opening() -> Opening {
         alert: Some(7),
         severity: None,
         detected_at: None,
+        signals_before: 0,
         evidence: vec![(EvidenceKind::Item, 1), (EvidenceKind::Story, 5)],
     }
 }

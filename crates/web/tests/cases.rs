@@ -1,0 +1,422 @@
+//! The procedure (舆情研判 → 分类处置 → 总结评估) through the HTTP API with real accounts: a
+//! burst on the canteen story alerts the duty officer; she opens a case from the alert and files
+//! the first report; the analyst grades it II (the leading group is notified) and classifies it
+//! as hype; the playbook's tasks appear with deadlines; one task is done in time and one is
+//! missed (the unit lead gets the escalation); later signals on the story update the case, not
+//! new alerts; the case closes and its review shows times computed from the timeline; each step
+//! is in the audit log. Time is the server's clock, moved by the test.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tidewatch_engine::accounts::{self, Actor};
+use tidewatch_engine::{DataDir, Pipeline, PipelineConfig};
+use tidewatch_model::ItemInput;
+use tidewatch_store::{PersonRow, TopicDraft, UnitRow};
+use tidewatch_text::segment::Segmenter;
+use tidewatch_web::auth::AuthConfig;
+use tidewatch_web::AppState;
+use tidewatch_workflow::access::{Grant, Grants, Role};
+use tower::ServiceExt;
+
+const HOST: &str = "127.0.0.1:8080";
+const PASSWORD: &str = "a long pass phrase 77";
+
+fn alerting_toml(day: chrono::NaiveDate) -> String {
+    format!(
+        r#"
+[timing]
+group_wait_seconds = 0
+group_interval_seconds = 300
+repeat_interval_seconds = 14400
+[[person]]
+id = "officer"
+channels = [{{ kind = "email", to = "officer@example.org" }}]
+[[unit]]
+id = "后勤集团"
+[[unit.schedule.layers]]
+name = "all day"
+zone = "Asia/Shanghai"
+members = ["officer"]
+start = "{day}"
+handoff = "00:00:00"
+period = {{ every = "day" }}
+cover = {{ cover = "full_day" }}
+[[policy]]
+name = "p"
+[[policy.steps]]
+targets = [{{ type = "on_duty", value = "后勤集团" }}]
+delay_minutes = 5
+[route]
+policy = "p"
+"#
+    )
+}
+
+fn item(id: &str, source: &str, text: &str, at: DateTime<Utc>) -> ItemInput {
+    ItemInput {
+        id: Some(id.into()),
+        source: Some(source.into()),
+        text: Some(text.into()),
+        published_at: Some(at),
+        ..Default::default()
+    }
+}
+
+fn person(id: &str) -> PersonRow {
+    PersonRow {
+        id: id.into(),
+        name: id.into(),
+        lang: "zh".into(),
+        email: Some(format!("{id}@example.org")),
+        phone: None,
+        dingtalk: None,
+        wecom: None,
+        feishu: None,
+        channels: json!([{"kind": "email", "to": format!("{id}@example.org")}]).to_string(),
+        updated_at: Utc::now(),
+    }
+}
+
+struct Client {
+    app: axum::Router,
+    cookie: String,
+    csrf: String,
+}
+
+impl Client {
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", HOST)
+            .header("cookie", &self.cookie)
+            .header("x-csrf-token", &self.csrf);
+        if body.is_some() {
+            b = b.header("content-type", "application/json");
+        }
+        let req = b.body(Body::from(body.map(|v| v.to_string()).unwrap_or_default())).unwrap();
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 4 << 20).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+    async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let (s, v) = self.call(method.clone(), path, body).await;
+        assert!(s.is_success(), "{method} {path}: {s} {v}");
+        v
+    }
+}
+
+async fn login(app: &axum::Router, name: &str) -> Client {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/login")
+        .header("host", HOST)
+        .header("content-type", "application/json")
+        .body(Body::from(json!({"username": name, "password": PASSWORD}).to_string()))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "login {name}");
+    let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    Client { app: app.clone(), cookie, csrf: v["csrf_token"].as_str().unwrap().to_string() }
+}
+
+fn set_clock(state: &AppState, at: DateTime<Utc>) {
+    state.clock_ms.store(at.timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
+}
+
+fn outbox_to(root: &std::path::Path, who: &str, key_part: &str) -> usize {
+    let db = tidewatch_store::Db::open(root).unwrap();
+    let conn = rusqlite::Connection::open(root.join("tidewatch.db")).unwrap();
+    drop(db);
+    conn.query_row(
+        "SELECT COUNT(*) FROM outbox WHERE recipient = ?1 AND key LIKE ?2",
+        rusqlite::params![who, format!("%{key_part}%")],
+        |r| r.get::<_, i64>(0),
+    )
+    .unwrap() as usize
+}
+
+#[test]
+fn the_procedure_runs_from_a_burst_to_an_approved_review() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("data");
+    let data = DataDir::new(&root);
+    let mut p = Pipeline::open(&data, Segmenter::shared_default(), PipelineConfig::default()).unwrap();
+    // All of it happened in the last week: the burst 40 hours ago.
+    let t = DateTime::from_timestamp_millis((Utc::now() - Duration::hours(60)).timestamp_millis()).unwrap();
+    let by = Actor::local("setup");
+    let db = p.db_mut();
+    let unit = |id: &str, parent: Option<&str>, first: &str, direct: &str| UnitRow {
+        id: id.into(),
+        name: id.into(),
+        parent: parent.map(str::to_string),
+        first_responsible: Some(first.into()),
+        direct_responsible: Some(direct.into()),
+        updated_at: Utc::now(),
+    };
+    for id in ["officer", "analyst_p", "li", "zhao", "chen", "wang"] {
+        accounts::save_person(db, &by, None, person(id), Utc::now()).unwrap();
+    }
+    accounts::save_unit(db, &by, None, unit("领导小组", None, "chen", "zhao"), Utc::now()).unwrap();
+    accounts::save_unit(db, &by, None, unit("后勤集团", Some("领导小组"), "wang", "li"), Utc::now()).unwrap();
+    let scoped = |role: Role, unit: Option<&str>| Grants(vec![Grant { role, unit: unit.map(str::to_string) }]);
+    for (name, grants, person) in [
+        ("duty", scoped(Role::DutyOfficer, Some("后勤集团")), "officer"),
+        ("analyst", scoped(Role::Analyst, None), "analyst_p"),
+        ("lead", scoped(Role::UnitLead, Some("后勤集团")), "li"),
+        ("approver", scoped(Role::Approver, None), "zhao"),
+    ] {
+        let new = accounts::NewAccount { username: name, password: PASSWORD, grants: &grants, person: Some(person) };
+        accounts::create_account(db, &by, None, new, Utc::now()).unwrap();
+    }
+    let topic = TopicDraft {
+        id: "canteen".into(),
+        name: "食堂".into(),
+        rule: "食堂 AND (难吃 OR 发霉 OR 涨价 OR 异物)".into(),
+        unit: Some("后勤集团".into()),
+        severity: "medium".into(),
+        enabled: true,
+    };
+    p.db_mut().save_topic(&topic, "test", t - Duration::days(6)).unwrap();
+    p.reload_topics().unwrap();
+    // Five quiet days, then a burst: 25 posts within the hour.
+    let mut quiet = Vec::new();
+    for h in (0..120).step_by(8) {
+        let at = t - Duration::hours(125) + Duration::hours(h);
+        quiet.push(item(&format!("q{h}"), "weibo", &format!("二食堂今天的菜有点难吃，第{}次了", h / 8 + 1), at));
+        quiet.push(item(&format!("o{h}"), "forum", &format!("图书馆今天{}点关门", h % 12 + 8), at));
+    }
+    p.ingest(&quiet, t - Duration::hours(5)).unwrap();
+    let burst: Vec<ItemInput> = (0..25)
+        .map(|i| {
+            item(
+                &format!("b{i}"),
+                ["weibo", "forum", "zhihu", "douyin"][i % 4],
+                &format!("二食堂的饭菜里吃出异物，还发霉了，同学们都很气愤，已经{}个人拉肚子", i + 2),
+                t - Duration::minutes(58) + Duration::minutes(2 * i as i64),
+            )
+        })
+        .collect();
+    p.ingest(&burst, t).unwrap();
+    let bursts = p.db().signals_of_kind("burst", 50).unwrap();
+    let story: i64 = bursts
+        .iter()
+        .find_map(|s| s.story.as_ref().and_then(|x| x.parse().ok()))
+        .unwrap_or_else(|| panic!("a burst on the canteen story: {bursts:?}"));
+
+    let state = AppState::open(&data, p, AuthConfig::for_addr(HOST.parse().unwrap())).unwrap();
+    let day = (t - Duration::days(1)).with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let config = tidewatch_engine::alerting::AlertingConfig::from_toml(&alerting_toml(day)).unwrap();
+    state.enable_alerting(&data, config).unwrap();
+    let app = tidewatch_web::router(state.clone());
+    set_clock(&state, t);
+    state.alerting_tick(state.now()).unwrap();
+    assert_eq!(outbox_to(&root, "officer", "alert:"), 1, "the duty officer is alerted");
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let duty = login(&app, "duty").await;
+        let analyst = login(&app, "analyst").await;
+        let lead = login(&app, "lead").await;
+        let approver = login(&app, "approver").await;
+        let alerts = duty.ok(Method::GET, "/api/v1/alerts", None).await;
+        let alert = alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["story"] == json!(story.to_string()))
+            .unwrap_or_else(|| panic!("an alert on the story: {alerts}"))
+            .clone();
+
+        // 10 minutes later she opens a case from it; 20 minutes later the first report.
+        set_clock(&state, t + Duration::minutes(10));
+        let (s, case) =
+            duty.call(Method::POST, "/api/v1/cases", Some(json!({"alert": alert["id"], "owner": "officer"}))).await;
+        assert_eq!(s, StatusCode::CREATED, "{case}");
+        let id = case["id"].as_i64().unwrap();
+        let path = format!("/api/v1/cases/{id}");
+        assert_eq!(case["state"], "new");
+        assert_eq!(case["unit"], "后勤集团");
+        let a = duty.ok(Method::GET, &format!("/api/v1/alerts/{}", alert["id"]), None).await;
+        assert_eq!((a["alert"]["case"].as_i64(), a["alert"]["state"].as_str()), (Some(id), Some("acknowledged")));
+        // The duty officer may not grade.
+        let (s, _) =
+            duty.call(Method::POST, &format!("{path}/assessment"), Some(json!({"grade": "II", "assessment": "x"}))).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        // Classifying before the first report is refused with the typed error, in both languages.
+        let (s, e) = analyst
+            .call(Method::POST, &format!("{path}/classification"), Some(json!({"classification": "hype"})))
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        assert_eq!(e["error"]["case"]["code"], "transition", "{e}");
+        assert!(e["error"]["case"]["message_zh"].as_str().unwrap().contains("新建"));
+        set_clock(&state, t + Duration::minutes(30));
+        let report = json!({"started_at": t - Duration::hours(1), "place": "二食堂", "units": ["后勤集团"],
+            "groups": ["在校学生"], "development": "微博、知乎扩散，约 25 条", "reporter": "值班员"});
+        let c = duty.ok(Method::POST, &format!("{path}/reports"), Some(report)).await;
+        assert_eq!(c["state"], "assessing");
+
+        // The analyst grades it II an hour after opening: the leading group's lead is notified.
+        set_clock(&state, t + Duration::minutes(70));
+        let c = analyst
+            .ok(Method::POST, &format!("{path}/assessment"), Some(json!({"grade": "II", "assessment": "扩散快，涉及食品安全"})))
+            .await;
+        assert_eq!(c["grades"][0]["grade"], "II");
+        assert_eq!(outbox_to(&root, "zhao", &format!("case:{id}:grade:II")), 1, "the leading group is told at once");
+        let c = analyst
+            .ok(Method::POST, &format!("{path}/classification"), Some(json!({"classification": "hype"})))
+            .await;
+        assert_eq!(c["state"], "handling");
+        let tasks = c["tasks"].as_array().unwrap();
+        let publish = tasks.iter().find(|t| t["key"] == "publish_facts").unwrap();
+        assert_eq!(publish["state"], "open");
+        let due: DateTime<Utc> = serde_json::from_value(publish["due_at"].clone()).unwrap();
+        assert_eq!(due, t + Duration::minutes(70) + Duration::hours(4), "4 h at grade II");
+        assert_eq!(tasks.iter().find(|t| t["key"] == "refer_discipline").unwrap()["state"], "waiting");
+        // The approver (leading group) acknowledges the escalation.
+        approver.ok(Method::POST, &format!("{path}/acknowledge"), None).await;
+
+        // Facts published after 2 h (in time).
+        set_clock(&state, t + Duration::minutes(190));
+        let c = analyst
+            .ok(Method::POST, &format!("{path}/tasks/publish_facts/done"), Some(json!({"note": "官方微博发布情况通报"})))
+            .await;
+        assert_eq!(c["tasks"][0]["state"], "done");
+        // The story goes on: 60 more posts over the next hours, and a signal on the story.
+        {
+            let more: Vec<ItemInput> = (0..60)
+                .map(|i| {
+                    item(
+                        &format!("m{i}"),
+                        ["weibo", "forum", "zhihu", "douyin"][i % 4],
+                        &format!("二食堂的饭菜里吃出异物，还发霉了，同学们都很气愤，已经{}个人拉肚子", i + 30),
+                        t + Duration::minutes(200) + Duration::minutes(3 * i as i64),
+                    )
+                })
+                .collect();
+            let mut p = state.pipeline.lock().unwrap();
+            p.ingest(&more, t + Duration::hours(7)).unwrap();
+            p.db_mut()
+                .add_signal(&tidewatch_store::Signal {
+                    id: 0,
+                    kind: "burst".into(),
+                    severity: "high".into(),
+                    created_at: t + Duration::hours(7),
+                    source: None,
+                    topic: Some("canteen".into()),
+                    story: Some(story.to_string()),
+                    title: "二食堂 story still rising".into(),
+                    explanation: "{}".into(),
+                })
+                .unwrap();
+        }
+        set_clock(&state, t + Duration::hours(7));
+        state.alerting_tick(state.now()).unwrap();
+        let alerts = duty.ok(Method::GET, "/api/v1/alerts", None).await;
+        let on_story = alerts.as_array().unwrap().iter().filter(|a| a["story"] == json!(story.to_string())).count();
+        assert_eq!(on_story, 1, "later signals on the story update the case, not a new alert: {alerts}");
+        let got = duty.ok(Method::GET, &path, None).await;
+        assert!(got["case"]["signals"].as_u64().unwrap() >= 1, "{}", got["case"]);
+        assert!(got["timeline"].as_array().unwrap().iter().any(|e| e["kind"] == "signal"));
+
+        // A day after publication the volume has not fallen: the referral task starts (24 h).
+        set_clock(&state, t + Duration::minutes(190) + Duration::hours(24) + Duration::minutes(1));
+        state.alerting_tick(state.now()).unwrap();
+        let got = duty.ok(Method::GET, &path, None).await;
+        let refer = got["case"]["tasks"].as_array().unwrap().iter().find(|t| t["key"] == "refer_discipline").unwrap().clone();
+        assert_eq!(refer["state"], "open", "{}", got["timeline"]);
+        // It is missed: the unit lead gets the escalation, once.
+        set_clock(&state, t + Duration::hours(52));
+        state.alerting_tick(state.now()).unwrap();
+        state.alerting_tick(state.now()).unwrap();
+        assert_eq!(outbox_to(&root, "li", &format!("case:{id}:missed:refer_discipline")), 1);
+        let overdue = lead.ok(Method::GET, "/api/v1/cases?overdue=true", None).await;
+        assert_eq!(overdue.as_array().unwrap().len(), 1, "{overdue}");
+        // The lead records the referral late, and the case moves to monitoring and closes.
+        set_clock(&state, t + Duration::hours(53));
+        lead.ok(Method::POST, &format!("{path}/tasks/refer_discipline/done"), Some(json!({"note": "已移交纪委"}))).await;
+        let (s, e) = duty.call(Method::POST, &format!("{path}/close"), Some(json!({"summary": "x"}))).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+        lead.ok(Method::POST, &format!("{path}/monitor"), None).await;
+        set_clock(&state, t + Duration::hours(70));
+        let c = lead.ok(Method::POST, &format!("{path}/close"), Some(json!({"summary": "热度回落，处置完毕"}))).await;
+        assert_eq!(c["state"], "closed");
+
+        // The review: times from the timeline.
+        let got = duty.ok(Method::GET, &path, None).await;
+        let r = &got["review_figures"];
+        assert_eq!(r["minutes_to_acknowledge"], 10, "{r}");
+        assert_eq!(r["minutes_to_first_report"], 20);
+        assert_eq!(r["minutes_to_grade"], 60);
+        assert_eq!(r["minutes_to_first_response"], 180);
+        assert_eq!(r["minutes_to_close"], 70 * 60 - 10);
+        assert_eq!((r["deadlines_met"].as_u64(), r["deadlines_missed"].as_u64()), (Some(1), Some(1)));
+        assert!(r["minutes_to_detect"].as_i64().unwrap() >= 0, "{r}");
+        let before: i64 = r["before_response"].as_array().unwrap().iter().map(|h| h["items"].as_i64().unwrap()).sum();
+        let after: i64 = r["after_response"].as_array().unwrap().iter().map(|h| h["items"].as_i64().unwrap()).sum();
+        assert!(before >= 25 && after >= 40 && after > before, "hourly series before {before}, after {after}");
+        let kinds: Vec<&str> = got["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        for k in ["opened", "report", "assessment", "escalation", "classification", "task_started", "task_done",
+            "deadline_met", "deadline_missed", "acknowledged", "signal", "volume_checked", "monitoring", "closed"]
+        {
+            assert!(kinds.contains(&k), "{k} in the timeline: {kinds:?}");
+        }
+        analyst
+            .ok(Method::POST, &format!("{path}/review"), Some(json!({"worked": "通报及时", "lessons": "移交应更早",
+                "actions": ["食堂卫生检查纳入周报"]})))
+            .await;
+        let (s, _) = approver.call(Method::POST, &format!("{path}/review/approve"), None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "approving a review is the owner unit lead's");
+        let c = lead.ok(Method::POST, &format!("{path}/review/approve"), None).await;
+        assert_eq!(c["state"], "reviewed");
+
+        // Every step is in the audit log, by whom.
+        let admin_grants = Grants(vec![Grant { role: Role::Admin, unit: None }]);
+        {
+            let mut db = state.auth.lock().unwrap();
+            let new = accounts::NewAccount { username: "admin", password: PASSWORD, grants: &admin_grants, person: None };
+            accounts::create_account(&mut db, &Actor::local("t"), None, new, Utc::now()).unwrap();
+        }
+        let admin = login(&app, "admin").await;
+        let log = admin.ok(Method::GET, "/api/v1/audit?limit=200", None).await;
+        let entries: Vec<(String, String)> = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["object"] == json!(format!("case:{id}")))
+            .map(|e| (e["actor"].as_str().unwrap().to_string(), e["action"].as_str().unwrap().to_string()))
+            .collect();
+        for (who, what) in [
+            ("duty", "case.open"),
+            ("duty", "case.report"),
+            ("analyst", "case.assess"),
+            ("analyst", "case.classify"),
+            ("approver", "case.acknowledge"),
+            ("analyst", "case.complete_task"),
+            ("lead", "case.complete_task"),
+            ("lead", "case.monitor"),
+            ("lead", "case.close"),
+            ("analyst", "case.submit_review"),
+            ("lead", "case.approve_review"),
+        ] {
+            assert!(entries.iter().any(|(a, b)| a == who && b == what), "{who} {what} audited: {entries:?}");
+        }
+        let verify = admin.ok(Method::GET, "/api/v1/audit/verify", None).await;
+        assert_eq!(verify["ok"], true, "{verify}");
+        let figures = lead.ok(Method::GET, &format!("/api/v1/units/figures?year={}", {
+            use chrono::Datelike;
+            (t + Duration::minutes(10)).with_timezone(&chrono_tz::Asia::Shanghai).year()
+        }), None).await;
+        let u = &figures["units"][0];
+        assert_eq!((u["unit"].as_str(), u["cases"].as_u64(), u["reviews_done"].as_u64()), (Some("后勤集团"), Some(1), Some(1)));
+        assert_eq!(u["deadlines_met_pct"], 50.0);
+    });
+    drop(tmp);
+    let _ = Arc::clone(&state);
+}
