@@ -55,8 +55,10 @@ enum Command {
     Users(commands::users::UsersArgs),
     /// API tokens for machine clients: add (shown once), list, revoke.
     Tokens(commands::users::TokensArgs),
-    /// Units (责任单位): list, set.
+    /// Units (责任单位): list, set, figures (考核).
     Units(commands::users::UnitsArgs),
+    /// Cases: list, show with the timeline.
+    Cases(commands::cases::CasesArgs),
     /// People and their contact points: list, set.
     People(commands::users::PeopleArgs),
     /// The audit log (留痕): list and filter, or `verify` its hash chain.
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
         Command::Users(a) => commands::users::run_users(&cli.data_dir, a),
         Command::Tokens(a) => commands::users::run_tokens(&cli.data_dir, a),
         Command::Units(a) => commands::users::run_units(&cli.data_dir, a),
+        Command::Cases(a) => commands::cases::run_cases(&cli.data_dir, a),
         Command::People(a) => commands::users::run_people(&cli.data_dir, a),
         Command::Audit(a) => commands::audit::run_audit(&cli.data_dir, a),
         Command::Retention(a) => commands::audit::run_retention(&cli.data_dir, a),

@@ -708,7 +708,14 @@ impl Alerting {
     }
 
     /// Links an alert to the case opened from it: acknowledged by `who`, its escalation stopped.
-    pub fn link_case(&mut self, db: &mut Db, alert: i64, case: i64, who: &str, now: DateTime<Utc>) -> Result<(), EngineError> {
+    pub fn link_case(
+        &mut self,
+        db: &mut Db,
+        alert: i64,
+        case: i64,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
         self.alerts.link_case(alert, case, who, now).map_err(|e| {
             if e.starts_with("no alert") {
                 EngineError::NotFound(e)

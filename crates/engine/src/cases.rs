@@ -205,8 +205,7 @@ pub struct CaseView {
 }
 
 fn parse_case(row: &CaseRow) -> Result<Case, EngineError> {
-    serde_json::from_str(&row.data)
-        .map_err(|e| EngineError::Io(format!("stored case {} is unreadable: {e}", row.id)))
+    serde_json::from_str(&row.data).map_err(|e| EngineError::Io(format!("stored case {} is unreadable: {e}", row.id)))
 }
 
 impl Cases {
@@ -246,14 +245,20 @@ impl Cases {
         let id = db.next_case_id()?;
         let ctx = self.ctx(now, Some(&actor.username), &dir);
         let (case, out) = Case::open(id, opening, &ctx).map_err(EngineError::Case)?;
-        let audit = NewAudit::new(&actor.username, address, "case.open", &format!("case:{id}")).with(serde_json::json!({
-            "title": case.title, "unit": case.unit, "alert": case.alert, "evidence": case.evidence.len(),
-        }));
+        let audit =
+            NewAudit::new(&actor.username, address, "case.open", &format!("case:{id}")).with(serde_json::json!({
+                "title": case.title, "unit": case.unit, "alert": case.alert, "evidence": case.evidence.len(),
+            }));
         self.write(db, &case, &out, Some(audit), now)?;
         Ok(case)
     }
 
-    fn check_evidence(&self, db: &Db, kind: tidewatch_workflow::cases::EvidenceKind, id: i64) -> Result<(), EngineError> {
+    fn check_evidence(
+        &self,
+        db: &Db,
+        kind: tidewatch_workflow::cases::EvidenceKind,
+        id: i64,
+    ) -> Result<(), EngineError> {
         let exists = match kind {
             tidewatch_workflow::cases::EvidenceKind::Item => db.item_exists(tidewatch_model::ItemId(id))?,
             tidewatch_workflow::cases::EvidenceKind::Story => db.story(id)?.is_some(),
@@ -261,7 +266,10 @@ impl Cases {
         if exists {
             Ok(())
         } else {
-            Err(EngineError::NotFound(format!("no {} {id}", if matches!(kind, tidewatch_workflow::cases::EvidenceKind::Item) { "item" } else { "story" })))
+            Err(EngineError::NotFound(format!(
+                "no {} {id}",
+                if matches!(kind, tidewatch_workflow::cases::EvidenceKind::Item) { "item" } else { "story" }
+            )))
         }
     }
 
@@ -308,9 +316,8 @@ impl Cases {
                     b += db.story_items_between(s, before, at)?;
                     a += db.story_items_between(s, at, after)?;
                 }
-                let more = case
-                    .apply(Event::VolumeChecked { task, before: b, after: a }, ctx)
-                    .map_err(EngineError::Case)?;
+                let more =
+                    case.apply(Event::VolumeChecked { task, before: b, after: a }, ctx).map_err(EngineError::Case)?;
                 out.entries.extend(more.entries);
                 out.effects.extend(more.effects);
             }
@@ -328,8 +335,12 @@ impl Cases {
         now: DateTime<Utc>,
     ) -> Result<usize, EngineError> {
         let data = serde_json::to_string(case).map_err(|e| EngineError::Io(e.to_string()))?;
-        let earliest_due =
-            case.tasks.iter().filter(|t| t.state == TaskState::Open && case.state.is_open()).filter_map(|t| t.due_at).min();
+        let earliest_due = case
+            .tasks
+            .iter()
+            .filter(|t| t.state == TaskState::Open && case.state.is_open())
+            .filter_map(|t| t.due_at)
+            .min();
         let row = CaseRow {
             id: case.id,
             state: case.state.as_str().into(),
@@ -506,7 +517,9 @@ fn audit_detail(e: &Event) -> serde_json::Value {
             serde_json::json!({"task": task, "promised_by": promised_by, "decision": decision})
         }
         Event::ReassignTask { task, to } => serde_json::json!({"task": task, "to": to}),
-        Event::AddEvidence { kind, id } | Event::RemoveEvidence { kind, id } => serde_json::json!({"kind": kind, "id": id}),
+        Event::AddEvidence { kind, id } | Event::RemoveEvidence { kind, id } => {
+            serde_json::json!({"kind": kind, "id": id})
+        }
         Event::Update { title, owner, participants } => {
             serde_json::json!({"title": title, "owner": owner, "participants": participants})
         }
@@ -569,11 +582,8 @@ fn first_response(case: &Case) -> Option<DateTime<Utc>> {
 }
 
 fn deadline_counts(case: &Case) -> (usize, usize) {
-    let met = case
-        .tasks
-        .iter()
-        .filter(|t| t.state == TaskState::Done && t.missed_at.is_none() && t.due_at.is_some())
-        .count();
+    let met =
+        case.tasks.iter().filter(|t| t.state == TaskState::Done && t.missed_at.is_none() && t.due_at.is_some()).count();
     let missed = case.tasks.iter().filter(|t| t.missed_at.is_some()).count();
     (met, missed)
 }
@@ -610,7 +620,9 @@ pub fn review_figures(db: &Db, case: &Case) -> Result<ReviewFigures, EngineError
     let first_signal_at = db.first_signal_on(&stories)?.or(case.detected_at);
     let response = first_response(case);
     let (before_response, after_response) = match response {
-        Some(r) => (hourly(db, &stories, r - Duration::hours(24), r)?, hourly(db, &stories, r, r + Duration::hours(24))?),
+        Some(r) => {
+            (hourly(db, &stories, r - Duration::hours(24), r)?, hourly(db, &stories, r, r + Duration::hours(24))?)
+        }
         None => (Vec::new(), Vec::new()),
     };
     let (met, missed) = deadline_counts(case);
@@ -690,7 +702,8 @@ pub fn unit_figures(db: &Db, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<V
     let mut rows = Vec::new();
     let mut before = None;
     loop {
-        let f = tidewatch_store::CaseFilter { from: Some(from), to: Some(to), before, limit: 500, ..Default::default() };
+        let f =
+            tidewatch_store::CaseFilter { from: Some(from), to: Some(to), before, limit: 500, ..Default::default() };
         let page = db.cases(&f)?;
         let done = page.len() < 500;
         before = page.last().map(|r| r.id);
@@ -699,7 +712,9 @@ pub fn unit_figures(db: &Db, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<V
             break;
         }
     }
-    let mut by_unit: BTreeMap<String, (UnitFigures, Vec<i64>, Vec<i64>, Vec<i64>)> = BTreeMap::new();
+    // Per unit: the figures and the minutes to acknowledge, to first response, to close.
+    type Acc = (UnitFigures, Vec<i64>, Vec<i64>, Vec<i64>);
+    let mut by_unit: BTreeMap<String, Acc> = BTreeMap::new();
     for row in rows {
         let case = parse_case(&row)?;
         let e = by_unit.entry(case.unit.clone()).or_insert_with(|| {
@@ -708,8 +723,7 @@ pub fn unit_figures(db: &Db, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<V
         let f = &mut e.0;
         f.cases += 1;
         *f.by_grade.entry(case.grade().map(Grade::as_str).unwrap_or("ungraded").to_string()).or_default() += 1;
-        *f
-            .by_classification
+        *f.by_classification
             .entry(case.classification().map(Classification::as_str).unwrap_or("unclassified").to_string())
             .or_default() += 1;
         let (met, missed) = deadline_counts(&case);
@@ -732,8 +746,7 @@ pub fn unit_figures(db: &Db, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<V
         .into_values()
         .map(|(mut f, ack, resp, close)| {
             let total = f.deadlines_met + f.deadlines_missed;
-            f.deadlines_met_pct =
-                (total > 0).then(|| (f.deadlines_met as f64 * 1000.0 / total as f64).round() / 10.0);
+            f.deadlines_met_pct = (total > 0).then(|| (f.deadlines_met as f64 * 1000.0 / total as f64).round() / 10.0);
             f.acknowledge_minutes = Percentiles::of(ack);
             f.first_response_minutes = Percentiles::of(resp);
             f.close_minutes = Percentiles::of(close);

@@ -308,7 +308,12 @@ impl Db {
     }
 
     /// The items of a story in `[since, until)` by the hourly volume.
-    pub fn story_items_between(&self, story: i64, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<i64, StoreError> {
+    pub fn story_items_between(
+        &self,
+        story: i64,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
         Ok(self.conn.query_row(
             "SELECT COALESCE(SUM(items), 0) FROM story_volume WHERE story = ?1 AND bucket >= ?2 AND bucket < ?3",
             params![story, millis(since), millis(until)],
@@ -364,11 +369,9 @@ impl Db {
     pub fn first_signal_on(&self, stories: &[i64]) -> Result<Option<DateTime<Utc>>, StoreError> {
         let mut best: Option<DateTime<Utc>> = None;
         for s in stories {
-            let t: Option<i64> = self.conn.query_row(
-                "SELECT MIN(created_at) FROM signals WHERE story = ?1",
-                [s.to_string()],
-                |r| r.get(0),
-            )?;
+            let t: Option<i64> =
+                self.conn
+                    .query_row("SELECT MIN(created_at) FROM signals WHERE story = ?1", [s.to_string()], |r| r.get(0))?;
             if let Some(t) = t.map(from_millis) {
                 best = Some(best.map_or(t, |b| b.min(t)));
             }

@@ -22,7 +22,7 @@ use tidewatch_engine::EngineError;
 use tidewatch_store::CaseFilter;
 use tidewatch_workflow::access::{Action, Role, UnitTree};
 use tidewatch_workflow::cases::{
-    Case, CaseError, CaseState, Classification, EvidenceKind, Event, Grade, Opening, ReportBody, ReviewNotes,
+    Case, CaseError, CaseState, Classification, Event, EvidenceKind, Grade, Opening, ReportBody, ReviewNotes,
 };
 
 fn case_error_code(e: &CaseError) -> &'static str {
@@ -64,7 +64,10 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
 }
 
 fn case_id(id: &str) -> Result<i64, ApiError> {
-    id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| ApiError::bad_parameter("id", "must be a positive whole number"))
+    id.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ApiError::bad_parameter("id", "must be a positive whole number"))
 }
 
 fn with_cases<T>(state: &AppState, f: impl FnOnce(&mut CasesSide) -> Result<T, ApiError>) -> Result<T, ApiError> {
@@ -84,10 +87,7 @@ fn allowed(caller: &Caller, action: Action, unit: &str, tree: &UnitTree) -> Resu
     if caller.actor.grants.allows(action, Some(unit), tree) {
         Ok(())
     } else {
-        Err(ApiError::new(
-            "forbidden",
-            format!("{} needs {} for unit {unit}", caller.actor.username, action.as_str()),
-        ))
+        Err(ApiError::new("forbidden", format!("{} needs {} for unit {unit}", caller.actor.username, action.as_str())))
     }
 }
 
@@ -161,12 +161,19 @@ pub async fn list(
         }
     }
     if let Some(g) = &p.grade {
-        f.grade = Some(Grade::parse(g).ok_or_else(|| ApiError::bad_parameter("grade", "must be IV, III, II or I"))?.as_str().into());
+        f.grade = Some(
+            Grade::parse(g)
+                .ok_or_else(|| ApiError::bad_parameter("grade", "must be IV, III, II or I"))?
+                .as_str()
+                .into(),
+        );
     }
     if let Some(c) = &p.classification {
         f.classification = Some(
             Classification::parse(c)
-                .ok_or_else(|| ApiError::bad_parameter("classification", "must be inquiry, hype, fabrication or constructive"))?
+                .ok_or_else(|| {
+                    ApiError::bad_parameter("classification", "must be inquiry, hype, fabrication or constructive")
+                })?
                 .as_str()
                 .into(),
         );
@@ -258,7 +265,12 @@ pub async fn create(
             Some(id) => {
                 let guard = state.alerting.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))?;
                 let side = guard.as_ref().ok_or_else(|| ApiError::new("not_found", "alerting is not configured"))?;
-                let a = side.alerting.alerts().get(id).cloned().ok_or_else(|| ApiError::new("not_found", format!("alert {id}")))?;
+                let a = side
+                    .alerting
+                    .alerts()
+                    .get(id)
+                    .cloned()
+                    .ok_or_else(|| ApiError::new("not_found", format!("alert {id}")))?;
                 if let Some(c) = a.case {
                     return Err(ApiError::new("conflict", format!("alert {id} already has case {c}")));
                 }
@@ -340,7 +352,8 @@ pub async fn get(
                     })
                 })
                 .collect();
-            let figures = if case.state.is_open() { None } else { Some(review_figures(&side.db, &case).map_err(engine)?) };
+            let figures =
+                if case.state.is_open() { None } else { Some(review_figures(&side.db, &case).map_err(engine)?) };
             Ok(Json(serde_json::json!({"case": view(case, now), "timeline": timeline, "review_figures": figures})))
         })
     })
@@ -463,8 +476,7 @@ pub async fn assess(
 ) -> Result<Json<CaseView>, ApiError> {
     let b = body(b)?;
     let grade = Grade::parse(&b.grade).ok_or_else(|| ApiError::new("bad_body", "grade: must be IV, III, II or I"))?;
-    act(state, caller, id, Action::AssessCases, move |_, _| Ok(Event::Assess { grade, assessment: b.assessment }))
-        .await
+    act(state, caller, id, Action::AssessCases, move |_, _| Ok(Event::Assess { grade, assessment: b.assessment })).await
 }
 
 /// Body of `POST /api/v1/cases/{id}/classification`.
@@ -484,8 +496,9 @@ pub async fn classify(
     b: Result<Json<ClassifyBody>, JsonRejection>,
 ) -> Result<Json<CaseView>, ApiError> {
     let b = body(b)?;
-    let classification = Classification::parse(&b.classification)
-        .ok_or_else(|| ApiError::new("bad_body", "classification: must be inquiry, hype, fabrication or constructive"))?;
+    let classification = Classification::parse(&b.classification).ok_or_else(|| {
+        ApiError::new("bad_body", "classification: must be inquiry, hype, fabrication or constructive")
+    })?;
     act(state, caller, id, Action::AssessCases, move |_, _| Ok(Event::Classify { classification, reason: b.reason }))
         .await
 }
@@ -523,10 +536,7 @@ pub async fn task_done(
                 && g.unit.as_deref().is_none_or(|held| tree.within(&case.unit, held))
         });
         if !holds {
-            return Err(ApiError::new(
-                "forbidden",
-                format!("task {task} is for {} of {}", t.role.as_str(), case.unit),
-            ));
+            return Err(ApiError::new("forbidden", format!("task {task} is for {} of {}", t.role.as_str(), case.unit)));
         }
         Ok(Event::CompleteTask { task, note: b.note, promised_by: b.promised_by, decision: b.decision })
     })

@@ -183,7 +183,10 @@ impl AppState {
     }
 
     /// One round of the deadline module at `now` (blocking).
-    pub fn cases_tick(&self, now: chrono::DateTime<chrono::Utc>) -> Result<tidewatch_engine::cases::TickReport, EngineError> {
+    pub fn cases_tick(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<tidewatch_engine::cases::TickReport, EngineError> {
         let mut guard = self.cases.lock().unwrap_or_else(|poisoned| {
             tracing::error!("the cases lock was poisoned by a panic; recovering");
             self.cases.clear_poison();

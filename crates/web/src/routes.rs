@@ -263,11 +263,29 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
         .add(get.clone(), "/api/v1/settings", Needs(EditSettings), "Settings: the retention period", admin::settings)
         .add(put.clone(), "/api/v1/settings", Needs(EditSettings), "Change the retention period", admin::put_settings)
         .add(get.clone(), "/api/v1/cases", Needs(ReadCases), "Cases, newest first, filtered", cases::list)
-        .add(post.clone(), "/api/v1/cases", Needs(OpenCases), "Open a case from an alert, a story or items", cases::create)
+        .add(
+            post.clone(),
+            "/api/v1/cases",
+            Needs(OpenCases),
+            "Open a case from an alert, a story or items",
+            cases::create,
+        )
         .add(get.clone(), "/api/v1/cases/{id}", Needs(ReadCases), "A case with its timeline and review", cases::get)
         .add(patch, "/api/v1/cases/{id}", Needs(ReportCases), "Change title, owner, participants", cases::update)
-        .add(post.clone(), "/api/v1/cases/{id}/reports", Needs(ReportCases), "File a first or follow-up report", cases::report)
-        .add(post.clone(), "/api/v1/cases/{id}/evidence", Needs(ReportCases), "Link an item or a story", cases::add_evidence)
+        .add(
+            post.clone(),
+            "/api/v1/cases/{id}/reports",
+            Needs(ReportCases),
+            "File a first or follow-up report",
+            cases::report,
+        )
+        .add(
+            post.clone(),
+            "/api/v1/cases/{id}/evidence",
+            Needs(ReportCases),
+            "Link an item or a story",
+            cases::add_evidence,
+        )
         .add(
             delete.clone(),
             "/api/v1/cases/{id}/evidence/{kind}/{ref}",

@@ -246,8 +246,9 @@ fn the_procedure_runs_from_a_burst_to_an_approved_review() {
         let a = duty.ok(Method::GET, &format!("/api/v1/alerts/{}", alert["id"]), None).await;
         assert_eq!((a["alert"]["case"].as_i64(), a["alert"]["state"].as_str()), (Some(id), Some("acknowledged")));
         // The duty officer may not grade.
-        let (s, _) =
-            duty.call(Method::POST, &format!("{path}/assessment"), Some(json!({"grade": "II", "assessment": "x"}))).await;
+        let (s, _) = duty
+            .call(Method::POST, &format!("{path}/assessment"), Some(json!({"grade": "II", "assessment": "x"})))
+            .await;
         assert_eq!(s, StatusCode::FORBIDDEN);
         // Classifying before the first report is refused with the typed error, in both languages.
         let (s, e) = analyst
@@ -265,13 +266,16 @@ fn the_procedure_runs_from_a_burst_to_an_approved_review() {
         // The analyst grades it II an hour after opening: the leading group's lead is notified.
         set_clock(&state, t + Duration::minutes(70));
         let c = analyst
-            .ok(Method::POST, &format!("{path}/assessment"), Some(json!({"grade": "II", "assessment": "扩散快，涉及食品安全"})))
+            .ok(
+                Method::POST,
+                &format!("{path}/assessment"),
+                Some(json!({"grade": "II", "assessment": "扩散快，涉及食品安全"})),
+            )
             .await;
         assert_eq!(c["grades"][0]["grade"], "II");
         assert_eq!(outbox_to(&root, "zhao", &format!("case:{id}:grade:II")), 1, "the leading group is told at once");
-        let c = analyst
-            .ok(Method::POST, &format!("{path}/classification"), Some(json!({"classification": "hype"})))
-            .await;
+        let c =
+            analyst.ok(Method::POST, &format!("{path}/classification"), Some(json!({"classification": "hype"}))).await;
         assert_eq!(c["state"], "handling");
         let tasks = c["tasks"].as_array().unwrap();
         let publish = tasks.iter().find(|t| t["key"] == "publish_facts").unwrap();
@@ -285,7 +289,11 @@ fn the_procedure_runs_from_a_burst_to_an_approved_review() {
         // Facts published after 2 h (in time).
         set_clock(&state, t + Duration::minutes(190));
         let c = analyst
-            .ok(Method::POST, &format!("{path}/tasks/publish_facts/done"), Some(json!({"note": "官方微博发布情况通报"})))
+            .ok(
+                Method::POST,
+                &format!("{path}/tasks/publish_facts/done"),
+                Some(json!({"note": "官方微博发布情况通报"})),
+            )
             .await;
         assert_eq!(c["tasks"][0]["state"], "done");
         // The story goes on: 60 more posts over the next hours, and a signal on the story.
@@ -329,7 +337,8 @@ fn the_procedure_runs_from_a_burst_to_an_approved_review() {
         set_clock(&state, t + Duration::minutes(190) + Duration::hours(24) + Duration::minutes(1));
         state.alerting_tick(state.now()).unwrap();
         let got = duty.ok(Method::GET, &path, None).await;
-        let refer = got["case"]["tasks"].as_array().unwrap().iter().find(|t| t["key"] == "refer_discipline").unwrap().clone();
+        let refer =
+            got["case"]["tasks"].as_array().unwrap().iter().find(|t| t["key"] == "refer_discipline").unwrap().clone();
         assert_eq!(refer["state"], "open", "{}", got["timeline"]);
         // It is missed: the unit lead gets the escalation, once.
         set_clock(&state, t + Duration::hours(52));
@@ -340,7 +349,8 @@ fn the_procedure_runs_from_a_burst_to_an_approved_review() {
         assert_eq!(overdue.as_array().unwrap().len(), 1, "{overdue}");
         // The lead records the referral late, and the case moves to monitoring and closes.
         set_clock(&state, t + Duration::hours(53));
-        lead.ok(Method::POST, &format!("{path}/tasks/refer_discipline/done"), Some(json!({"note": "已移交纪委"}))).await;
+        lead.ok(Method::POST, &format!("{path}/tasks/refer_discipline/done"), Some(json!({"note": "已移交纪委"})))
+            .await;
         let (s, e) = duty.call(Method::POST, &format!("{path}/close"), Some(json!({"summary": "x"}))).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
         lead.ok(Method::POST, &format!("{path}/monitor"), None).await;
@@ -361,15 +371,33 @@ fn the_procedure_runs_from_a_burst_to_an_approved_review() {
         let before: i64 = r["before_response"].as_array().unwrap().iter().map(|h| h["items"].as_i64().unwrap()).sum();
         let after: i64 = r["after_response"].as_array().unwrap().iter().map(|h| h["items"].as_i64().unwrap()).sum();
         assert!(before >= 25 && after >= 40 && after > before, "hourly series before {before}, after {after}");
-        let kinds: Vec<&str> = got["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-        for k in ["opened", "report", "assessment", "escalation", "classification", "task_started", "task_done",
-            "deadline_met", "deadline_missed", "acknowledged", "signal", "volume_checked", "monitoring", "closed"]
-        {
+        let kinds: Vec<&str> =
+            got["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        for k in [
+            "opened",
+            "report",
+            "assessment",
+            "escalation",
+            "classification",
+            "task_started",
+            "task_done",
+            "deadline_met",
+            "deadline_missed",
+            "acknowledged",
+            "signal",
+            "volume_checked",
+            "monitoring",
+            "closed",
+        ] {
             assert!(kinds.contains(&k), "{k} in the timeline: {kinds:?}");
         }
         analyst
-            .ok(Method::POST, &format!("{path}/review"), Some(json!({"worked": "通报及时", "lessons": "移交应更早",
-                "actions": ["食堂卫生检查纳入周报"]})))
+            .ok(
+                Method::POST,
+                &format!("{path}/review"),
+                Some(json!({"worked": "通报及时", "lessons": "移交应更早",
+                "actions": ["食堂卫生检查纳入周报"]})),
+            )
             .await;
         let (s, _) = approver.call(Method::POST, &format!("{path}/review/approve"), None).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "approving a review is the owner unit lead's");
@@ -380,7 +408,8 @@ fn the_procedure_runs_from_a_burst_to_an_approved_review() {
         let admin_grants = Grants(vec![Grant { role: Role::Admin, unit: None }]);
         {
             let mut db = state.auth.lock().unwrap();
-            let new = accounts::NewAccount { username: "admin", password: PASSWORD, grants: &admin_grants, person: None };
+            let new =
+                accounts::NewAccount { username: "admin", password: PASSWORD, grants: &admin_grants, person: None };
             accounts::create_account(&mut db, &Actor::local("t"), None, new, Utc::now()).unwrap();
         }
         let admin = login(&app, "admin").await;
@@ -409,12 +438,21 @@ fn the_procedure_runs_from_a_burst_to_an_approved_review() {
         }
         let verify = admin.ok(Method::GET, "/api/v1/audit/verify", None).await;
         assert_eq!(verify["ok"], true, "{verify}");
-        let figures = lead.ok(Method::GET, &format!("/api/v1/units/figures?year={}", {
-            use chrono::Datelike;
-            (t + Duration::minutes(10)).with_timezone(&chrono_tz::Asia::Shanghai).year()
-        }), None).await;
+        let figures = lead
+            .ok(
+                Method::GET,
+                &format!("/api/v1/units/figures?year={}", {
+                    use chrono::Datelike;
+                    (t + Duration::minutes(10)).with_timezone(&chrono_tz::Asia::Shanghai).year()
+                }),
+                None,
+            )
+            .await;
         let u = &figures["units"][0];
-        assert_eq!((u["unit"].as_str(), u["cases"].as_u64(), u["reviews_done"].as_u64()), (Some("后勤集团"), Some(1), Some(1)));
+        assert_eq!(
+            (u["unit"].as_str(), u["cases"].as_u64(), u["reviews_done"].as_u64()),
+            (Some("后勤集团"), Some(1), Some(1))
+        );
         assert_eq!(u["deadlines_met_pct"], 50.0);
     });
     drop(tmp);

@@ -196,7 +196,8 @@ mod tests {
 
     #[test]
     fn a_calendar_with_no_working_day_ends() {
-        let every = vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun];
+        let every =
+            vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun];
         let c = Calendar { weekend: every, ..Calendar::default() };
         let t = c.working_days_after(at("2026-12-04T07:00:00Z"), 3);
         assert!(t > at("2030-01-01T00:00:00Z"));

@@ -1019,7 +1019,9 @@ impl CaseError {
     /// The English message.
     pub fn message_en(&self) -> String {
         match self {
-            CaseError::Transition { state, event } => format!("a {state} case cannot take {event}", state = state.as_str()),
+            CaseError::Transition { state, event } => {
+                format!("a {state} case cannot take {event}", state = state.as_str())
+            }
             CaseError::NeedsGrade => "grade the case before classifying it".into(),
             CaseError::ReasonRequired => "changing the classification needs a reason".into(),
             CaseError::SameClassification => "the case already has this classification".into(),
@@ -1319,7 +1321,8 @@ impl Case {
                 if let Some(t) = &title {
                     required("title", t)?;
                 }
-                if let Some(p) = owner.iter().chain(participants.iter().flatten()).find(|p| !ctx.directory.has_person(p))
+                if let Some(p) =
+                    owner.iter().chain(participants.iter().flatten()).find(|p| !ctx.directory.has_person(p))
                 {
                     return Err(CaseError::NoPerson(p.clone()));
                 }
@@ -1395,12 +1398,7 @@ impl Case {
     }
 
     fn add_evidence(&mut self, kind: EvidenceKind, id: i64, ctx: &Ctx<'_>, out: &mut Outcome) {
-        self.evidence.push(Evidence {
-            kind,
-            id,
-            added_by: ctx.who.unwrap_or("system").to_string(),
-            added_at: ctx.now,
-        });
+        self.evidence.push(Evidence { kind, id, added_by: ctx.who.unwrap_or("system").to_string(), added_at: ctx.now });
         out.entry(ctx, "evidence_added", json!({"kind": kind, "id": id}));
         if kind == EvidenceKind::Item {
             out.effects.push(Effect::Hold(id));
@@ -1408,8 +1406,7 @@ impl Case {
     }
 
     fn no_open_tasks(&self) -> Result<(), CaseError> {
-        let open: Vec<String> =
-            self.tasks.iter().filter(|t| t.state == TaskState::Open).map(Task::id).collect();
+        let open: Vec<String> = self.tasks.iter().filter(|t| t.state == TaskState::Open).map(Task::id).collect();
         if open.is_empty() {
             Ok(())
         } else {
@@ -1508,7 +1505,8 @@ impl Case {
             .ok_or_else(|| CaseError::Field("classification", "no playbook".into()))?
             .clone();
         let before = self.classification();
-        for t in self.tasks.iter_mut().filter(|t| t.round > 0 && matches!(t.state, TaskState::Open | TaskState::Waiting))
+        for t in
+            self.tasks.iter_mut().filter(|t| t.round > 0 && matches!(t.state, TaskState::Open | TaskState::Waiting))
         {
             t.state = TaskState::Cancelled;
             out.entries.push(Entry {
@@ -1601,7 +1599,11 @@ impl Case {
         t.promised_by = promised_by;
         t.decision = decision.clone();
         let (key, round, due) = (t.key.clone(), t.round, t.due_at);
-        out.entry(ctx, "task_done", json!({"task": id, "note": note, "promised_by": promised_by, "decision": decision}));
+        out.entry(
+            ctx,
+            "task_done",
+            json!({"task": id, "note": note, "promised_by": promised_by, "decision": decision}),
+        );
         if let Some(due) = due {
             let margin = (due - ctx.now).num_minutes();
             if ctx.now <= due {

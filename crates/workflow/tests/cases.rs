@@ -145,8 +145,23 @@ const TABLE: &[(&str, [&str; 17])] = &[
     (
         "new",
         [
-            "assessing", "T", "T", "T", "T", "NothingToAcknowledge", "new", "new", "new", "new", "T", "T", "T", "T",
-            "T", "new", "T",
+            "assessing",
+            "T",
+            "T",
+            "T",
+            "T",
+            "NothingToAcknowledge",
+            "new",
+            "new",
+            "new",
+            "new",
+            "T",
+            "T",
+            "T",
+            "T",
+            "T",
+            "new",
+            "T",
         ],
     ),
     (
@@ -217,7 +232,10 @@ const TABLE: &[(&str, [&str; 17])] = &[
     ),
     (
         "closed",
-        ["T", "T", "T", "T", "T", "T", "T", "T", "T", "closed", "T", "T", "handling", "closed", "NoReview", "closed", "T"],
+        [
+            "T", "T", "T", "T", "T", "T", "T", "T", "T", "closed", "T", "T", "handling", "closed", "NoReview",
+            "closed", "T",
+        ],
     ),
     ("reviewed", ["T", "T", "T", "T", "T", "T", "T", "T", "T", "T", "T", "T", "T", "T", "T", "reviewed", "T"]),
 ];
@@ -276,7 +294,10 @@ fn a_change_of_classification_needs_a_reason_and_cancels_the_old_tasks() {
     let e = c.apply(Event::Classify { classification: Classification::Fabrication, reason: " ".into() }, &w.ctx(now));
     assert_eq!(e, Err(CaseError::ReasonRequired));
     let out = c
-        .apply(Event::Classify { classification: Classification::Fabrication, reason: "核实为捏造".into() }, &w.ctx(now))
+        .apply(
+            Event::Classify { classification: Classification::Fabrication, reason: "核实为捏造".into() },
+            &w.ctx(now),
+        )
         .unwrap();
     assert!(out.entries.iter().any(|e| e.kind == "reclassified"));
     let hype: Vec<&Task> = c.tasks.iter().filter(|t| t.round == 1).collect();
@@ -376,15 +397,19 @@ fn working_day_deadlines_skip_the_weekend_a_holiday_and_count_an_adjusted_workin
     let c = classified(&w, Classification::Constructive, friday);
     assert_eq!(c.tasks.iter().find(|t| t.key == "decide").unwrap().due_at, Some(at("2026-12-11T09:30:00Z")));
     // A unit with its own calendar (the canteen works every day; the holiday is the default's).
-    w.calendars.units.insert(
-        "后勤集团".into(),
-        tidewatch_workflow::calendar::Calendar { weekend: vec![], ..Default::default() },
-    );
+    w.calendars
+        .units
+        .insert("后勤集团".into(), tidewatch_workflow::calendar::Calendar { weekend: vec![], ..Default::default() });
     let c = classified(&w, Classification::Constructive, friday);
     assert_eq!(c.tasks.iter().find(|t| t.key == "decide").unwrap().due_at, Some(at("2026-12-09T09:30:00Z")));
     // The decision needs its value and reason.
     let mut c = c;
-    let bad = Event::CompleteTask { task: "decide".into(), note: "".into(), promised_by: None, decision: Some("adopted".into()) };
+    let bad = Event::CompleteTask {
+        task: "decide".into(),
+        note: "".into(),
+        promised_by: None,
+        decision: Some("adopted".into()),
+    };
     assert!(matches!(c.apply(bad, &w.ctx(friday)), Err(CaseError::NeedsDecision(_))));
 }
 
@@ -447,11 +472,7 @@ fn arb_event() -> impl Strategy<Value = Event> {
         Just(Event::ApproveReview),
         Just(Event::Tick),
         Just(Event::Tick),
-        (task, 0i64..5, 0i64..5).prop_map(|(t, before, after)| Event::VolumeChecked {
-            task: t.into(),
-            before,
-            after
-        }),
+        (task, 0i64..5, 0i64..5).prop_map(|(t, before, after)| Event::VolumeChecked { task: t.into(), before, after }),
     ]
 }
 

@@ -167,6 +167,9 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let state = AppState::open(&dir, pipeline, auth_config(args.addr, &args.host_names, args.behind_tls))?;
+    for p in state.cases_problems() {
+        eprintln!("{p}");
+    }
     if let Some(config) = config {
         println!(
             "alerting: {} people, {} units, {} policies",

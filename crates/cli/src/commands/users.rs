@@ -247,6 +247,16 @@ pub(crate) struct UnitsArgs {
 enum UnitsCommand {
     /// List units.
     List,
+    /// Per-unit figures for a year (考核): cases by grade and classification, deadlines met,
+    /// median and p90 times to acknowledge, to first response and to close, reviews done.
+    Figures {
+        /// The local year (Asia/Shanghai); this year when absent.
+        #[arg(long)]
+        year: Option<i32>,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Add or replace a unit.
     Set {
         id: String,
@@ -277,6 +287,42 @@ pub(crate) fn run_units(data_dir: &Path, args: UnitsArgs) -> anyhow::Result<Exit
                     u.first_responsible.unwrap_or_default(),
                     u.direct_responsible.unwrap_or_default()
                 );
+            }
+        }
+        UnitsCommand::Figures { year, json } => {
+            use chrono::Datelike;
+            let year = year.unwrap_or_else(|| Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).year());
+            let (from, to) = tidewatch_engine::cases::year_bounds(year)
+                .filter(|_| (2000..=2200).contains(&year))
+                .ok_or_else(|| anyhow::anyhow!("--year must be 2000..=2200"))?;
+            let figs = tidewatch_engine::cases::unit_figures(&db, from, to)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&figs)?);
+            } else if figs.is_empty() {
+                println!("no cases opened in {year}");
+            }
+            if !json {
+                let m = |p: &tidewatch_engine::cases::Percentiles| match (p.median, p.p90) {
+                    (Some(a), Some(b)) => format!("{a:.0}/{b}"),
+                    _ => "-".into(),
+                };
+                println!("unit	cases	by grade	by classification	deadlines met	ack min (median/p90)	first response	close	reviews");
+                for f in figs {
+                    println!(
+                        "{}	{}	{:?}	{:?}	{}	{}	{}	{}	{}",
+                        f.unit,
+                        f.cases,
+                        f.by_grade,
+                        f.by_classification,
+                        f.deadlines_met_pct
+                            .map(|p| format!("{p}% ({} of {})", f.deadlines_met, f.deadlines_met + f.deadlines_missed))
+                            .unwrap_or_else(|| "-".into()),
+                        m(&f.acknowledge_minutes),
+                        m(&f.first_response_minutes),
+                        m(&f.close_minutes),
+                        f.reviews_done
+                    );
+                }
             }
         }
         UnitsCommand::Set { id, name, parent, first, direct } => {

@@ -1,0 +1,124 @@
+//! `tidewatch cases`: list cases and show one with its timeline, from the store. Changes go
+//! through the API (`/api/v1/cases`), where each is someone's and audited.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use chrono::Utc;
+use tidewatch_engine::cases::{review_figures, Cases};
+use tidewatch_store::CaseFilter;
+use tidewatch_workflow::cases::{Case, CaseState};
+
+use super::users::open_existing;
+
+/// `tidewatch cases`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CasesArgs {
+    #[command(subcommand)]
+    command: CasesCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum CasesCommand {
+    /// List cases, newest first.
+    List {
+        /// Only these states (comma-separated: new, assessing, handling, monitoring, closed, reviewed).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only this owner unit.
+        #[arg(long)]
+        unit: Option<String>,
+        /// Only cases with an open task past its deadline.
+        #[arg(long)]
+        overdue: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Show a case, its tasks and its timeline (and its review figures once closed).
+    Show {
+        /// The case id.
+        id: i64,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) fn run_cases(data_dir: &Path, args: CasesArgs) -> anyhow::Result<ExitCode> {
+    let db = open_existing(data_dir)?;
+    match args.command {
+        CasesCommand::List { state, unit, overdue, limit } => {
+            let mut f = CaseFilter { limit: limit.clamp(1, 10_000), ..CaseFilter::default() };
+            for s in state.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()) {
+                let st = CaseState::parse(s).ok_or_else(|| anyhow::anyhow!("--state: no state {s:?}"))?;
+                f.states.push(st.as_str().into());
+            }
+            f.units = unit.map(|u| vec![u]);
+            if overdue {
+                f.overdue_at = Some(Utc::now());
+            }
+            let rows = db.cases(&f)?;
+            if rows.is_empty() {
+                println!("no cases");
+            }
+            for r in rows {
+                println!(
+                    "#{}\t{}\t{}\t{}\t{}\topened {}\t{}",
+                    r.id,
+                    r.state,
+                    r.grade.as_deref().unwrap_or("-"),
+                    r.classification.as_deref().unwrap_or("-"),
+                    r.unit,
+                    r.opened_at.format("%Y-%m-%d %H:%M"),
+                    r.title
+                );
+            }
+        }
+        CasesCommand::Show { id, json } => {
+            let case: Case = Cases::load(&db, id)?;
+            let timeline = db.case_timeline(id)?;
+            let figures = if case.state.is_open() { None } else { Some(review_figures(&db, &case)?) };
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"case": case, "timeline": timeline, "review_figures": figures})
+                    )?
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!("case #{} {} [{} {}]", case.id, case.title, case.state.as_str(), case.state.name_zh());
+            println!(
+                "unit {}  owner {}  grade {}  classification {}",
+                case.unit,
+                case.owner.as_deref().unwrap_or("-"),
+                case.grade().map(|g| g.as_str()).unwrap_or("-"),
+                case.classification().map(|c| c.as_str()).unwrap_or("-")
+            );
+            for t in &case.tasks {
+                println!(
+                    "  task {:<24} {:<9} {:<12} due {}  {}",
+                    t.id(),
+                    format!("{:?}", t.state).to_lowercase(),
+                    t.role.as_str(),
+                    t.due_at.map(|d| d.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "-".into()),
+                    t.title
+                );
+            }
+            for e in timeline {
+                println!(
+                    "  {}  {:<18} {:<10} {}",
+                    e.at.format("%Y-%m-%d %H:%M:%S"),
+                    e.kind,
+                    e.actor.unwrap_or_default(),
+                    e.detail
+                );
+            }
+            if let Some(f) = figures {
+                println!("review: {}", serde_json::to_string(&f)?);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
