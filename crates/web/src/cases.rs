@@ -46,7 +46,12 @@ fn case_error_code(e: &CaseError) -> &'static str {
 fn engine(e: EngineError) -> ApiError {
     match e {
         EngineError::Case(c) => {
-            let mut err = ApiError::new("conflict", c.message_en());
+            // A bad value is the request's fault (400); an event the state refuses is a conflict.
+            let code = match c {
+                CaseError::Field(..) | CaseError::NoPerson(_) | CaseError::NeedsDecision(_) => "bad_body",
+                _ => "conflict",
+            };
+            let mut err = ApiError::new(code, c.message_en());
             err.extra = Some((
                 "case",
                 serde_json::json!({"code": case_error_code(&c), "message": c.message_en(), "message_zh": c.message_zh()}),

@@ -458,3 +458,166 @@ fn the_procedure_runs_from_a_burst_to_an_approved_review() {
     drop(tmp);
     let _ = Arc::clone(&state);
 }
+
+#[test]
+fn case_endpoints_answer_malformed_and_hostile_input_with_coded_errors_and_keep_the_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("data");
+    let data = DataDir::new(&root);
+    let mut p = Pipeline::open(&data, Segmenter::shared_default(), PipelineConfig::default()).unwrap();
+    let by = Actor::local("setup");
+    let unit = UnitRow {
+        id: "后勤集团".into(),
+        name: "后勤集团".into(),
+        parent: None,
+        first_responsible: None,
+        direct_responsible: None,
+        updated_at: Utc::now(),
+    };
+    accounts::save_unit(p.db_mut(), &by, None, unit, Utc::now()).unwrap();
+    let g = Grants(vec![Grant { role: Role::Admin, unit: None }]);
+    let new = accounts::NewAccount { username: "admin", password: PASSWORD, grants: &g, person: None };
+    accounts::create_account(p.db_mut(), &by, None, new, Utc::now()).unwrap();
+    p.ingest(&[item("a", "weibo", "二食堂的饭菜里吃出异物", Utc::now())], Utc::now()).unwrap();
+    let state = AppState::open(&data, p, AuthConfig::for_addr(HOST.parse().unwrap())).unwrap();
+    let app = tidewatch_web::router(state.clone());
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let admin = login(&app, "admin").await;
+        let (s, c) = admin
+            .call(Method::POST, "/api/v1/cases", Some(json!({"items": [1], "title": "食堂", "unit": "后勤集团"})))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        let long = "长".repeat(20_001);
+        let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        let cases: Vec<(Method, &str, Option<Value>, StatusCode, &str)> = vec![
+            (
+                Method::POST,
+                "/api/v1/cases",
+                Some(json!({"title": "x", "unit": "后勤集团"})),
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+            ),
+            (
+                Method::POST,
+                "/api/v1/cases",
+                Some(json!({"items": [1], "title": "x", "unit": "没有"})),
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+            ),
+            (
+                Method::POST,
+                "/api/v1/cases",
+                Some(json!({"items": [999], "title": "x", "unit": "后勤集团"})),
+                StatusCode::NOT_FOUND,
+                "not_found",
+            ),
+            (
+                Method::POST,
+                "/api/v1/cases",
+                Some(json!({"items": [1], "title": "x".repeat(300), "unit": "后勤集团"})),
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+            ),
+            (
+                Method::POST,
+                "/api/v1/cases",
+                Some(json!({"items": [1], "title": "x", "unit": "后勤集团", "secret": 1})),
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+            ),
+            (Method::POST, "/api/v1/cases", Some(json!({"alert": 5})), StatusCode::NOT_FOUND, "not_found"),
+            (
+                Method::POST,
+                "/api/v1/cases",
+                Some(json!({"items": (0..201).collect::<Vec<i64>>(), "title": "x", "unit": "后勤集团"})),
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+            ),
+            (Method::GET, "/api/v1/cases/abc", None, StatusCode::BAD_REQUEST, "bad_parameter"),
+            (Method::GET, "/api/v1/cases/0", None, StatusCode::BAD_REQUEST, "bad_parameter"),
+            (Method::GET, "/api/v1/cases/99999999999999999999", None, StatusCode::BAD_REQUEST, "bad_parameter"),
+            (Method::GET, "/api/v1/cases/42", None, StatusCode::NOT_FOUND, "not_found"),
+            (Method::GET, "/api/v1/cases?limit=0", None, StatusCode::BAD_REQUEST, "bad_parameter"),
+            (Method::GET, "/api/v1/cases?state=open", None, StatusCode::BAD_REQUEST, "bad_parameter"),
+            (Method::GET, "/api/v1/cases?grade=V", None, StatusCode::BAD_REQUEST, "bad_parameter"),
+            (Method::GET, "/api/v1/cases?year=99999", None, StatusCode::BAD_REQUEST, "bad_parameter"),
+            (Method::GET, "/api/v1/cases?x=1", None, StatusCode::BAD_REQUEST, "bad_parameter"),
+            (Method::GET, "/api/v1/units/figures?year=-5", None, StatusCode::BAD_REQUEST, "bad_parameter"),
+            (
+                Method::POST,
+                "/api/v1/cases/1/reports",
+                Some(json!({"development": long})),
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+            ),
+            (Method::POST, "/api/v1/cases/1/reports", Some(json!({"place": "x"})), StatusCode::BAD_REQUEST, "bad_body"),
+            (
+                Method::POST,
+                "/api/v1/cases/1/assessment",
+                Some(json!({"grade": "V", "assessment": "x"})),
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+            ),
+            (
+                Method::POST,
+                "/api/v1/cases/1/assessment",
+                Some(json!({"grade": "II", "assessment": "x"})),
+                StatusCode::CONFLICT,
+                "conflict",
+            ),
+            (
+                Method::POST,
+                "/api/v1/cases/1/classification",
+                Some(json!({"classification": "politics"})),
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+            ),
+            (Method::POST, "/api/v1/cases/1/tasks/nothing/done", Some(json!({})), StatusCode::NOT_FOUND, "not_found"),
+            (
+                Method::POST,
+                "/api/v1/cases/1/tasks/x/reassign",
+                Some(json!({"to": "nobody"})),
+                StatusCode::CONFLICT,
+                "conflict",
+            ),
+            (Method::DELETE, "/api/v1/cases/1/evidence/person/1", None, StatusCode::BAD_REQUEST, "bad_parameter"),
+            (Method::DELETE, "/api/v1/cases/1/evidence/item/7", None, StatusCode::CONFLICT, "conflict"),
+            (
+                Method::POST,
+                "/api/v1/cases/1/evidence",
+                Some(json!({"kind": "story", "id": 9999})),
+                StatusCode::NOT_FOUND,
+                "not_found",
+            ),
+            (Method::POST, "/api/v1/cases/1/close", Some(json!({"summary": ""})), StatusCode::CONFLICT, "conflict"),
+            (Method::POST, "/api/v1/cases/1/review/approve", None, StatusCode::CONFLICT, "conflict"),
+            (Method::PATCH, "/api/v1/cases/1", Some(json!({"owner": "ghost"})), StatusCode::BAD_REQUEST, "bad_body"),
+        ];
+        for (method, path, body, status, code) in cases {
+            let (s, v) = admin.call(method.clone(), path, body).await;
+            assert_eq!((s, v["error"]["code"].as_str()), (status, Some(code)), "{method} {path}: {v}");
+        }
+        // Bodies that are not JSON, or JSON nested beyond reason.
+        for raw in ["{", "null", "[]", deep.as_str(), "{\"development\": \"\u{0}\"}"] {
+            let req = Request::builder()
+                .method(Method::POST)
+                .uri("/api/v1/cases/1/reports")
+                .header("host", HOST)
+                .header("cookie", &admin.cookie)
+                .header("x-csrf-token", &admin.csrf)
+                .header("content-type", "application/json")
+                .body(Body::from(raw.to_string()))
+                .unwrap();
+            let res = app.clone().oneshot(req).await.unwrap();
+            assert!(res.status().is_client_error() || res.status().is_success(), "{raw:.20}: {}", res.status());
+        }
+        // Nothing was damaged: one case, readable, in the state its accepted events left it.
+        let list = admin.ok(Method::GET, "/api/v1/cases", None).await;
+        assert_eq!(list.as_array().unwrap().len(), 1);
+        let got = admin.ok(Method::GET, "/api/v1/cases/1", None).await;
+        assert!(matches!(got["case"]["state"].as_str(), Some("new" | "assessing")), "{got}");
+        let verify = admin.ok(Method::GET, "/api/v1/audit/verify", None).await;
+        assert_eq!(verify["ok"], true);
+    });
+}
