@@ -17,8 +17,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
-use tidewatch_store::{Db, NewNotification, Notification};
-use tidewatch_workflow::alerts::{Alerts, Reason, Route, Severity, SignalIn, Silence, Timing};
+use tidewatch_store::{AlertRow, Db, NewNotification, Notification};
+use tidewatch_workflow::alerts::{Alert, Alerts, Reason, Route, Severity, SignalIn, Silence, State, Timing};
 use tidewatch_workflow::escalation::{Escalation, Fired, Policy, Target};
 use tidewatch_workflow::notify::{self, AlertNote, Channel, Language};
 use tidewatch_workflow::rota::{Override, Schedule, Shift};
@@ -236,6 +236,33 @@ pub struct Alerting {
     overrides: Vec<(String, Override)>,
     /// Hand-off notices have been queued for shifts starting before this.
     handoffs_until: Option<DateTime<Utc>>,
+    /// The next silence id.
+    next_silence: i64,
+    /// Archived alerts changed outside memory (a case linked to a resolved alert), to write.
+    archived: Vec<AlertRow>,
+}
+
+/// An alert as the store keeps it.
+fn alert_row(a: &Alert) -> AlertRow {
+    AlertRow {
+        id: a.id,
+        key: a.key.clone(),
+        state: match a.state {
+            State::Firing => "firing",
+            State::Acknowledged => "acknowledged",
+            State::Resolved => "resolved",
+        }
+        .into(),
+        story: a.story.clone(),
+        case_id: a.case,
+        severity: a.severity.as_str().into(),
+        first_at: a.first_at,
+        data: serde_json::to_string(a).unwrap_or_default(),
+    }
+}
+
+fn silence_row(s: &Silence) -> (i64, DateTime<Utc>, String) {
+    (s.id, s.ends, serde_json::to_string(s).unwrap_or_default())
 }
 
 /// Hand-off notices go out this long before a shift starts.
@@ -311,18 +338,33 @@ fn details(kind: &str, explanation: &str) -> Vec<String> {
 }
 
 impl Alerting {
-    /// Restores the alerting from the store.
-    pub fn open(db: &Db, config: AlertingConfig) -> Result<Alerting, EngineError> {
+    /// Restores the alerting from the store: the alerts not resolved, the silences still in
+    /// force. A store written before alerts were rows has them moved first.
+    pub fn open(db: &mut Db, config: AlertingConfig) -> Result<Alerting, EngineError> {
         let saved = db.alerting_state()?;
-        let alerts = match &saved.alerts {
-            Some(json) => {
-                let mut a: Alerts = serde_json::from_str(json)
-                    .map_err(|e| EngineError::Config(format!("stored alerting state is unreadable: {e}")))?;
-                a.timing = config.timing;
-                a
-            }
-            None => Alerts::new(config.timing),
-        };
+        if let Some(json) = &saved.alerts {
+            let old: Alerts = serde_json::from_str(json)
+                .map_err(|e| EngineError::Config(format!("stored alerting state is unreadable: {e}")))?;
+            let rows: Vec<AlertRow> = old.alerts.iter().map(alert_row).collect();
+            let silences: Vec<(i64, DateTime<Utc>, String)> = old.silences.iter().map(silence_row).collect();
+            db.move_alerts_to_rows(&rows, &silences, Utc::now())?;
+            tracing::info!(alerts = rows.len(), silences = silences.len(), "alerts moved to rows");
+        }
+        let saved = db.alerting_state()?;
+        let mut alerts = Alerts::new(config.timing);
+        for json in db.open_alerts()? {
+            let a: Alert = serde_json::from_str(&json)
+                .map_err(|e| EngineError::Config(format!("a stored alert is unreadable: {e}")))?;
+            alerts.alerts.push(a);
+        }
+        for json in db.silences_ending_after(Utc::now())? {
+            let s: Silence = serde_json::from_str(&json)
+                .map_err(|e| EngineError::Config(format!("a stored silence is unreadable: {e}")))?;
+            alerts.silences.push(s);
+        }
+        let (max_alert, max_silence) = db.max_alert_and_silence_ids()?;
+        alerts.next_id = max_alert + 1;
+        let next_silence = max_silence + 1;
         let mut escalations = BTreeMap::new();
         for (alert, json) in saved.escalations {
             let e: Escalation = serde_json::from_str(&json)
@@ -355,6 +397,8 @@ impl Alerting {
             cursor: saved.cursor,
             overrides,
             handoffs_until,
+            next_silence,
+            archived: Vec::new(),
         })
     }
 
@@ -593,25 +637,33 @@ impl Alerting {
     }
 
     fn save(
-        &self,
+        &mut self,
         db: &mut Db,
         changed: &[i64],
         queue: &[NewNotification],
         now: DateTime<Utc>,
         report: &mut TickReport,
     ) -> Result<(), EngineError> {
-        let alerts = serde_json::to_string(&self.alerts).map_err(|e| EngineError::Io(e.to_string()))?;
+        let (alerts, silences) = self.alerts.take_changes(now);
+        let rows: Vec<AlertRow> = alerts.iter().map(alert_row).chain(self.archived.drain(..)).collect();
+        let silences: Vec<(i64, DateTime<Utc>, String)> =
+            silences.unwrap_or_default().iter().map(silence_row).collect();
         let escalations: Vec<(i64, String, Option<DateTime<Utc>>)> = changed
             .iter()
             .filter_map(|id| {
                 self.escalations.get(id).map(|e| (*id, serde_json::to_string(e).unwrap_or_default(), e.next_at))
             })
             .collect();
+        // Escalations of resolved alerts are done: they leave memory too (the store keeps them).
+        let resolved: Vec<i64> = alerts.iter().filter(|a| a.state == State::Resolved).map(|a| a.id).collect();
+        for id in &resolved {
+            self.escalations.remove(id);
+        }
         let extra = [
             ("overrides", serde_json::to_string(&self.overrides).unwrap_or_default()),
             ("handoffs_until", serde_json::to_string(&self.handoffs_until).unwrap_or_default()),
         ];
-        report.queued += db.save_alerting(&alerts, self.cursor, &extra, &escalations, queue, now)?;
+        report.queued += db.save_alerting(&rows, &silences, self.cursor, &extra, &escalations, queue, now)?;
         Ok(())
     }
 
@@ -663,8 +715,34 @@ impl Alerting {
         self.save(db, &[alert], &[], now, &mut report)
     }
 
+    /// An alert: from memory when not resolved, else from the store's archive.
+    pub fn alert(&self, db: &Db, id: i64) -> Result<Option<Alert>, EngineError> {
+        if let Some(a) = self.alerts.get(id) {
+            return Ok(Some(a.clone()));
+        }
+        match db.alert(id)? {
+            Some(json) => Ok(Some(
+                serde_json::from_str(&json)
+                    .map_err(|e| EngineError::Io(format!("stored alert {id} is unreadable: {e}")))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// An error for an alert not in memory: resolved (archived) or unknown.
+    fn not_open(&self, db: &Db, id: i64) -> EngineError {
+        match self.alert(db, id) {
+            Ok(Some(_)) => EngineError::Config(format!("alert {id} is resolved")),
+            Ok(None) => EngineError::NotFound(format!("no alert {id}")),
+            Err(e) => e,
+        }
+    }
+
     /// Acknowledges an alert: its escalation stops.
     pub fn acknowledge(&mut self, db: &mut Db, alert: i64, who: &str, now: DateTime<Utc>) -> Result<(), EngineError> {
+        if self.alerts.get(alert).is_none() {
+            return Err(self.not_open(db, alert));
+        }
         self.alerts.acknowledge(alert, who, now).map_err(EngineError::Config)?;
         self.stop_escalation(db, alert, who, now)
     }
@@ -716,6 +794,22 @@ impl Alerting {
         who: &str,
         now: DateTime<Utc>,
     ) -> Result<(), EngineError> {
+        if self.alerts.get(alert).is_none() {
+            // Resolved already (archived): link it in the store.
+            let mut a = self.alert(db, alert)?.ok_or_else(|| EngineError::NotFound(format!("no alert {alert}")))?;
+            if let Some(c) = a.case {
+                return Err(EngineError::Config(format!("alert {alert} already has case {c}")));
+            }
+            a.case = Some(case);
+            a.events.push(tidewatch_workflow::alerts::Event {
+                at: now,
+                what: format!("case {case} opened"),
+                who: Some(who.into()),
+            });
+            self.archived.push(alert_row(&a));
+            let mut report = TickReport::default();
+            return self.save(db, &[], &[], now, &mut report);
+        }
         self.alerts.link_case(alert, case, who, now).map_err(|e| {
             if e.starts_with("no alert") {
                 EngineError::NotFound(e)
@@ -734,6 +828,13 @@ impl Alerting {
 
     /// Resolves an alert.
     pub fn resolve_alert(&mut self, db: &mut Db, alert: i64, who: &str, now: DateTime<Utc>) -> Result<(), EngineError> {
+        if self.alerts.get(alert).is_none() {
+            // Resolving a resolved alert changes nothing.
+            return match self.not_open(db, alert) {
+                EngineError::Config(_) => Ok(()),
+                e => Err(e),
+            };
+        }
         self.alerts.resolve(alert, who, now).map_err(EngineError::Config)?;
         self.stop_escalation(db, alert, who, now)
     }
@@ -747,7 +848,7 @@ impl Alerting {
         to: Option<usize>,
         now: DateTime<Utc>,
     ) -> Result<(), EngineError> {
-        let a = self.alerts.get(alert).cloned().ok_or_else(|| EngineError::Config(format!("no alert {alert}")))?;
+        let Some(a) = self.alerts.get(alert).cloned() else { return Err(self.not_open(db, alert)) };
         let mut e = self
             .escalations
             .remove(&alert)
@@ -773,9 +874,10 @@ impl Alerting {
 
     /// Adds a silence.
     pub fn silence(&mut self, db: &mut Db, mut s: Silence, now: DateTime<Utc>) -> Result<i64, EngineError> {
-        s.id = self.alerts.silences.iter().map(|x| x.id).max().unwrap_or(0) + 1;
+        s.id = self.next_silence;
         let id = s.id;
         self.alerts.silence(s).map_err(EngineError::Config)?;
+        self.next_silence += 1;
         let mut report = TickReport::default();
         self.save(db, &[], &[], now, &mut report)?;
         Ok(id)

@@ -212,7 +212,7 @@ fn escalation_notifies_through_every_channel_and_stops_on_acknowledgement() {
     let cfg = config(&base);
     let notifier = Notifier::new(None).unwrap();
     let send = |n: &tidewatch_store::Notification, now| notifier.send(n, now);
-    let mut alerting = Alerting::open(&db, cfg.clone()).unwrap();
+    let mut alerting = Alerting::open(&mut db, cfg.clone()).unwrap();
 
     burst(&mut db, "42", t0());
     let r = alerting.tick(&mut db, t0()).unwrap();
@@ -289,7 +289,7 @@ fn escalation_notifies_through_every_channel_and_stops_on_acknowledgement() {
 
     // No acknowledgement. The restart happens between steps: the state is in the store.
     drop(alerting);
-    let mut alerting = Alerting::open(&db, cfg.clone()).unwrap();
+    let mut alerting = Alerting::open(&mut db, cfg.clone()).unwrap();
     got.lock().unwrap().clear();
     let before_step = at + Duration::minutes(10) - Duration::seconds(1);
     assert_eq!(alerting.tick(&mut db, before_step).unwrap().queued, 0, "not yet");
@@ -298,7 +298,7 @@ fn escalation_notifies_through_every_channel_and_stops_on_acknowledgement() {
     let step = at + Duration::minutes(10);
     assert_eq!(alerting.tick(&mut db, step).unwrap().queued, 1);
     drop(alerting);
-    let mut alerting = Alerting::open(&db, cfg.clone()).unwrap();
+    let mut alerting = Alerting::open(&mut db, cfg.clone()).unwrap();
     assert_eq!(alerting.tick(&mut db, step).unwrap().queued, 0, "after a restart the same step does not fire again");
     deliver(&mut db, Retry::default(), step, &|n| send(n, step)).unwrap();
     let lead = got.lock().unwrap().clone();
@@ -363,7 +363,7 @@ fn the_outbox_retries_with_backoff_and_gives_up_with_a_reason() {
         ],
     });
     let notifier = Notifier::new(None).unwrap();
-    let mut alerting = Alerting::open(&db, cfg).unwrap();
+    let mut alerting = Alerting::open(&mut db, cfg).unwrap();
     burst(&mut db, "7", t0());
     alerting.tick(&mut db, t0()).unwrap();
     let at = t0() + Duration::seconds(30);
@@ -421,7 +421,7 @@ fn overrides_survive_restarts_and_hand_off_notices_go_out_once() {
     let mut db = setup(tmp.path());
     let (base, _got) = receiver(0);
     let cfg = config(&base);
-    let mut alerting = Alerting::open(&db, cfg.clone()).unwrap();
+    let mut alerting = Alerting::open(&mut db, cfg.clone()).unwrap();
     let sh = |d, h, m| chrono_tz::Asia::Shanghai.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap().with_timezone(&Utc);
     // 赵 has the 26th, 钱 the 27th (from 08:00).
     assert_eq!(alerting.on_duty("后勤集团", sh(27, 9, 0)).unwrap().person, "qian");
@@ -455,7 +455,7 @@ fn overrides_survive_restarts_and_hand_off_notices_go_out_once() {
         .is_err());
     assert!(alerting.swap(&mut db, "nowhere", sh(26, 20, 0), sh(28, 20, 0), sh(26, 12, 0)).is_err());
     drop(alerting);
-    let mut alerting = Alerting::open(&db, cfg).unwrap();
+    let mut alerting = Alerting::open(&mut db, cfg).unwrap();
     assert_eq!(
         alerting.on_duty("后勤集团", sh(27, 10, 0)).unwrap().person,
         "lead",
@@ -473,4 +473,89 @@ fn overrides_survive_restarts_and_hand_off_notices_go_out_once() {
     let n = db.notifications(Some(0), 10).unwrap();
     assert_eq!(n[0].recipient, "lead");
     assert!(n[0].subject.contains("11-27 09:00") && n[0].subject.contains("on duty"), "{}", n[0].subject);
+}
+
+/// The `data` and `updated_at` of every alert row.
+fn alert_rows(dir: &std::path::Path) -> Vec<(i64, String, i64)> {
+    let conn = rusqlite::Connection::open(dir.join("tidewatch.db")).unwrap();
+    let mut stmt = conn.prepare("SELECT id, state, updated_at FROM alerts ORDER BY id").unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
+}
+
+#[test]
+fn alerts_are_rows_written_when_they_change_and_resolved_ones_are_archived() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut db = setup(tmp.path());
+    let (base, _got) = receiver(0);
+    let cfg = config(&base);
+    let mut alerting = Alerting::open(&mut db, cfg.clone()).unwrap();
+    for story in ["1", "2", "3"] {
+        burst(&mut db, story, t0());
+    }
+    alerting.tick(&mut db, t0()).unwrap();
+    let first = alert_rows(tmp.path());
+    assert_eq!(first.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(), ["firing", "firing", "firing"]);
+    // A tick with nothing new writes no alert.
+    alerting.tick(&mut db, t0() + Duration::seconds(1)).unwrap();
+    assert_eq!(alert_rows(tmp.path()), first, "nothing changed, nothing written");
+    // Resolving one writes that one only; it leaves memory and stays in the store.
+    let later = t0() + Duration::minutes(1);
+    alerting.resolve_alert(&mut db, 2, "li", later).unwrap();
+    let rows = alert_rows(tmp.path());
+    assert_eq!(rows[1].1, "resolved");
+    assert_eq!((rows[0].2, rows[2].2), (first[0].2, first[2].2), "the others are not rewritten");
+    assert_eq!(alerting.alerts().alerts.iter().map(|a| a.id).collect::<Vec<_>>(), [1, 3]);
+    let archived = alerting.alert(&db, 2).unwrap().unwrap();
+    assert_eq!(archived.state, tidewatch_workflow::alerts::State::Resolved);
+    assert!(alerting.resolve_alert(&mut db, 2, "li", later).is_ok(), "resolving again changes nothing");
+    let err = alerting.acknowledge(&mut db, 2, "li", later).unwrap_err().to_string();
+    assert!(err.contains("resolved"), "{err}");
+    // A case linked to the archived alert is written to its row.
+    alerting.link_case(&mut db, 2, 7, "li", later).unwrap();
+    assert_eq!(alerting.alert(&db, 2).unwrap().unwrap().case, Some(7));
+    // A new signal on the resolved alert's story starts a new alert with a new id.
+    burst(&mut db, "2", later);
+    alerting.tick(&mut db, later).unwrap();
+    drop(alerting);
+    let alerting = Alerting::open(&mut db, cfg).unwrap();
+    assert_eq!(alerting.alerts().alerts.iter().map(|a| a.id).collect::<Vec<_>>(), [1, 3, 4], "after a restart");
+    assert_eq!(alert_rows(tmp.path()).len(), 4);
+}
+
+#[test]
+fn alerts_kept_as_one_document_move_to_rows_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut db = setup(tmp.path());
+    let mut old = tidewatch_workflow::alerts::Alerts::new(Default::default());
+    for (i, story) in ["5", "6"].iter().enumerate() {
+        let s = tidewatch_workflow::alerts::SignalIn {
+            id: i as i64 + 1,
+            kind: "burst".into(),
+            severity: tidewatch_workflow::alerts::Severity::High,
+            at: t0(),
+            topic: None,
+            unit: None,
+            story: Some(story.to_string()),
+            title: format!("old {story}"),
+            details: vec![],
+        };
+        old.ingest(&s, t0());
+    }
+    old.resolve(1, "li", t0()).unwrap();
+    let mut json: serde_json::Value = serde_json::to_value(&old).unwrap();
+    // As stored before alerts linked to cases (no `case` field).
+    for a in json["alerts"].as_array_mut().unwrap() {
+        a.as_object_mut().unwrap().remove("case");
+    }
+    let conn = rusqlite::Connection::open(tmp.path().join("tidewatch.db")).unwrap();
+    conn.execute("INSERT INTO alerting_state (key, value) VALUES ('alerts', ?1)", [json.to_string()]).unwrap();
+    let (base, _got) = receiver(0);
+    let alerting = Alerting::open(&mut db, config(&base)).unwrap();
+    assert_eq!(alerting.alerts().alerts.iter().map(|a| a.id).collect::<Vec<_>>(), [2], "the open one in memory");
+    assert_eq!(alerting.alert(&db, 1).unwrap().unwrap().title, "old 5", "the resolved one archived");
+    assert!(db.alerting_state().unwrap().alerts.is_none(), "the document is gone");
+    drop(alerting);
+    let alerting = Alerting::open(&mut db, config(&base)).unwrap();
+    assert_eq!(alert_rows(tmp.path()).len(), 2, "moved once");
+    assert_eq!(alerting.alerts().next_id, 3);
 }

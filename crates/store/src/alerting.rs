@@ -77,10 +77,32 @@ fn row_to_notification(r: &rusqlite::Row<'_>) -> rusqlite::Result<Notification> 
     })
 }
 
+/// An alert to write: its columns and the whole alert as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRow {
+    /// Id.
+    pub id: i64,
+    /// Its group key.
+    pub key: String,
+    /// `firing`, `acknowledged`, `resolved`.
+    pub state: String,
+    /// The story it is about.
+    pub story: Option<String>,
+    /// The case opened from it.
+    pub case_id: Option<i64>,
+    /// `low` … `critical`.
+    pub severity: String,
+    /// When it started.
+    pub first_at: DateTime<Utc>,
+    /// The alert (JSON).
+    pub data: String,
+}
+
 /// The alerting's saved state.
 #[derive(Debug, Clone, Default)]
 pub struct AlertingState {
-    /// The alerts (JSON), when saved before.
+    /// The alerts as one JSON document, as stores before schema 10 kept them (read once to move
+    /// them to rows).
     pub alerts: Option<String>,
     /// The id of the last signal consumed.
     pub cursor: i64,
@@ -105,13 +127,15 @@ impl Db {
         Ok(AlertingState { alerts: get("alerts")?, cursor, escalations, extra })
     }
 
-    /// Saves the alerting's state (and `extra` values), the escalations that changed and new
-    /// notifications, in one transaction. Notifications whose key is already in the outbox are
-    /// not queued again. Returns how many were queued.
+    /// Saves what changed in the alerting — the alerts and silences given, the signal cursor,
+    /// `extra` values, the escalations that changed — and queues new notifications, in one
+    /// transaction. Notifications whose key is already in the outbox are not queued again.
+    /// Returns how many were queued.
     #[allow(clippy::too_many_arguments)]
     pub fn save_alerting(
         &mut self,
-        alerts: &str,
+        alerts: &[AlertRow],
+        silences: &[(i64, DateTime<Utc>, String)],
         cursor: i64,
         extra: &[(&str, String)],
         escalations: &[(i64, String, Option<DateTime<Utc>>)],
@@ -119,10 +143,20 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO alerting_state (key, value) VALUES ('alerts', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1",
-            [alerts],
-        )?;
+        for a in alerts {
+            tx.execute(
+                "INSERT INTO alerts (id, key, state, story, case_id, severity, first_at, updated_at, data) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(id) DO UPDATE SET key = ?2, state = ?3, \
+                 story = ?4, case_id = ?5, severity = ?6, updated_at = ?8, data = ?9",
+                params![a.id, a.key, a.state, a.story, a.case_id, a.severity, millis(a.first_at), millis(now), a.data],
+            )?;
+        }
+        for (id, ends, data) in silences {
+            tx.execute(
+                "INSERT INTO silences (id, ends, data) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET ends = ?2, data = ?3",
+                params![id, millis(*ends), data],
+            )?;
+        }
         tx.execute(
             "INSERT INTO alerting_state (key, value) VALUES ('cursor', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1",
             [cursor.to_string()],
@@ -150,6 +184,60 @@ impl Db {
         }
         tx.commit()?;
         Ok(queued)
+    }
+
+    /// Moves alerts and silences kept as one JSON document (before schema 10) to rows, in one
+    /// transaction, and drops the document.
+    pub fn move_alerts_to_rows(
+        &mut self,
+        alerts: &[AlertRow],
+        silences: &[(i64, DateTime<Utc>, String)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let cursor: i64 = self.alerting_state()?.cursor;
+        self.save_alerting(alerts, silences, cursor, &[], &[], &[], now)?;
+        self.conn.execute("DELETE FROM alerting_state WHERE key = 'alerts'", [])?;
+        Ok(())
+    }
+
+    /// Alerts not resolved (JSON), oldest first.
+    pub fn open_alerts(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT data FROM alerts WHERE state != 'resolved' ORDER BY id")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Silences ending after `after` (JSON), oldest first.
+    pub fn silences_ending_after(&self, after: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT data FROM silences WHERE ends > ?1 ORDER BY id")?;
+        let rows = stmt.query_map([millis(after)], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The highest alert and silence ids stored (0 when none).
+    pub fn max_alert_and_silence_ids(&self) -> Result<(i64, i64), StoreError> {
+        let a = self.conn.query_row("SELECT COALESCE(MAX(id), 0) FROM alerts", [], |r| r.get(0))?;
+        let s = self.conn.query_row("SELECT COALESCE(MAX(id), 0) FROM silences", [], |r| r.get(0))?;
+        Ok((a, s))
+    }
+
+    /// One alert (JSON), archived or not.
+    pub fn alert(&self, id: i64) -> Result<Option<String>, StoreError> {
+        Ok(self.conn.query_row("SELECT data FROM alerts WHERE id = ?1", [id], |r| r.get(0)).optional()?)
+    }
+
+    /// Alerts (JSON), newest first: in `state` if given, with ids below `before`.
+    pub fn alerts_page(
+        &self,
+        state: Option<&str>,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT data FROM alerts WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![state, before, limit as i64], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Signals after `cursor`, oldest first.

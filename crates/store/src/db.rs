@@ -322,6 +322,27 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX case_events_case ON case_events(case_id, id);
     "#,
+    // 10: alerts and silences as rows (they were one JSON document in alerting_state): only what
+    // changed is written; resolved alerts stay here (archived) and leave memory.
+    r#"
+    CREATE TABLE alerts (
+        id         INTEGER PRIMARY KEY,
+        key        TEXT NOT NULL,
+        state      TEXT NOT NULL,
+        story      TEXT,
+        case_id    INTEGER,
+        severity   TEXT NOT NULL,
+        first_at   INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        data       TEXT NOT NULL
+    );
+    CREATE INDEX alerts_open ON alerts(state) WHERE state != 'resolved';
+    CREATE TABLE silences (
+        id   INTEGER PRIMARY KEY,
+        ends INTEGER NOT NULL,
+        data TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// A stored item with its store-assigned fields.

@@ -15,7 +15,7 @@ pub mod db;
 pub mod retention;
 pub mod search;
 
-pub use alerting::{AlertingState, NewNotification, Notification};
+pub use alerting::{AlertRow, AlertingState, NewNotification, Notification};
 pub use analysis::{Lineage, StoryRow};
 pub use audit::{AuditBreak, AuditEntry, AuditFilter, NewAudit};
 pub use auth::{AccountRow, Credential, PersonRow, TokenRow, UnitRow};

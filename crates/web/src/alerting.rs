@@ -93,19 +93,12 @@ pub async fn list(
     }
     blocking(move || {
         with_alerting(&state, |side| {
-            let v: Vec<_> = side
-                .alerting
-                .alerts()
-                .alerts
-                .iter()
-                .rev()
-                .filter(|a| p.before.is_none_or(|b| a.id < b))
-                .filter(|a| {
-                    p.state.as_deref().is_none_or(|s| serde_json::to_value(a.state).ok() == Some(serde_json::json!(s)))
-                })
-                .take(limit)
-                .cloned()
-                .collect();
+            let mut v = Vec::new();
+            for json in side.db.alerts_page(p.state.as_deref(), p.before, limit)? {
+                let a: tidewatch_workflow::alerts::Alert =
+                    serde_json::from_str(&json).map_err(|e| ApiError::new("internal", e.to_string()))?;
+                v.push(a);
+            }
             Ok(Json(v))
         })
     })
@@ -123,9 +116,8 @@ pub async fn get(
         with_alerting(&state, |side| {
             let a = side
                 .alerting
-                .alerts()
-                .get(id)
-                .cloned()
+                .alert(&side.db, id)
+                .map_err(engine_error)?
                 .ok_or_else(|| ApiError::new("not_found", format!("alert {id}")))?;
             let notifications = side.db.notifications(Some(id), 200)?;
             Ok(Json(serde_json::json!({
@@ -179,7 +171,7 @@ async fn act(
         let (name, before, after) = with_alerting(&state, |side| {
             let now = Utc::now();
             let AlertingSide { db, alerting, .. } = side;
-            let Some(before) = alerting.alerts().get(id).map(|a| a.state) else {
+            let Some(before) = alerting.alert(db, id).map_err(engine_error)?.map(|a| a.state) else {
                 return Err(ApiError::new("not_found", format!("alert {id}")));
             };
             let name = match action {
@@ -196,7 +188,7 @@ async fn act(
                     "alert.escalate"
                 }
             };
-            Ok((name, before, alerting.alerts().get(id).cloned()))
+            Ok((name, before, alerting.alert(db, id).map_err(engine_error)?))
         })?;
         let to_step = match action {
             AlertAction::Escalate(t) => t,
@@ -358,7 +350,7 @@ pub async fn ack_page(
                 tidewatch_engine::EngineError::Config(m) => ApiError::new("unauthorized", m),
                 other => ApiError::new("internal", other.to_string()),
             })?;
-            Ok(side.alerting.alerts().get(id).map(|a| a.title.clone()).unwrap_or_default())
+            Ok(side.alerting.alert(&side.db, id).ok().flatten().map(|a| a.title.clone()).unwrap_or_default())
         })?;
         let (who, title, sig) = (html_escape(&p.who), html_escape(&title), html_escape(&p.sig));
         Ok(Html(format!(

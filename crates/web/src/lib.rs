@@ -214,7 +214,8 @@ impl AppState {
             let cfg = c.cases.config().clone();
             c.cases = tidewatch_engine::cases::Cases::new(cfg, &config.base_url);
         }
-        let alerting = tidewatch_engine::alerting::Alerting::open(&db, config)?;
+        let mut db = db;
+        let alerting = tidewatch_engine::alerting::Alerting::open(&mut db, config)?;
         if let Ok(mut a) = self.alerting.lock() {
             *a = Some(AlertingSide { db, alerting, notifier });
         }

@@ -276,7 +276,9 @@ pub enum Decision {
     },
 }
 
-/// The alerts, silences and open cases.
+/// The alerts not yet resolved, the silences and the open cases. Every change marks the alert
+/// (or the silences) changed; [`Alerts::take_changes`] hands them to the store and archives the
+/// resolved ones (they leave memory; the store keeps them).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Alerts {
     pub timing: Timing,
@@ -285,6 +287,12 @@ pub struct Alerts {
     /// Story → (case id, the case's severity).
     pub open_cases: HashMap<String, (i64, Severity)>,
     pub next_id: i64,
+    /// Alerts changed since the last [`Alerts::take_changes`].
+    #[serde(skip)]
+    pub changed: std::collections::BTreeSet<i64>,
+    /// Silences changed since then.
+    #[serde(skip)]
+    pub silences_changed: bool,
 }
 
 impl Alerts {
@@ -319,6 +327,7 @@ impl Alerts {
             }
             a.signals.push(s.id);
             a.pending += 1;
+            self.changed.insert(a.id);
             a.details = s.details.clone();
             if s.severity > a.severity {
                 a.events.push(Event {
@@ -333,6 +342,7 @@ impl Alerts {
         }
         let id = self.next_id;
         self.next_id += 1;
+        self.changed.insert(id);
         self.alerts.push(Alert {
             id,
             key,
@@ -378,6 +388,7 @@ impl Alerts {
                 a.last_notified = Some(now);
                 a.pending = 0;
                 out.push((a.id, r));
+                self.changed.insert(a.id);
             }
         }
         out
@@ -428,8 +439,27 @@ impl Alerts {
         self.alerts.iter().find(|a| a.id == id)
     }
 
+    /// The alert to change (marked changed).
     fn get_mut(&mut self, id: i64) -> Result<&mut Alert, String> {
-        self.alerts.iter_mut().find(|a| a.id == id).ok_or_else(|| format!("no alert {id}"))
+        let changed = &mut self.changed;
+        self.alerts
+            .iter_mut()
+            .find(|a| a.id == id)
+            .inspect(|_| {
+                changed.insert(id);
+            })
+            .ok_or_else(|| format!("no alert {id}"))
+    }
+
+    /// The alerts and whether the silences changed since the last call; resolved alerts leave
+    /// memory (archived: the store keeps them) and so do silences that ended before `now`.
+    pub fn take_changes(&mut self, now: DateTime<Utc>) -> (Vec<Alert>, Option<Vec<Silence>>) {
+        let ids = std::mem::take(&mut self.changed);
+        let alerts: Vec<Alert> = self.alerts.iter().filter(|a| ids.contains(&a.id)).cloned().collect();
+        self.alerts.retain(|a| a.state != State::Resolved);
+        let silences = std::mem::take(&mut self.silences_changed).then(|| self.silences.clone());
+        self.silences.retain(|s| s.ends > now);
+        (alerts, silences)
     }
 
     /// Adds a silence after checking it.
@@ -447,6 +477,7 @@ impl Alerts {
             m.check()?;
         }
         self.silences.push(s);
+        self.silences_changed = true;
         Ok(())
     }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use std::path::Path;
 use std::process::ExitCode;
 use tidewatch_engine::DataDir;
-use tidewatch_workflow::alerts::Alerts;
+use tidewatch_workflow::alerts::{Alert, Alerts};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct AlertsArgs {
@@ -47,11 +47,20 @@ pub(crate) fn run_alerts(data_dir: &Path, args: AlertsArgs) -> anyhow::Result<Ex
         );
     }
     let db = super::users::open_existing(data_dir)?;
-    let alerts: Alerts = match db.alerting_state()?.alerts {
-        Some(json) => serde_json::from_str(&json).context("the stored alerts are unreadable")?,
-        None => Alerts::default(),
+    // Alerts are rows since schema 10; a store not yet opened by a server since keeps them as
+    // one document.
+    let alerts: Vec<Alert> = match db.alerting_state()?.alerts {
+        Some(json) => {
+            let old: Alerts = serde_json::from_str(&json).context("the stored alerts are unreadable")?;
+            old.alerts.into_iter().rev().collect()
+        }
+        None => db
+            .alerts_page(None, None, 100_000)?
+            .iter()
+            .map(|j| serde_json::from_str(j).context("a stored alert is unreadable"))
+            .collect::<anyhow::Result<_>>()?,
     };
-    for a in alerts.alerts.iter().rev() {
+    for a in alerts.iter() {
         let state = serde_json::to_value(a.state)?.as_str().unwrap_or("").to_string();
         if args.state.as_ref().is_some_and(|s| s != &state) {
             continue;
