@@ -287,6 +287,15 @@ impl Cases {
         if let Event::AddEvidence { kind, id } = &event {
             self.check_evidence(db, *kind, *id)?;
         }
+        let mut event = event;
+        if let Event::SubmitReview(notes) = &mut event {
+            for (i, a) in notes.actions.iter_mut().enumerate() {
+                a.backtest = match (&a.topic, &a.rule) {
+                    (Some(t), Some(r)) => Some(proposal_backtest(db, i, t, r, now)?),
+                    _ => None,
+                };
+            }
+        }
         let dir = StoreDirectory::read(db)?;
         let name = event.name();
         let detail = audit_detail(&event);
@@ -507,6 +516,37 @@ impl Cases {
     }
 }
 
+/// The backtest of a rule proposed by follow-up action `i`: the draft against the topic's
+/// current rule over the last 30 days. A rule that does not parse, or a topic that does not
+/// exist, is refused with the reason.
+pub fn proposal_backtest(
+    db: &Db,
+    i: usize,
+    topic: &str,
+    rule: &str,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value, EngineError> {
+    let field = |m: String| EngineError::Case(tidewatch_workflow::cases::CaseError::Field("action", m));
+    let current = db.topic(topic)?.ok_or_else(|| field(format!("action {i}: no topic {topic:?}")))?;
+    let (draft, _) = crate::topics::check_rule(topic, rule)
+        .map_err(|d| field(format!("action {i}: rule: {} (column {})", d.message, d.column.unwrap_or(0))))?;
+    let zone = chrono_tz::Asia::Shanghai;
+    let proposed = crate::topics::backtest(db, &draft, 30, now, zone, 3)?;
+    let before = match crate::topics::check_rule(topic, &current.def.rule) {
+        Ok((node, _)) => Some(crate::topics::backtest(db, &node, 30, now, zone, 0)?),
+        Err(_) => None,
+    };
+    Ok(serde_json::json!({
+        "days": 30,
+        "scanned": proposed.scanned,
+        "hits": proposed.hits,
+        "current_rule": current.def.rule,
+        "current_version": current.version,
+        "current_hits": before.map(|b| b.hits),
+        "samples": proposed.samples.iter().map(|(item, _)| serde_json::json!({"id": item.id.0, "title": item.item.title})).collect::<Vec<_>>(),
+    }))
+}
+
 fn audit_detail(e: &Event) -> serde_json::Value {
     match e {
         Event::Assess { grade, .. } => serde_json::json!({"grade": grade.as_str()}),
@@ -524,6 +564,9 @@ fn audit_detail(e: &Event) -> serde_json::Value {
             serde_json::json!({"title": title, "owner": owner, "participants": participants})
         }
         Event::Reopen { reason } => serde_json::json!({"reason": reason}),
+        Event::DecideProposal { action, accept, reason } => {
+            serde_json::json!({"action": action, "accept": accept, "reason": reason})
+        }
         _ => serde_json::Value::Null,
     }
 }

@@ -628,8 +628,13 @@ pub async fn review(
     b: Result<Json<ReviewNotes>, JsonRejection>,
 ) -> Result<Json<CaseView>, ApiError> {
     let b = body(b)?;
-    if b.actions.len() > 100 || b.actions.iter().any(|a| a.chars().count() > 2000) {
-        return Err(ApiError::new("bad_body", "actions: at most 100, each at most 2,000 characters"));
+    if b.actions.len() > 100
+        || b.actions.iter().any(|a| a.text.chars().count() > 2000 || a.rule.as_ref().is_some_and(|r| r.len() > 10_000))
+    {
+        return Err(ApiError::new(
+            "bad_body",
+            "actions: at most 100, each at most 2,000 characters, rules 10,000 bytes",
+        ));
     }
     act(state, caller, id, Action::ReviewCases, move |_, _| Ok(Event::SubmitReview(b))).await
 }
@@ -675,6 +680,86 @@ pub async fn figures(
                 all.into_iter().filter(|f| units.as_ref().is_none_or(|u| u.contains(&f.unit))).collect();
             Ok(Json(serde_json::json!({"year": year, "from": from, "to": to, "units": shown})))
         })
+    })
+    .await
+}
+
+/// Body of `POST /api/v1/cases/{id}/review/proposals/{action}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecideBody {
+    accept: bool,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /api/v1/cases/{id}/review/proposals/{action}`: an admin accepts the rule a follow-up
+/// action proposes (the topic is saved with it: a new version, audited) or rejects it with a
+/// reason. Needs `edit_topics` for the topic's unit.
+pub async fn decide_proposal(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path((id, action)): Path<(String, String)>,
+    b: Result<Json<DecideBody>, JsonRejection>,
+) -> Result<Json<CaseView>, ApiError> {
+    let id = case_id(&id)?;
+    let action: usize = action.parse().map_err(|_| ApiError::bad_parameter("action", "must be a whole number"))?;
+    let b = body(b)?;
+    let now = state.now();
+    blocking(move || {
+        // The proposal, and the topic it changes, checked before anything is recorded.
+        let proposal = with_cases(&state, |side| {
+            let case = Cases::load(&side.db, id).map_err(engine)?;
+            let a = case
+                .review
+                .as_ref()
+                .and_then(|r| r.notes.actions.get(action))
+                .ok_or_else(|| ApiError::new("not_found", format!("case {id} has no follow-up action {action}")))?;
+            Ok(a.topic.clone().zip(a.rule.clone()))
+        })?;
+        let topic = match &proposal {
+            Some((topic, rule)) => {
+                let record = {
+                    let p = state.pipeline.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))?;
+                    p.db().topic(topic)?
+                }
+                .ok_or_else(|| ApiError::new("conflict", format!("topic {topic} no longer exists")))?;
+                caller.require(&state, Action::EditTopics, record.def.unit.as_deref())?;
+                if b.accept {
+                    tidewatch_engine::topics::check_rule(topic, rule).map_err(|d| {
+                        ApiError::new("conflict", format!("the proposed rule no longer parses: {}", d.message))
+                    })?;
+                }
+                Some((record, rule.clone()))
+            }
+            None => None,
+        };
+        let case = with_cases(&state, |side| {
+            let CasesSide { db, cases } = side;
+            let event = Event::DecideProposal { action, accept: b.accept, reason: b.reason.clone() };
+            cases.act(db, &caller.actor, caller.addr(), id, event, now).map_err(engine)
+        })?;
+        if let (true, Some((record, rule))) = (b.accept, topic) {
+            let mut draft = record.def.clone();
+            draft.rule = rule;
+            let mut p = state.pipeline.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))?;
+            let (saved, changed) = p.db_mut().save_topic(&draft, &caller.actor.username, now)?;
+            if changed {
+                p.reload_topics().map_err(|e| ApiError::new("internal", e.to_string()))?;
+            }
+            drop(p);
+            state.audit(
+                tidewatch_store::NewAudit::new(
+                    &caller.actor.username,
+                    caller.addr(),
+                    "topic.save",
+                    &format!("topic:{}", saved.def.id),
+                )
+                .with(serde_json::json!({"unit": saved.def.unit, "version": saved.version, "before": record.def,
+                        "after": &saved.def, "from_case": id, "action": action})),
+            )?;
+        }
+        Ok(Json(view(case, now)))
     })
     .await
 }

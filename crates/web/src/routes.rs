@@ -333,6 +333,13 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Approve the review (closed → reviewed)",
             cases::approve,
         )
+        .add(
+            post.clone(),
+            "/api/v1/cases/{id}/review/proposals/{action}",
+            Needs(EditTopics),
+            "Accept or reject a rule change a review proposes",
+            cases::decide_proposal,
+        )
         .add(get, "/api/v1/units/figures", Needs(ReadFigures), "Per-unit figures for a year (考核)", cases::figures);
     (r.router, r.specs)
 }

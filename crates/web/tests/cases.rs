@@ -391,14 +391,19 @@ fn the_procedure_runs_from_a_burst_to_an_approved_review() {
         ] {
             assert!(kinds.contains(&k), "{k} in the timeline: {kinds:?}");
         }
-        analyst
-            .ok(
-                Method::POST,
-                &format!("{path}/review"),
-                Some(json!({"worked": "通报及时", "lessons": "移交应更早",
-                "actions": ["食堂卫生检查纳入周报"]})),
-            )
+        let (s, e) = analyst
+            .call(Method::POST, &format!("{path}/review"), Some(json!({"worked": "w",
+                "actions": [{"text": "改规则", "topic": "canteen", "rule": "食堂 AND ("}]})))
             .await;
+        assert_eq!((s, e["error"]["case"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("field")), "{e}");
+        let c = analyst
+            .ok(Method::POST, &format!("{path}/review"), Some(json!({"worked": "通报及时", "lessons": "移交应更早",
+                "actions": ["食堂卫生检查纳入周报",
+                    {"text": "把“拉肚子”也算进食堂专题", "topic": "canteen", "rule": "食堂 AND (难吃 OR 发霉 OR 涨价 OR 异物 OR 拉肚子)"}]})))
+            .await;
+        let bt = &c["review"]["notes"]["actions"][1]["backtest"];
+        assert!(bt["hits"].as_u64().unwrap() >= bt["current_hits"].as_u64().unwrap(), "{bt}");
+        assert_eq!(bt["current_version"], 1);
         let (s, _) = approver.call(Method::POST, &format!("{path}/review/approve"), None).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "approving a review is the owner unit lead's");
         let c = lead.ok(Method::POST, &format!("{path}/review/approve"), None).await;
@@ -413,6 +418,18 @@ fn the_procedure_runs_from_a_burst_to_an_approved_review() {
             accounts::create_account(&mut db, &Actor::local("t"), None, new, Utc::now()).unwrap();
         }
         let admin = login(&app, "admin").await;
+        // The admin accepts the proposed rule: the topic gets a new version.
+        let (s, _) = lead.call(Method::POST, &format!("{path}/review/proposals/1"), Some(json!({"accept": true}))).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "only an admin edits topics");
+        let (s, e) = admin.call(Method::POST, &format!("{path}/review/proposals/0"), Some(json!({"accept": true}))).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "action 0 proposes no rule: {e}");
+        let c = admin.ok(Method::POST, &format!("{path}/review/proposals/1"), Some(json!({"accept": true}))).await;
+        assert_eq!(c["review"]["notes"]["actions"][1]["decision"]["accepted"], true);
+        let topic = admin.ok(Method::GET, "/api/v1/topics/canteen", None).await;
+        assert_eq!(topic["version"], 2, "{topic}");
+        assert!(topic["rule"].as_str().unwrap().contains("拉肚子"));
+        let (s, _) = admin.call(Method::POST, &format!("{path}/review/proposals/1"), Some(json!({"accept": false, "reason": "x"}))).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "decided once");
         let log = admin.ok(Method::GET, "/api/v1/audit?limit=200", None).await;
         let entries: Vec<(String, String)> = log
             .as_array()
@@ -433,9 +450,11 @@ fn the_procedure_runs_from_a_burst_to_an_approved_review() {
             ("lead", "case.close"),
             ("analyst", "case.submit_review"),
             ("lead", "case.approve_review"),
+            ("admin", "case.decide_proposal"),
         ] {
             assert!(entries.iter().any(|(a, b)| a == who && b == what), "{who} {what} audited: {entries:?}");
         }
+        assert!(log.as_array().unwrap().iter().any(|e| e["action"] == "topic.save" && e["actor"] == "admin"));
         let verify = admin.ok(Method::GET, "/api/v1/audit/verify", None).await;
         assert_eq!(verify["ok"], true, "{verify}");
         let figures = lead

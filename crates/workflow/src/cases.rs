@@ -757,9 +757,74 @@ pub struct ReviewNotes {
     /// Lessons.
     #[serde(default)]
     pub lessons: String,
-    /// Follow-up actions.
+    /// Follow-up actions; one may propose a change to a topic rule.
     #[serde(default)]
-    pub actions: Vec<String>,
+    pub actions: Vec<ReviewAction>,
+}
+
+/// A follow-up action of a review: `"text"`, or `{"text", "topic", "rule"}` to propose a rule.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "ReviewActionIn")]
+pub struct ReviewAction {
+    /// What to do.
+    pub text: String,
+    /// A topic whose rule it proposes to change…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// …to this draft rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The draft's backtest against the current rule (filled by the engine when submitted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backtest: Option<serde_json::Value>,
+    /// The admin's decision on the proposed rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<ProposalDecision>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ReviewActionIn {
+    Text(String),
+    Full(ReviewActionFull),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewActionFull {
+    text: String,
+    #[serde(default)]
+    topic: Option<String>,
+    #[serde(default)]
+    rule: Option<String>,
+    #[serde(default)]
+    backtest: Option<serde_json::Value>,
+    #[serde(default)]
+    decision: Option<ProposalDecision>,
+}
+
+impl From<ReviewActionIn> for ReviewAction {
+    fn from(a: ReviewActionIn) -> ReviewAction {
+        match a {
+            ReviewActionIn::Text(text) => ReviewAction { text, ..ReviewAction::default() },
+            ReviewActionIn::Full(f) => {
+                ReviewAction { text: f.text, topic: f.topic, rule: f.rule, backtest: f.backtest, decision: f.decision }
+            }
+        }
+    }
+}
+
+/// An admin's decision on a proposed rule change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProposalDecision {
+    /// Accepted (the topic was saved with the rule) or rejected.
+    pub accepted: bool,
+    /// Who decided.
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Why.
+    pub reason: String,
 }
 
 /// A submitted review.
@@ -815,6 +880,9 @@ pub struct Case {
     pub escalation: Option<Escalation>,
     /// The review.
     pub review: Option<Review>,
+    /// Reviews of earlier closes (a reopened case keeps them).
+    #[serde(default)]
+    pub past_reviews: Vec<Review>,
     /// When it was last closed.
     pub closed_at: Option<DateTime<Utc>>,
     /// When it was first closed.
@@ -882,6 +950,8 @@ pub enum Event {
     SubmitReview(ReviewNotes),
     /// The review approved.
     ApproveReview,
+    /// An admin accepts or rejects the rule change proposed by follow-up action `action`.
+    DecideProposal { action: usize, accept: bool, reason: String },
     /// The clock: reminders, misses, escalation steps, conditions due.
     Tick,
     /// The answer to [`Effect::CheckVolume`].
@@ -907,6 +977,7 @@ impl Event {
             Event::Reopen { .. } => "reopen",
             Event::SubmitReview(_) => "submit_review",
             Event::ApproveReview => "approve_review",
+            Event::DecideProposal { .. } => "decide_proposal",
             Event::Tick => "tick",
             Event::VolumeChecked { .. } => "volume_checked",
         }
@@ -1127,6 +1198,7 @@ impl Case {
             evidence: Vec::new(),
             escalation: None,
             review: None,
+            past_reviews: Vec::new(),
             closed_at: None,
             first_closed_at: None,
             reopened: 0,
@@ -1363,7 +1435,9 @@ impl Case {
                 self.state = if self.classification().is_some() { Handling } else { Assessing };
                 self.reopened += 1;
                 self.closed_at = None;
-                self.review = None;
+                if let Some(r) = self.review.take() {
+                    self.past_reviews.push(r);
+                }
                 out.entry(ctx, "reopened", json!({"reason": reason}));
                 for e in &self.evidence {
                     if e.kind == EvidenceKind::Item {
@@ -1371,11 +1445,23 @@ impl Case {
                     }
                 }
             }
-            (Closed, Event::SubmitReview(notes)) => {
+            (Closed, Event::SubmitReview(mut notes)) => {
                 if notes.worked.trim().is_empty() && notes.lessons.trim().is_empty() {
                     return Err(CaseError::Field("review", "say what worked or the lessons".into()));
                 }
+                for a in &mut notes.actions {
+                    required("action", &a.text)?;
+                    if a.topic.is_some() != a.rule.is_some() {
+                        return Err(CaseError::Field("action", "a proposed rule needs both topic and rule".into()));
+                    }
+                    // Decisions come later, from an admin.
+                    a.decision = None;
+                }
                 out.entry(ctx, "review_submitted", json!({"notes": notes}));
+                // A review submitted again replaces the one in force; the earlier is kept.
+                if let Some(r) = self.review.take() {
+                    self.past_reviews.push(r);
+                }
                 self.review = Some(Review { notes, by: who, at: ctx.now, approved: None });
             }
             (Closed, Event::ApproveReview) => {
@@ -1383,6 +1469,23 @@ impl Case {
                 r.approved = Some((who, ctx.now));
                 self.state = Reviewed;
                 out.entry(ctx, "reviewed", json!({}));
+            }
+            (Closed | Reviewed, Event::DecideProposal { action, accept, reason }) => {
+                let Some(a) = self.review.as_mut().and_then(|r| r.notes.actions.get_mut(action)) else {
+                    return Err(CaseError::Field("action", format!("no follow-up action {action}")));
+                };
+                if a.rule.is_none() {
+                    return Err(CaseError::Field("action", format!("action {action} proposes no rule")));
+                }
+                if a.decision.is_some() {
+                    return Err(CaseError::Field("action", format!("action {action} is decided already")));
+                }
+                if !accept && reason.trim().is_empty() {
+                    return Err(CaseError::ReasonRequired);
+                }
+                a.decision = Some(ProposalDecision { accepted: accept, by: who, at: ctx.now, reason: reason.clone() });
+                let detail = json!({"action": action, "topic": a.topic, "accepted": accept, "reason": reason});
+                out.entry(ctx, "proposal_decided", detail);
             }
             (_, Event::Tick) => {
                 if self.state.is_open() {

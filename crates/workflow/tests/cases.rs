@@ -135,13 +135,14 @@ fn events() -> Vec<(&'static str, Event)> {
         ("approve_review", Event::ApproveReview),
         ("tick", Event::Tick),
         ("volume_checked", Event::VolumeChecked { task: "refer_discipline".into(), before: 3, after: 5 }),
+        ("decide_proposal", Event::DecideProposal { action: 0, accept: true, reason: String::new() }),
     ]
 }
 
 /// The documented table (docs/cases.md): the next state, or the error.
-const TABLE: &[(&str, [&str; 17])] = &[
+const TABLE: &[(&str, [&str; 18])] = &[
     //  report, assess, classify, complete, reassign, acknowledge, add_ev, remove_ev, signal, update,
-    //  monitor, close, reopen, submit_review, approve_review, tick, volume_checked
+    //  monitor, close, reopen, submit_review, approve_review, tick, volume_checked, decide_proposal
     (
         "new",
         [
@@ -161,6 +162,7 @@ const TABLE: &[(&str, [&str; 17])] = &[
             "T",
             "T",
             "new",
+            "T",
             "T",
         ],
     ),
@@ -184,6 +186,7 @@ const TABLE: &[(&str, [&str; 17])] = &[
             "T",
             "assessing",
             "T",
+            "T",
         ],
     ),
     (
@@ -206,6 +209,7 @@ const TABLE: &[(&str, [&str; 17])] = &[
             "T",
             "handling",
             "TaskNotOpen",
+            "T",
         ],
     ),
     (
@@ -228,16 +232,17 @@ const TABLE: &[(&str, [&str; 17])] = &[
             "T",
             "monitoring",
             "monitoring",
+            "T",
         ],
     ),
     (
         "closed",
         [
             "T", "T", "T", "T", "T", "T", "T", "T", "T", "closed", "T", "T", "handling", "closed", "NoReview",
-            "closed", "T",
+            "closed", "T", "Field",
         ],
     ),
-    ("reviewed", ["T", "T", "T", "T", "T", "T", "T", "T", "T", "T", "T", "T", "T", "T", "T", "reviewed", "T"]),
+    ("reviewed", ["T", "T", "T", "T", "T", "T", "T", "T", "T", "T", "T", "T", "T", "T", "T", "reviewed", "T", "Field"]),
 ];
 
 fn error_name(e: &CaseError) -> &'static str {
@@ -283,7 +288,7 @@ fn every_state_and_event_gives_the_documented_next_state_or_error() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 6 * 17);
+    assert_eq!(checked, 6 * 18);
 }
 
 #[test]
@@ -468,8 +473,22 @@ fn arb_event() -> impl Strategy<Value = Event> {
         Just(Event::Monitor),
         Just(Event::Close { summary: "结案".into() }),
         Just(Event::Reopen { reason: "再起".into() }),
-        Just(Event::SubmitReview(ReviewNotes { worked: "好".into(), ..ReviewNotes::default() })),
+        Just(Event::SubmitReview(ReviewNotes {
+            worked: "好".into(),
+            actions: vec![ReviewAction {
+                text: "改规则".into(),
+                topic: Some("canteen".into()),
+                rule: Some("食堂 AND 异物".into()),
+                ..ReviewAction::default()
+            }],
+            ..ReviewNotes::default()
+        })),
         Just(Event::ApproveReview),
+        (0usize..2, prop::bool::ANY).prop_map(|(action, accept)| Event::DecideProposal {
+            action,
+            accept,
+            reason: if accept { String::new() } else { "不采纳".into() }
+        }),
         Just(Event::Tick),
         Just(Event::Tick),
         (task, 0i64..5, 0i64..5).prop_map(|(t, before, after)| Event::VolumeChecked { task: t.into(), before, after }),
@@ -507,6 +526,15 @@ proptest! {
                     prop_assert!(c.tasks.len() >= before.tasks.len());
                     prop_assert_eq!(&c.reports[..before.reports.len()], &before.reports[..]);
                     prop_assert_eq!(&c.grades[..before.grades.len()], &before.grades[..]);
+                    // Reviews and decisions on proposed rules are kept (a reopen moves the review
+                    // to the past ones).
+                    let decided = |c: &Case| {
+                        c.past_reviews.iter().chain(c.review.iter())
+                            .flat_map(|r| &r.notes.actions).filter(|a| a.decision.is_some()).count()
+                    };
+                    prop_assert!(decided(&c) >= decided(&before));
+                    prop_assert!(c.past_reviews.len() + usize::from(c.review.is_some())
+                        >= before.past_reviews.len() + usize::from(before.review.is_some()));
                 }
             }
             // One classification at a time: tasks of earlier ones are done or cancelled.
