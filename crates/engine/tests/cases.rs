@@ -220,3 +220,38 @@ fn per_unit_figures_match_a_hand_computed_fixture() {
     assert_eq!((j.cases, j.by_grade.get("ungraded"), j.deadlines_met_pct), (1, Some(&1), None));
     assert_eq!(j.acknowledge_minutes.n, 0);
 }
+
+#[test]
+fn evidence_is_kept_from_retention_until_the_case_closes() {
+    use tidewatch_engine::{DataDir, Pipeline, PipelineConfig};
+    let tmp = tempfile::tempdir().unwrap();
+    setup(tmp.path());
+    let dir = DataDir::new(tmp.path());
+    let mut p = Pipeline::open(&dir, tidewatch_text::Segmenter::shared_default(), PipelineConfig::default()).unwrap();
+    let old = Utc::now() - Duration::days(400);
+    let items: Vec<tidewatch_model::ItemInput> = ["二食堂饭菜发霉", "图书馆闭馆通知"]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| tidewatch_model::ItemInput {
+            id: Some(format!("e{i}")),
+            source: Some("weibo".into()),
+            text: Some(t.to_string()),
+            published_at: Some(old),
+            ..Default::default()
+        })
+        .collect();
+    p.ingest(&items, old).unwrap();
+    let who = Actor::local("duty");
+    let cases = Cases::new(CasesConfig::default(), "http://tw.example");
+    let mut o = opening("后勤集团", None);
+    o.evidence = vec![(tidewatch_workflow::cases::EvidenceKind::Item, 1)];
+    let c = cases.open_case(p.db_mut(), &who, None, o, Utc::now()).unwrap();
+    // Everything is older than the 180-day period: the evidence item stays, the other goes.
+    p.purge_before(Utc::now() - Duration::days(180), 100).unwrap();
+    assert!(p.db().item_exists(tidewatch_model::ItemId(1)).unwrap(), "held as evidence");
+    assert!(!p.db().item_exists(tidewatch_model::ItemId(2)).unwrap(), "not evidence: purged");
+    cases.act(p.db_mut(), &who, None, c.id, report(), Utc::now()).unwrap();
+    cases.act(p.db_mut(), &who, None, c.id, Event::Close { summary: "误报".into() }, Utc::now()).unwrap();
+    p.purge_before(Utc::now() - Duration::days(180), 100).unwrap();
+    assert!(!p.db().item_exists(tidewatch_model::ItemId(1)).unwrap(), "released when the case closed");
+}
