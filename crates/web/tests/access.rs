@@ -833,3 +833,74 @@ fn burst_signal(story: &str) -> tidewatch_store::Signal {
         explanation: "{}".into(),
     }
 }
+
+#[test]
+fn a_request_past_the_time_limit_is_answered_timeout_and_the_concurrency_limit_holds_the_rest() {
+    let f = fixture();
+    let cred = session(&f, "admin", LoginPolicy::default());
+    let get = axum::http::Method::GET;
+    let rt = rt();
+    // A status request waits on the read side, held here: past the (shortened) limit it is
+    // answered 503 `timeout`, and the server goes on.
+    f.state.request_timeout_ms.store(300, std::sync::atomic::Ordering::Relaxed);
+    let held = f.state.reader.lock().unwrap();
+    let guard = std::time::Duration::from_secs(20);
+    let (s, b) = rt
+        .block_on(async {
+            tokio::time::timeout(guard, call(&f.app, request(&get, "/api/v1/status", Some(&cred), ""))).await
+        })
+        .expect("answered at the time limit, not left hanging");
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("timeout")), "{b}");
+    let (s, _) = rt.block_on(call(&f.app, request(&get, "/api/v1/health", None, "")));
+    assert_eq!(s, StatusCode::OK, "other requests are served meanwhile");
+    drop(held);
+    let (s, _) = rt.block_on(call(&f.app, request(&get, "/api/v1/status", Some(&cred), "")));
+    assert_eq!(s, StatusCode::OK, "the read side is free again");
+
+    // Two requests at once at most: while two wait on the read side, a third (even health) is
+    // not taken up until one of them ends.
+    f.state.request_timeout_ms.store(30_000, std::sync::atomic::Ordering::Relaxed);
+    f.state.max_concurrent.store(2, std::sync::atomic::Ordering::Relaxed);
+    let app = tidewatch_web::router(f.state.clone());
+    let held = f.state.reader.lock().unwrap();
+    rt.block_on(async {
+        let slow: Vec<_> = (0..2)
+            .map(|_| tokio::spawn(call_owned(app.clone(), request(&get, "/api/v1/status", Some(&cred), ""))))
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let third = tokio::time::timeout(
+            std::time::Duration::from_millis(500),
+            call(&app, request(&get, "/api/v1/health", None, "")),
+        )
+        .await;
+        assert!(third.is_err(), "a third request waits while two hold the slots");
+        drop(held);
+        for h in slow {
+            assert_eq!(h.await.unwrap().0, StatusCode::OK);
+        }
+        let (s, _) = call(&app, request(&get, "/api/v1/health", None, "")).await;
+        assert_eq!(s, StatusCode::OK, "served once a slot is free");
+    });
+}
+
+async fn call_owned(app: axum::Router, req: Request<Body>) -> (StatusCode, serde_json::Value) {
+    call(&app, req).await
+}
+
+#[test]
+fn a_panic_holding_the_alerting_lock_does_not_take_the_alert_api_down() {
+    let f = fixture();
+    let cred = session(&f, "admin", LoginPolicy::default());
+    let state = f.state.clone();
+    let poisoned = std::thread::spawn(move || {
+        let _held = state.alerting.lock().unwrap();
+        panic!("a bug while holding the alerting lock");
+    })
+    .join();
+    assert!(poisoned.is_err() && f.state.alerting.is_poisoned());
+    let get = axum::http::Method::GET;
+    let (s, b) = rt().block_on(call(&f.app, request(&get, "/api/v1/alerts", Some(&cred), "")));
+    assert_eq!(s, StatusCode::OK, "recovered: {b}");
+    assert!(!f.state.alerting.is_poisoned(), "the poison is cleared");
+    f.state.alerting_tick(Utc::now()).unwrap();
+}
