@@ -67,3 +67,67 @@ rule = "食堂 AND (腹泻 OR"
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("column 14") && stderr(&o).contains("第 14 列"), "{}", stderr(&o));
 }
+
+#[test]
+fn cases_and_unit_figures_on_the_command_line() {
+    use chrono::{Duration, Utc};
+    use tidewatch_engine::accounts::{self, Actor};
+    use tidewatch_engine::cases::{Cases, CasesConfig};
+    use tidewatch_workflow::cases::{Classification, Event, Grade, Opening, ReportBody};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    {
+        let mut db = tidewatch_store::Db::open(&data).unwrap();
+        let by = Actor::local("t");
+        let unit = tidewatch_store::UnitRow {
+            id: "后勤集团".into(),
+            name: "后勤集团".into(),
+            parent: None,
+            first_responsible: None,
+            direct_responsible: None,
+            updated_at: Utc::now(),
+        };
+        accounts::save_unit(&mut db, &by, None, unit, Utc::now()).unwrap();
+        let cases = Cases::new(CasesConfig::default(), "http://tw.example");
+        let t = Utc::now() - Duration::hours(5);
+        let o = Opening {
+            title: "二食堂投诉".into(),
+            unit: "后勤集团".into(),
+            owner: None,
+            alert: None,
+            severity: None,
+            detected_at: Some(t - Duration::minutes(20)),
+            signals_before: 0,
+            evidence: vec![],
+        };
+        let c = cases.open_case(&mut db, &by, None, o, t).unwrap();
+        let report = Event::Report(ReportBody { development: "扩散".into(), ..ReportBody::default() });
+        cases.act(&mut db, &by, None, c.id, report, t).unwrap();
+        cases.act(&mut db, &by, None, c.id, Event::Assess { grade: Grade::III, assessment: "a".into() }, t).unwrap();
+        let classify = Event::Classify { classification: Classification::Hype, reason: String::new() };
+        cases.act(&mut db, &by, None, c.id, classify, t).unwrap();
+    }
+    let o = run(&data, &["cases", "list"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("#1\thandling\tIII\thype\t后勤集团") && out.contains("二食堂投诉"), "{out}");
+    let o = run(&data, &["cases", "show", "1"], None);
+    let out = stdout(&o);
+    assert!(out.contains("task publish_facts") && out.contains("task_started"), "{out}");
+    let o = run(&data, &["cases", "show", "1", "--json"], None);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["case"]["tasks"][0]["key"], "publish_facts");
+    let o = run(&data, &["cases", "show", "9"], None);
+    assert!(!o.status.success() && stderr(&o).contains("no case 9"), "{}", stderr(&o));
+    let o = run(&data, &["cases", "list", "--state", "open"], None);
+    assert!(!o.status.success() && stderr(&o).contains("--state"), "{}", stderr(&o));
+    use chrono::Datelike;
+    let year = (Utc::now() - Duration::hours(5)).with_timezone(&chrono_tz::Asia::Shanghai).year().to_string();
+    let o = run(&data, &["units", "figures", "--year", &year, "--json"], None);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!((v[0]["unit"].as_str(), v[0]["cases"].as_u64()), (Some("后勤集团"), Some(1)), "{v}");
+    assert_eq!(v[0]["acknowledge_minutes"]["median"], 20.0);
+    let o = run(&data, &["units", "figures", "--year", "1900"], None);
+    assert!(!o.status.success(), "a year out of range is refused");
+}
