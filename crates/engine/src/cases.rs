@@ -195,7 +195,7 @@ pub struct Cases {
 }
 
 /// A case as the API shows it: the case and when its deadline module next looks at it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CaseView {
     /// The case.
     #[serde(flatten)]
@@ -579,7 +579,7 @@ fn minutes(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Option<i64
 }
 
 /// One hour of the stories' volume and sentiment.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct HourPoint {
     /// The hour's start.
     pub hour: DateTime<Utc>,
@@ -590,7 +590,7 @@ pub struct HourPoint {
 }
 
 /// The generated part of a review (总结评估), computed from the timeline and the data.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ReviewFigures {
     /// First item published.
     pub first_item_at: Option<DateTime<Utc>>,
@@ -689,7 +689,7 @@ pub fn review_figures(db: &Db, case: &Case) -> Result<ReviewFigures, EngineError
 // ---- per-unit figures (考核) ----
 
 /// One unit's figures for a period.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct UnitFigures {
     /// The unit.
     pub unit: String,
@@ -716,7 +716,7 @@ pub struct UnitFigures {
 }
 
 /// Median and 90th percentile (nearest rank) of a set of minutes.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Percentiles {
     /// How many values.
     pub n: usize,

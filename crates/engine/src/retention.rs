@@ -45,7 +45,7 @@ pub fn set_retention_days(
     Ok(())
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 struct Run {
     cutoff: DateTime<Utc>,
     started: DateTime<Utc>,
@@ -55,7 +55,7 @@ struct Run {
 }
 
 /// What a run did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PurgeReport {
     /// Items deleted by this run (including what an interrupted run deleted before).
     pub purged: u64,

@@ -258,7 +258,7 @@ pub fn check_source(config: SourceConfig) -> Result<Source, String> {
 }
 
 /// What one source's poll gave.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PollResult {
     /// Source id.
     pub source: String,
@@ -566,7 +566,7 @@ pub fn next_delay(source: &Source, st: &SourceState) -> ChronoDuration {
 }
 
 /// A source's health.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Health {
     /// Source id.
     pub source: String,

@@ -26,7 +26,7 @@ pub struct NewNotification {
 }
 
 /// A notification in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Notification {
     /// Outbox id.
     pub id: i64,

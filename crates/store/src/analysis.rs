@@ -8,7 +8,7 @@ use rusqlite::{params, OptionalExtension};
 use tidewatch_model::ItemId;
 
 /// One story as listed: the columns kept beside its state.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct StoryRow {
     /// Story id.
     pub id: i64,
@@ -27,7 +27,7 @@ pub struct StoryRow {
 }
 
 /// A merge (or split) in a story's lineage.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Lineage {
     /// The id that went away (merge) or was split off (split).
     pub absorbed: i64,

@@ -53,7 +53,7 @@ impl NewAudit {
 }
 
 /// A stored entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     /// Position in the chain, from 1.
     pub seq: i64,
@@ -97,7 +97,7 @@ pub struct AuditFilter {
 }
 
 /// Where the chain breaks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct AuditBreak {
     /// The first entry that does not verify (or the position where one is missing).
     pub seq: i64,

@@ -10,7 +10,7 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 /// A unit (责任单位).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct UnitRow {
     /// Stable id: the unit's name as topics and the rota give it (`后勤集团`).
     pub id: String,
@@ -27,7 +27,7 @@ pub struct UnitRow {
 }
 
 /// A person with their contact points.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PersonRow {
     /// Stable id, used by the rota and escalation policies.
     pub id: String,
@@ -90,7 +90,7 @@ pub struct Credential {
 }
 
 /// An API token as listed (never its secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct TokenRow {
     /// Row id.
     pub id: i64,

@@ -41,7 +41,7 @@ pub struct CaseRow {
 }
 
 /// One line of a timeline.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct CaseEventRow {
     /// Its id (the timeline's order).
     pub id: i64,

@@ -988,7 +988,7 @@ impl Db {
 pub struct TopicKey(pub i64);
 
 /// A topic as stored.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct TopicRecord {
     /// Store key.
     #[serde(skip)]
@@ -1003,7 +1003,7 @@ pub struct TopicRecord {
 }
 
 /// The editable part of a topic.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct TopicDraft {
     /// Stable id.
     pub id: String,
@@ -1020,7 +1020,7 @@ pub struct TopicDraft {
 }
 
 /// One saved version of a topic.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct TopicVersion {
     /// Version number.
     pub version: i64,
@@ -1034,7 +1034,7 @@ pub struct TopicVersion {
 }
 
 /// What the store remembers about a live source between polls.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct SourceState {
     /// Source id.
     pub id: String,
@@ -1065,7 +1065,7 @@ pub struct SourceState {
 }
 
 /// Something worth attention, written for the alerting to consume.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Signal {
     /// Store id (0 before it is stored).
     pub id: i64,

@@ -34,8 +34,8 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
 }
 
 /// `GET /api/v1/health`: the server answers. Nothing about the data.
-pub async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"ok": true}))
+pub async fn health() -> Json<crate::views::Health> {
+    Json(crate::views::Health { ok: true })
 }
 
 /// `GET /api/v1/units`.
@@ -83,24 +83,31 @@ pub async fn put_unit(
 }
 
 /// A person as the API shows them: channels by kind only (their URLs and secrets stay inside).
-fn person_view(p: &PersonRow) -> serde_json::Value {
-    let channels: Vec<serde_json::Value> = serde_json::from_str::<Vec<serde_json::Value>>(&p.channels)
+fn person_view(p: &PersonRow) -> crate::views::PersonView {
+    let channels = serde_json::from_str::<Vec<serde_json::Value>>(&p.channels)
         .unwrap_or_default()
         .iter()
         .map(|c| crate::alerting::redact_channel(&c.to_string()))
         .collect();
-    serde_json::json!({
-        "id": p.id, "name": p.name, "lang": p.lang, "email": p.email, "phone": p.phone,
-        "dingtalk": p.dingtalk, "wecom": p.wecom, "feishu": p.feishu, "channels": channels,
-        "updated_at": p.updated_at,
-    })
+    crate::views::PersonView {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        lang: p.lang.clone(),
+        email: p.email.clone(),
+        phone: p.phone.clone(),
+        dingtalk: p.dingtalk.clone(),
+        wecom: p.wecom.clone(),
+        feishu: p.feishu.clone(),
+        channels,
+        updated_at: p.updated_at,
+    }
 }
 
 /// `GET /api/v1/people`.
 pub async fn list_people(
     State(state): State<Arc<AppState>>,
     _caller: Caller,
-) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+) -> Result<Json<Vec<crate::views::PersonView>>, ApiError> {
     blocking(move || with_db(&state, |db| Ok(Json(db.people()?.iter().map(person_view).collect())))).await
 }
 
@@ -136,7 +143,7 @@ pub async fn put_person(
     caller: Caller,
     Path(id): Path<String>,
     b: Result<Json<PersonBody>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::views::PersonView>, ApiError> {
     let b = body(b)?;
     blocking(move || {
         let view = with_db(&state, |db| {
@@ -175,19 +182,21 @@ pub async fn put_person(
 pub async fn list_accounts(
     State(state): State<Arc<AppState>>,
     _caller: Caller,
-) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+) -> Result<Json<Vec<crate::views::AccountView>>, ApiError> {
     blocking(move || {
         with_db(&state, |db| {
             let now = Utc::now();
             Ok(Json(
                 db.accounts()?
                     .iter()
-                    .map(|a| {
-                        serde_json::json!({
-                            "username": a.username, "person": a.person, "grants": accounts::parse_grants(&a.grants),
-                            "disabled": a.disabled, "failed_logins": a.failed_logins,
-                            "locked_until": a.locked_until.filter(|t| *t > now), "created_at": a.created_at,
-                        })
+                    .map(|a| crate::views::AccountView {
+                        username: a.username.clone(),
+                        person: a.person.clone(),
+                        grants: accounts::parse_grants(&a.grants),
+                        disabled: a.disabled,
+                        failed_logins: a.failed_logins,
+                        locked_until: a.locked_until.filter(|t| *t > now),
+                        created_at: a.created_at,
                     })
                     .collect(),
             ))
@@ -213,7 +222,7 @@ pub async fn create_account(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     b: Result<Json<AccountBody>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::views::AccountDone>, ApiError> {
     let b = body(b)?;
     blocking(move || {
         with_db(&state, |db| {
@@ -230,7 +239,7 @@ pub async fn create_account(
                 Utc::now(),
             )
             .map_err(engine)?;
-            Ok(Json(serde_json::json!({"username": b.username, "created": true})))
+            Ok(Json(crate::views::AccountDone { username: b.username, created: Some(true), changed: None }))
         })
     })
     .await
@@ -259,7 +268,7 @@ pub async fn change_account(
     caller: Caller,
     Path(name): Path<String>,
     b: Result<Json<AccountChangeBody>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::views::AccountDone>, ApiError> {
     let b = body(b)?;
     blocking(move || {
         with_db(&state, |db| {
@@ -286,7 +295,7 @@ pub async fn change_account(
                     now,
                 )?;
             }
-            Ok(Json(serde_json::json!({"username": name, "changed": true})))
+            Ok(Json(crate::views::AccountDone { username: name, created: None, changed: Some(true) }))
         })
     })
     .await
@@ -296,17 +305,21 @@ pub async fn change_account(
 pub async fn list_tokens(
     State(state): State<Arc<AppState>>,
     _caller: Caller,
-) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+) -> Result<Json<Vec<crate::views::TokenView>>, ApiError> {
     blocking(move || {
         with_db(&state, |db| {
             Ok(Json(
                 db.tokens()?
                     .iter()
-                    .map(|t| {
-                        serde_json::json!({
-                            "id": t.id, "name": t.name, "username": t.username, "grants": accounts::parse_grants(&t.grants),
-                            "created_at": t.created_at, "expires_at": t.expires_at, "revoked_at": t.revoked_at, "last_used": t.last_used,
-                        })
+                    .map(|t| crate::views::TokenView {
+                        id: t.id,
+                        name: t.name.clone(),
+                        username: t.username.clone(),
+                        grants: accounts::parse_grants(&t.grants),
+                        created_at: t.created_at,
+                        expires_at: t.expires_at,
+                        revoked_at: t.revoked_at,
+                        last_used: t.last_used,
                     })
                     .collect(),
             ))
@@ -331,7 +344,7 @@ pub async fn create_token(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     b: Result<Json<TokenBody>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::views::NewTokenView>, ApiError> {
     let b = body(b)?;
     blocking(move || {
         with_db(&state, |db| {
@@ -348,7 +361,7 @@ pub async fn create_token(
                 Utc::now(),
             )
             .map_err(engine)?;
-            Ok(Json(serde_json::json!({"id": id, "token": token, "expires_at": b.expires_at})))
+            Ok(Json(crate::views::NewTokenView { id, token, expires_at: b.expires_at }))
         })
     })
     .await
@@ -359,12 +372,12 @@ pub async fn revoke_token(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::views::Revoked>, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::bad_parameter("id", "must be a whole number"))?;
     blocking(move || {
         with_db(&state, |db| {
             accounts::revoke_token(db, &caller.actor, caller.addr(), id, Utc::now()).map_err(engine)?;
-            Ok(Json(serde_json::json!({"id": id, "revoked": true})))
+            Ok(Json(crate::views::Revoked { id, revoked: true }))
         })
     })
     .await
@@ -412,13 +425,13 @@ pub async fn audit(
 pub async fn verify_audit(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::views::AuditVerify>, ApiError> {
     caller.require(&state, Action::ReadAudit, None)?;
     blocking(move || {
         with_db(&state, |db| {
             Ok(Json(match db.verify_audit(1)? {
-                Ok(n) => serde_json::json!({"ok": true, "entries": n}),
-                Err(b) => serde_json::json!({"ok": false, "seq": b.seq, "why": b.why}),
+                Ok(n) => crate::views::AuditVerify { ok: true, entries: Some(n), seq: None, why: None },
+                Err(b) => crate::views::AuditVerify { ok: false, entries: None, seq: Some(b.seq), why: Some(b.why) },
             }))
         })
     })
@@ -429,11 +442,11 @@ pub async fn verify_audit(
 pub async fn settings(
     State(state): State<Arc<AppState>>,
     _caller: Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::views::Settings>, ApiError> {
     blocking(move || {
         with_db(&state, |db| {
             let days = tidewatch_engine::retention::retention_days(db).map_err(engine)?;
-            Ok(Json(serde_json::json!({"retention_days": days})))
+            Ok(Json(crate::views::Settings { retention_days: days }))
         })
     })
     .await
@@ -451,7 +464,7 @@ pub async fn put_settings(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     b: Result<Json<SettingsBody>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::views::Settings>, ApiError> {
     let b = body(b)?;
     blocking(move || {
         with_db(&state, |db| {
@@ -463,7 +476,7 @@ pub async fn put_settings(
                 Utc::now(),
             )
             .map_err(engine)?;
-            Ok(Json(serde_json::json!({"retention_days": b.retention_days})))
+            Ok(Json(crate::views::Settings { retention_days: b.retention_days }))
         })
     })
     .await

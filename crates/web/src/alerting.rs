@@ -28,9 +28,9 @@ fn sane_time(name: &str, t: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
 }
 
 /// A channel as the API shows it: its kind and where it goes, never its URL or secret in full.
-pub fn redact_channel(json: &str) -> serde_json::Value {
+pub fn redact_channel(json: &str) -> crate::views::ChannelView {
     let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-    let kind = v.get("kind").cloned().unwrap_or_default();
+    let kind = v.get("kind").and_then(|k| k.as_str()).unwrap_or("").to_string();
     let value = v;
     let target = if let Some(to) = value.get("to").and_then(|t| t.as_str()) {
         match to.split_once('@') {
@@ -45,7 +45,7 @@ pub fn redact_channel(json: &str) -> serde_json::Value {
     } else {
         String::new()
     };
-    serde_json::json!({"kind": kind, "target": target})
+    crate::views::ChannelView { kind, target }
 }
 
 fn with_alerting<T>(state: &AppState, f: impl FnOnce(&mut AlertingSide) -> Result<T, ApiError>) -> Result<T, ApiError> {
@@ -110,7 +110,7 @@ pub async fn get(
     State(state): State<Arc<AppState>>,
     _caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::views::AlertDetail>, ApiError> {
     let id = alert_id(&id)?;
     blocking(move || {
         with_alerting(&state, |side| {
@@ -120,15 +120,24 @@ pub async fn get(
                 .map_err(engine_error)?
                 .ok_or_else(|| ApiError::new("not_found", format!("alert {id}")))?;
             let notifications = side.db.notifications(Some(id), 200)?;
-            Ok(Json(serde_json::json!({
-                "alert": a,
-                "escalation": side.alerting.escalation(id),
-                "notifications": notifications.iter().map(|n| serde_json::json!({
-                    "id": n.id, "recipient": n.recipient, "channel": redact_channel(&n.channel),
-                    "subject": n.subject, "status": n.status, "attempts": n.attempts, "last_error": n.last_error,
-                    "created_at": n.created_at, "sent_at": n.sent_at,
-                })).collect::<Vec<_>>(),
-            })))
+            Ok(Json(crate::views::AlertDetail {
+                alert: a,
+                escalation: side.alerting.escalation(id).cloned(),
+                notifications: notifications
+                    .iter()
+                    .map(|n| crate::views::NotificationView {
+                        id: n.id,
+                        recipient: n.recipient.clone(),
+                        channel: redact_channel(&n.channel),
+                        subject: n.subject.clone(),
+                        status: n.status.clone(),
+                        attempts: n.attempts,
+                        last_error: n.last_error.clone(),
+                        created_at: n.created_at,
+                        sent_at: n.sent_at,
+                    })
+                    .collect(),
+            }))
         })
     })
     .await
@@ -164,7 +173,7 @@ async fn act(
     caller: Caller,
     id: String,
     action: AlertAction,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::views::AlertDone>, ApiError> {
     let id = alert_id(&id)?;
     blocking(move || {
         let who = caller.actor.username.clone();
@@ -198,7 +207,7 @@ async fn act(
             "before": before, "after": after.as_ref().map(|a| a.state), "to_step": to_step,
             "unit": after.as_ref().and_then(|a| a.unit.clone()),
         })))?;
-        Ok(Json(serde_json::json!({"alert": after})))
+        Ok(Json(crate::views::AlertDone { alert: after }))
     })
     .await
 }
@@ -208,7 +217,7 @@ pub async fn acknowledge(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::views::AlertDone>, ApiError> {
     act(state, caller, id, AlertAction::Acknowledge).await
 }
 
@@ -217,7 +226,7 @@ pub async fn resolve(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::views::AlertDone>, ApiError> {
     act(state, caller, id, AlertAction::Resolve).await
 }
 
@@ -227,7 +236,7 @@ pub async fn escalate(
     caller: Caller,
     Path(id): Path<String>,
     body: axum_bytes::Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::views::AlertDone>, ApiError> {
     let to = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
@@ -252,7 +261,7 @@ pub async fn silence(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     body: Result<Json<SilenceBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::views::SilenceDone>, ApiError> {
     let Json(b) = body.map_err(|e| ApiError::new("bad_body", e.body_text()))?;
     sane_time("ends", b.ends)?;
     if let Some(s) = b.starts {
@@ -285,7 +294,7 @@ pub async fn silence(
             NewAudit::new(&caller.actor.username, caller.addr(), "silence.create", &format!("silence:{id}"))
                 .with(detail),
         )?;
-        Ok(Json(serde_json::json!({"id": id})))
+        Ok(Json(crate::views::SilenceDone { id }))
     })
     .await
 }
@@ -303,19 +312,25 @@ pub async fn oncall(
     State(state): State<Arc<AppState>>,
     _caller: Caller,
     params: Result<Query<OncallParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+) -> Result<Json<Vec<crate::views::OnCallView>>, ApiError> {
     let Query(p) = params.map_err(|e| ApiError::bad_parameter("query string", e.body_text()))?;
     let at = sane_time("at", p.at.unwrap_or_else(Utc::now))?;
     blocking(move || {
         with_alerting(&state, |side| {
-            let units: Vec<_> = side.alerting.config().unit.iter().filter(|u| p.unit.as_ref().is_none_or(|x| x == &u.id)).collect();
+            let units: Vec<_> =
+                side.alerting.config().unit.iter().filter(|u| p.unit.as_ref().is_none_or(|x| x == &u.id)).collect();
             if units.is_empty() {
                 return Err(ApiError::new("not_found", format!("no unit {:?}", p.unit.unwrap_or_default())));
             }
             Ok(Json(
                 units
                     .iter()
-                    .map(|u| serde_json::json!({"unit": u.id, "at": at, "on_duty": u.schedule.on_duty(at), "lead": u.lead}))
+                    .map(|u| crate::views::OnCallView {
+                        unit: u.id.clone(),
+                        at,
+                        on_duty: u.schedule.on_duty(at),
+                        lead: u.lead.clone(),
+                    })
                     .collect(),
             ))
         })
@@ -434,7 +449,7 @@ pub async fn add_override(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     body: Result<Json<OverrideBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::views::OverrideDone>, ApiError> {
     let Json(b) = body.map_err(|e| ApiError::new("bad_body", e.body_text()))?;
     sane_time("from", b.from)?;
     sane_time("to", b.to)?;
@@ -446,7 +461,7 @@ pub async fn add_override(
             let AlertingSide { db, alerting, .. } = side;
             let o = tidewatch_workflow::rota::Override { person: b.person, from: b.from, to: b.to, note: b.note };
             alerting.add_override(db, &b.unit, o, Utc::now()).map_err(rota_error)?;
-            Ok(serde_json::json!({"unit": b.unit, "on_duty_at_start": alerting.on_duty(&b.unit, b.from)}))
+            Ok(crate::views::OverrideDone { unit: b.unit.clone(), on_duty_at_start: alerting.on_duty(&b.unit, b.from) })
         })?;
         state.audit(
             NewAudit::new(
@@ -467,7 +482,7 @@ pub async fn swap(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     body: Result<Json<SwapBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::views::SwapDone>, ApiError> {
     let Json(b) = body.map_err(|e| ApiError::new("bad_body", e.body_text()))?;
     sane_time("a", b.a)?;
     sane_time("b", b.b)?;
@@ -477,7 +492,7 @@ pub async fn swap(
         let answer = with_alerting(&state, |side| {
             let AlertingSide { db, alerting, .. } = side;
             alerting.swap(db, &b.unit, b.a, b.b, Utc::now()).map_err(rota_error)?;
-            Ok(serde_json::json!({"a": alerting.on_duty(&b.unit, b.a), "b": alerting.on_duty(&b.unit, b.b)}))
+            Ok(crate::views::SwapDone { a: alerting.on_duty(&b.unit, b.a), b: alerting.on_duty(&b.unit, b.b) })
         })?;
         state.audit(
             NewAudit::new(

@@ -338,13 +338,13 @@ pub async fn login(
     match result {
         Ok(s) => {
             let max_age = (s.expires_at - now).num_seconds();
-            let body = serde_json::json!({
-                "username": s.actor.username,
-                "person": s.actor.person,
-                "grants": s.actor.grants,
-                "csrf_token": s.csrf,
-                "expires_at": s.expires_at,
-            });
+            let body = crate::views::LoginView {
+                username: s.actor.username.clone(),
+                person: s.actor.person.clone(),
+                grants: s.actor.grants.clone(),
+                csrf_token: s.csrf.clone(),
+                expires_at: s.expires_at,
+            };
             let mut res = Json(body).into_response();
             res.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, &s.token, max_age));
             Ok(res)
@@ -384,27 +384,27 @@ pub async fn logout(
             .map_err(|e| ApiError::new("internal", e.to_string()))
     })
     .await?;
-    let mut res = Json(serde_json::json!({"sessions_ended": n})).into_response();
+    let mut res = Json(crate::views::LogoutView { sessions_ended: n as usize }).into_response();
     res.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, "", 0));
     Ok(res)
 }
 
 /// `GET /api/v1/me`: who is signed in, with what roles; the CSRF token again (for a reloaded page).
-pub async fn me(caller: Caller) -> Json<serde_json::Value> {
+pub async fn me(caller: Caller) -> Json<crate::views::MeView> {
     let csrf = match &caller.actor.via {
         Via::Session { csrf, .. } => Some(csrf.clone()),
         _ => None,
     };
-    let actions: Vec<&str> = tidewatch_workflow::access::PERMISSIONS
+    let actions = tidewatch_workflow::access::PERMISSIONS
         .iter()
         .filter(|(a, _)| caller.actor.grants.allows_somewhere(*a))
-        .map(|(a, _)| a.as_str())
+        .map(|(a, _)| a.as_str().to_string())
         .collect();
-    Json(serde_json::json!({
-        "username": caller.actor.username,
-        "person": caller.actor.person,
-        "grants": caller.actor.grants,
-        "actions": actions,
-        "csrf_token": csrf,
-    }))
+    Json(crate::views::MeView {
+        username: caller.actor.username.clone(),
+        person: caller.actor.person.clone(),
+        grants: caller.actor.grants.clone(),
+        actions,
+        csrf_token: csrf,
+    })
 }

@@ -128,14 +128,22 @@ pub struct ListParams {
 }
 
 /// A case in a list.
-fn summary(c: &Case, now: DateTime<Utc>) -> serde_json::Value {
-    serde_json::json!({
-        "id": c.id, "title": c.title, "state": c.state, "grade": c.grade(), "classification": c.classification(),
-        "unit": c.unit, "owner": c.owner, "alert": c.alert, "opened_at": c.opened_at, "closed_at": c.closed_at,
-        "open_tasks": c.tasks.iter().filter(|t| t.state == tidewatch_workflow::cases::TaskState::Open).count(),
-        "overdue": c.overdue(now).iter().map(|t| t.id()).collect::<Vec<_>>(),
-        "signals": c.signals,
-    })
+fn summary(c: &Case, now: DateTime<Utc>) -> crate::views::CaseSummary {
+    crate::views::CaseSummary {
+        id: c.id,
+        title: c.title.clone(),
+        state: c.state,
+        grade: c.grade(),
+        classification: c.classification(),
+        unit: c.unit.clone(),
+        owner: c.owner.clone(),
+        alert: c.alert,
+        opened_at: c.opened_at,
+        closed_at: c.closed_at,
+        open_tasks: c.tasks.iter().filter(|t| t.state == tidewatch_workflow::cases::TaskState::Open).count(),
+        overdue: c.overdue(now).iter().map(|t| t.id()).collect(),
+        signals: c.signals,
+    }
 }
 
 /// Units the caller may read cases of (`None`: all), with their subtrees.
@@ -151,7 +159,7 @@ pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     params: Result<Query<ListParams>, QueryRejection>,
-) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+) -> Result<Json<Vec<crate::views::CaseSummary>>, ApiError> {
     let Query(p) = params.map_err(|e| ApiError::bad_parameter("query string", e.body_text()))?;
     let mut f = CaseFilter { limit: p.limit.unwrap_or(50), before: p.before, ..CaseFilter::default() };
     if f.limit == 0 || f.limit > crate::common::MAX_LIMIT {
@@ -339,27 +347,27 @@ pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::views::CaseDetail>, ApiError> {
     let id = case_id(&id)?;
     let now = state.now();
     blocking(move || {
         with_cases(&state, |side| {
             let case = Cases::load(&side.db, id).map_err(engine)?;
             allowed(&caller, Action::ReadCases, &case.unit, &tree(side)?)?;
-            let timeline: Vec<serde_json::Value> = side
+            let timeline = side
                 .db
                 .case_timeline(id)?
                 .into_iter()
-                .map(|e| {
-                    serde_json::json!({
-                        "at": e.at, "who": e.actor, "kind": e.kind,
-                        "detail": serde_json::from_str::<serde_json::Value>(&e.detail).unwrap_or_default(),
-                    })
+                .map(|e| crate::views::TimelineEntry {
+                    at: e.at,
+                    who: e.actor,
+                    kind: e.kind,
+                    detail: serde_json::from_str::<serde_json::Value>(&e.detail).unwrap_or_default(),
                 })
                 .collect();
             let figures =
                 if case.state.is_open() { None } else { Some(review_figures(&side.db, &case).map_err(engine)?) };
-            Ok(Json(serde_json::json!({"case": view(case, now), "timeline": timeline, "review_figures": figures})))
+            Ok(Json(crate::views::CaseDetail { case: view(case, now), timeline, review_figures: figures }))
         })
     })
     .await
@@ -662,7 +670,7 @@ pub async fn figures(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     params: Result<Query<FiguresParams>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::views::FiguresView>, ApiError> {
     let Query(p) = params.map_err(|e| ApiError::bad_parameter("query string", e.body_text()))?;
     let now = state.now();
     let year = p.year.unwrap_or_else(|| {
@@ -678,7 +686,7 @@ pub async fn figures(
             let all = unit_figures(&side.db, from, to).map_err(engine)?;
             let shown: Vec<_> =
                 all.into_iter().filter(|f| units.as_ref().is_none_or(|u| u.contains(&f.unit))).collect();
-            Ok(Json(serde_json::json!({"year": year, "from": from, "to": to, "units": shown})))
+            Ok(Json(crate::views::FiguresView { year, from, to, units: shown }))
         })
     })
     .await

@@ -30,7 +30,7 @@ pub const HARD_MAX_BYTES: usize = 64 << 20;
 pub const MAX_ITEMS: usize = 10_000;
 
 /// One item's outcome.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ItemOutcome {
     /// Position in the body: array index, or line number for JSON Lines (1-based).
     pub position: usize,
@@ -43,12 +43,12 @@ pub struct ItemOutcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// What was odd about it (it was still stored), e.g. an unreadable date.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
 
 /// The answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct IngestView {
     source: String,
     stored: usize,

@@ -25,7 +25,7 @@ use tokio_stream::StreamExt;
 /// Most live-stream clients at once.
 pub const MAX_STREAM_CLIENTS: usize = 256;
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub(crate) struct StatusView {
     items: u64,
     indexed: u64,
@@ -60,7 +60,7 @@ pub struct SearchParams {
     sort: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub(crate) struct SearchView {
     total: usize,
     hits: Vec<ItemView>,
@@ -152,7 +152,7 @@ pub(crate) async fn newest(
     .await
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub(crate) struct GroupSummary {
     group_id: i64,
     size: u64,
@@ -185,7 +185,7 @@ pub(crate) async fn groups(
     .await
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub(crate) struct GroupDetail {
     group_id: i64,
     size: u64,
@@ -265,7 +265,7 @@ pub(crate) async fn put_source(
     caller: Caller,
     Path(id): Path<String>,
     body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::views::SourceDone>, ApiError> {
     let Json(mut body) = body.map_err(|e| ApiError::new("bad_body", e.body_text()))?;
     if id.is_empty() || id.len() > 100 || !id.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.')) {
         return Err(ApiError::bad_parameter("id", "1–100 letters, digits, '-', '_' or '.'"));
@@ -295,7 +295,7 @@ pub(crate) async fn put_source(
                 .with(serde_json::json!({"before": before.as_deref().map(redact), "after": redact(&text)})),
         )?;
         state.install_source(source);
-        Ok(Json(serde_json::json!({"id": id, "saved": true})))
+        Ok(Json(crate::views::SourceDone { id, saved: Some(true), deleted: None }))
     })
     .await
 }
@@ -305,7 +305,7 @@ pub(crate) async fn delete_source(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<crate::views::SourceDone>, ApiError> {
     if state.file_sources.read().map_err(|_| ApiError::new("internal", "lock poisoned"))?.contains(&id) {
         return Err(ApiError::new("conflict", format!("source {id} is defined in the configuration file")));
     }
@@ -317,7 +317,7 @@ pub(crate) async fn delete_source(
         drop(p);
         state.audit(NewAudit::new(&caller.actor.username, caller.addr(), "source.delete", &format!("source:{id}")))?;
         state.remove_source(&id);
-        Ok(Json(serde_json::json!({"id": id, "deleted": true})))
+        Ok(Json(crate::views::SourceDone { id, saved: None, deleted: Some(true) }))
     })
     .await
 }

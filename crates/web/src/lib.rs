@@ -20,6 +20,7 @@ pub mod page;
 pub mod routes;
 pub mod stories;
 pub mod topics;
+pub mod views;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -38,6 +38,16 @@ pub struct RouteSpec {
     pub access: Access,
     /// One line for the docs.
     pub summary: &'static str,
+    /// The JSON body of its success answer, for the OpenAPI document (`None`: not JSON — the
+    /// page, the live stream, the acknowledge pages).
+    pub response: Option<SchemaFn>,
+}
+
+/// Adds the schema of a response type to a generator and returns a reference to it.
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+fn schema_of<T: schemars::JsonSchema>(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    g.subschema_for::<T>()
 }
 
 /// The router being built and the table of its routes.
@@ -72,7 +82,15 @@ impl Routes {
                 route.layer(axum::middleware::from_fn_with_state((self.state.clone(), action), crate::auth::require));
         }
         self.router = self.router.route(path, route);
-        self.specs.push(RouteSpec { method, path, access, summary });
+        self.specs.push(RouteSpec { method, path, access, summary, response: None });
+        self
+    }
+
+    /// The type of the JSON body the route just added answers with.
+    pub fn returns<T: schemars::JsonSchema>(mut self) -> Routes {
+        if let Some(last) = self.specs.last_mut() {
+            last.response = Some(schema_of::<T>);
+        }
         self
     }
 
@@ -101,12 +119,15 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Webhook intake: items pushed by a source",
             crate::ingest::ingest,
         )
+        .returns::<crate::ingest::IngestView>()
         .map_router(|r| r.layer(axum::extract::DefaultBodyLimit::max(crate::ingest::HARD_MAX_BYTES)))
         .add(get.clone(), "/", Public, "The page (asks for a login)", crate::page::page)
         .add(get.clone(), "/app.js", Public, "The page's script", crate::page::script)
         .add(get.clone(), "/app.css", Public, "The page's style sheet", crate::page::style)
         .add(get.clone(), "/api/v1/health", Public, "Whether the server runs (nothing about the data)", admin::health)
+        .returns::<crate::views::Health>()
         .add(get.clone(), "/api/v1/openapi.json", Public, "This API as OpenAPI 3.1", crate::openapi::document)
+        .returns::<serde_json::Value>()
         .add(
             post.clone(),
             "/api/v1/login",
@@ -114,6 +135,7 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Start a session: sets the cookie, answers the CSRF token",
             auth::login,
         )
+        .returns::<crate::views::LoginView>()
         .add(
             post.clone(),
             "/api/v1/logout",
@@ -121,7 +143,9 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "End this session, or every session of the account",
             auth::logout,
         )
+        .returns::<crate::views::LogoutView>()
         .add(get.clone(), "/api/v1/me", Needs(ReadItems), "Who is signed in, their roles and actions", auth::me)
+        .returns::<crate::views::MeView>()
         .add(
             get.clone(),
             "/ack/{id}",
@@ -137,16 +161,26 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             alerting::ack_link,
         )
         .add(get.clone(), "/api/v1/status", Needs(ReadItems), "Items stored and indexed", items::status)
+        .returns::<crate::items::StatusView>()
         .add(get.clone(), "/api/v1/search", Needs(ReadItems), "Full-text search (audited)", items::search)
+        .returns::<crate::items::SearchView>()
         .add(get.clone(), "/api/v1/items", Needs(ReadItems), "Newest items", items::newest)
+        .returns::<Vec<crate::ItemView>>()
         .add(get.clone(), "/api/v1/groups", Needs(ReadItems), "Largest duplicate groups", items::groups)
+        .returns::<Vec<crate::items::GroupSummary>>()
         .add(get.clone(), "/api/v1/groups/{id}", Needs(ReadItems), "One duplicate group", items::group)
+        .returns::<crate::items::GroupDetail>()
         .add(get.clone(), "/api/v1/stream", Needs(ReadItems), "New items as server-sent events", items::stream)
         .add(get.clone(), "/api/v1/signals", Needs(ReadItems), "Signals, newest first", items::signals)
+        .returns::<Vec<tidewatch_store::Signal>>()
         .add(get.clone(), "/api/v1/stories", Needs(ReadItems), "Stories", stories::list)
+        .returns::<Vec<crate::stories::StoryView>>()
         .add(get.clone(), "/api/v1/stories/{id}", Needs(ReadItems), "One story", stories::get)
+        .returns::<crate::stories::StoryDetail>()
         .add(get.clone(), "/api/v1/bursts", Needs(ReadItems), "Bursts", stories::bursts)
+        .returns::<Vec<crate::stories::BurstView>>()
         .add(get.clone(), "/api/v1/sources", Needs(ReadSources), "Sources and their health", items::sources)
+        .returns::<Vec<tidewatch_engine::sources::Health>>()
         .add(
             put.clone(),
             "/api/v1/sources/{id}",
@@ -154,6 +188,7 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Add or replace a source (allow_addresses: admin)",
             items::put_source,
         )
+        .returns::<crate::views::SourceDone>()
         .add(
             delete.clone(),
             "/api/v1/sources/{id}",
@@ -161,8 +196,11 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Remove a source added through the API",
             items::delete_source,
         )
+        .returns::<crate::views::SourceDone>()
         .add(post.clone(), "/api/v1/rules/check", Needs(Backtest), "Check a rule", topics::check)
+        .returns::<crate::topics::CheckView>()
         .add(get.clone(), "/api/v1/topics", Needs(ReadItems), "Topics", topics::list)
+        .returns::<Vec<tidewatch_store::TopicRecord>>()
         .add(
             post.clone(),
             "/api/v1/topics/backtest",
@@ -170,10 +208,15 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Run a draft rule over stored items",
             topics::backtest,
         )
+        .returns::<crate::topics::BacktestView>()
         .add(get.clone(), "/api/v1/topics/{id}", Needs(ReadItems), "One topic with its versions", topics::get_topic)
+        .returns::<crate::topics::TopicDetail>()
         .add(put.clone(), "/api/v1/topics/{id}", Needs(EditTopics), "Save a topic (a new version)", topics::put_topic)
+        .returns::<crate::topics::SavedView>()
         .add(get.clone(), "/api/v1/topics/{id}/counts", Needs(ReadItems), "Hits per day", topics::counts)
+        .returns::<Vec<crate::topics::DayCount>>()
         .add(get.clone(), "/api/v1/alerts", Needs(ReadAlerts), "Alerts, newest first, paginated", alerting::list)
+        .returns::<Vec<tidewatch_workflow::alerts::Alert>>()
         .add(
             get.clone(),
             "/api/v1/alerts/{id}",
@@ -181,6 +224,7 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "One alert, its escalation and notifications (redacted)",
             alerting::get,
         )
+        .returns::<crate::views::AlertDetail>()
         .add(
             post.clone(),
             "/api/v1/alerts/{id}/acknowledge",
@@ -188,7 +232,9 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Acknowledge an alert",
             alerting::acknowledge,
         )
+        .returns::<crate::views::AlertDone>()
         .add(post.clone(), "/api/v1/alerts/{id}/resolve", Needs(ActOnAlerts), "Resolve an alert", alerting::resolve)
+        .returns::<crate::views::AlertDone>()
         .add(
             post.clone(),
             "/api/v1/alerts/{id}/escalate",
@@ -196,8 +242,11 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Escalate an alert, also past a step",
             alerting::escalate,
         )
+        .returns::<crate::views::AlertDone>()
         .add(post.clone(), "/api/v1/silences", Needs(Silence), "Mute matching signals for a time", alerting::silence)
+        .returns::<crate::views::SilenceDone>()
         .add(get.clone(), "/api/v1/oncall", Needs(ReadRota), "Who is on duty", alerting::oncall)
+        .returns::<Vec<crate::views::OnCallView>>()
         .add(
             post.clone(),
             "/api/v1/oncall/overrides",
@@ -205,6 +254,7 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Someone covers a span of a unit's rota",
             alerting::add_override,
         )
+        .returns::<crate::views::OverrideDone>()
         .add(
             post.clone(),
             "/api/v1/oncall/swap",
@@ -212,8 +262,11 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Two shifts of a unit exchange people",
             alerting::swap,
         )
+        .returns::<crate::views::SwapDone>()
         .add(get.clone(), "/api/v1/units", Needs(ReadDirectory), "Units", admin::list_units)
+        .returns::<Vec<tidewatch_store::UnitRow>>()
         .add(put.clone(), "/api/v1/units/{id}", Needs(EditDirectory), "Add or replace a unit", admin::put_unit)
+        .returns::<tidewatch_store::UnitRow>()
         .add(
             get.clone(),
             "/api/v1/people",
@@ -221,9 +274,13 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "People (channel secrets redacted)",
             admin::list_people,
         )
+        .returns::<Vec<crate::views::PersonView>>()
         .add(put.clone(), "/api/v1/people/{id}", Needs(EditDirectory), "Add or replace a person", admin::put_person)
+        .returns::<crate::views::PersonView>()
         .add(get.clone(), "/api/v1/accounts", Needs(ManageAccounts), "Accounts and their grants", admin::list_accounts)
+        .returns::<Vec<crate::views::AccountView>>()
         .add(post.clone(), "/api/v1/accounts", Needs(ManageAccounts), "Create an account", admin::create_account)
+        .returns::<crate::views::AccountDone>()
         .add(
             post.clone(),
             "/api/v1/accounts/{name}",
@@ -231,6 +288,7 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Change an account: grants, disable, unlock, password",
             admin::change_account,
         )
+        .returns::<crate::views::AccountDone>()
         .add(
             get.clone(),
             "/api/v1/tokens",
@@ -238,6 +296,7 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "API tokens (never their secrets)",
             admin::list_tokens,
         )
+        .returns::<Vec<crate::views::TokenView>>()
         .add(
             post.clone(),
             "/api/v1/tokens",
@@ -245,7 +304,9 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Create an API token (shown once)",
             admin::create_token,
         )
+        .returns::<crate::views::NewTokenView>()
         .add(delete.clone(), "/api/v1/tokens/{id}", Needs(ManageAccounts), "Revoke an API token", admin::revoke_token)
+        .returns::<crate::views::Revoked>()
         .add(
             get.clone(),
             "/api/v1/audit",
@@ -253,6 +314,7 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "The audit log (a unit lead sees their units')",
             admin::audit,
         )
+        .returns::<Vec<tidewatch_store::AuditEntry>>()
         .add(
             get.clone(),
             "/api/v1/audit/verify",
@@ -260,9 +322,13 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Verify the audit log's hash chain",
             admin::verify_audit,
         )
+        .returns::<crate::views::AuditVerify>()
         .add(get.clone(), "/api/v1/settings", Needs(EditSettings), "Settings: the retention period", admin::settings)
+        .returns::<crate::views::Settings>()
         .add(put.clone(), "/api/v1/settings", Needs(EditSettings), "Change the retention period", admin::put_settings)
+        .returns::<crate::views::Settings>()
         .add(get.clone(), "/api/v1/cases", Needs(ReadCases), "Cases, newest first, filtered", cases::list)
+        .returns::<Vec<crate::views::CaseSummary>>()
         .add(
             post.clone(),
             "/api/v1/cases",
@@ -270,8 +336,11 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Open a case from an alert, a story or items",
             cases::create,
         )
+        .returns::<tidewatch_engine::cases::CaseView>()
         .add(get.clone(), "/api/v1/cases/{id}", Needs(ReadCases), "A case with its timeline and review", cases::get)
+        .returns::<crate::views::CaseDetail>()
         .add(patch, "/api/v1/cases/{id}", Needs(ReportCases), "Change title, owner, participants", cases::update)
+        .returns::<tidewatch_engine::cases::CaseView>()
         .add(
             post.clone(),
             "/api/v1/cases/{id}/reports",
@@ -279,6 +348,7 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "File a first or follow-up report",
             cases::report,
         )
+        .returns::<tidewatch_engine::cases::CaseView>()
         .add(
             post.clone(),
             "/api/v1/cases/{id}/evidence",
@@ -286,6 +356,7 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Link an item or a story",
             cases::add_evidence,
         )
+        .returns::<tidewatch_engine::cases::CaseView>()
         .add(
             delete.clone(),
             "/api/v1/cases/{id}/evidence/{kind}/{ref}",
@@ -293,7 +364,9 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Unlink an item or a story",
             cases::remove_evidence,
         )
+        .returns::<tidewatch_engine::cases::CaseView>()
         .add(post.clone(), "/api/v1/cases/{id}/assessment", Needs(AssessCases), "Grade a case (研判)", cases::assess)
+        .returns::<tidewatch_engine::cases::CaseView>()
         .add(
             post.clone(),
             "/api/v1/cases/{id}/classification",
@@ -301,6 +374,7 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Classify a case: its playbook's tasks start",
             cases::classify,
         )
+        .returns::<tidewatch_engine::cases::CaseView>()
         .add(
             post.clone(),
             "/api/v1/cases/{id}/tasks/{task}/done",
@@ -308,6 +382,7 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Mark a task done (the caller holds its role)",
             cases::task_done,
         )
+        .returns::<tidewatch_engine::cases::CaseView>()
         .add(
             post.clone(),
             "/api/v1/cases/{id}/tasks/{task}/reassign",
@@ -315,6 +390,7 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Give a task to a person",
             cases::task_reassign,
         )
+        .returns::<tidewatch_engine::cases::CaseView>()
         .add(
             post.clone(),
             "/api/v1/cases/{id}/acknowledge",
@@ -322,10 +398,15 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Acknowledge a case's grade escalation",
             cases::acknowledge,
         )
+        .returns::<tidewatch_engine::cases::CaseView>()
         .add(post.clone(), "/api/v1/cases/{id}/monitor", Needs(CloseCases), "Handling done: monitoring", cases::monitor)
+        .returns::<tidewatch_engine::cases::CaseView>()
         .add(post.clone(), "/api/v1/cases/{id}/close", Needs(CloseCases), "Close a case", cases::close)
+        .returns::<tidewatch_engine::cases::CaseView>()
         .add(post.clone(), "/api/v1/cases/{id}/reopen", Needs(CloseCases), "Reopen a closed case", cases::reopen)
+        .returns::<tidewatch_engine::cases::CaseView>()
         .add(post.clone(), "/api/v1/cases/{id}/review", Needs(ReviewCases), "Write the review", cases::review)
+        .returns::<tidewatch_engine::cases::CaseView>()
         .add(
             post.clone(),
             "/api/v1/cases/{id}/review/approve",
@@ -333,6 +414,7 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Approve the review (closed → reviewed)",
             cases::approve,
         )
+        .returns::<tidewatch_engine::cases::CaseView>()
         .add(
             post.clone(),
             "/api/v1/cases/{id}/review/proposals/{action}",
@@ -340,12 +422,14 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             "Accept or reject a rule change a review proposes",
             cases::decide_proposal,
         )
-        .add(get, "/api/v1/units/figures", Needs(ReadFigures), "Per-unit figures for a year (考核)", cases::figures);
+        .returns::<tidewatch_engine::cases::CaseView>()
+        .add(get, "/api/v1/units/figures", Needs(ReadFigures), "Per-unit figures for a year (考核)", cases::figures)
+        .returns::<crate::views::FiguresView>();
     (r.router, r.specs)
 }
 
 /// A route's row in the docs' table.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct AccessRow {
     /// `GET /api/v1/…`.
     pub route: String,

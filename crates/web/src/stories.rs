@@ -12,7 +12,7 @@ use tidewatch_detect::stories::Story;
 use tidewatch_store::{Db, Lineage, StoryRow};
 
 /// A story as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct StoryView {
     /// Its id (for life; merged ids redirect to it).
     pub id: i64,
@@ -41,7 +41,7 @@ pub struct StoryView {
 }
 
 /// Items per polarity.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct SentimentMix {
     /// Negative items.
     pub negative: u64,
@@ -108,7 +108,7 @@ pub async fn list(
 }
 
 /// `GET /api/v1/stories/{id}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct StoryDetail {
     /// The story (the survivor when the id asked for was merged).
     pub story: StoryView,
@@ -141,7 +141,7 @@ pub async fn get(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> 
 }
 
 /// A burst signal with its explanation as JSON.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct BurstView {
     /// Signal id.
     pub id: i64,

@@ -23,7 +23,7 @@ pub const MAX_DAYS: u32 = 366;
 const ZONE: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
 
 /// A diagnostic as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct DiagnosticView {
     /// 1-based character column in the rule.
     pub column: Option<usize>,
@@ -69,7 +69,7 @@ pub struct CheckBody {
 }
 
 /// Answer of `POST /api/v1/rules/check`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CheckView {
     valid: bool,
     errors: Vec<DiagnosticView>,
@@ -95,7 +95,7 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Vec<TopicRe
 }
 
 /// A topic with its history.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TopicDetail {
     #[serde(flatten)]
     topic: TopicRecord,
@@ -139,7 +139,7 @@ pub struct TopicBody {
 }
 
 /// Answer of `PUT /api/v1/topics/{id}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct SavedView {
     topic: TopicRecord,
     changed: bool,
@@ -221,7 +221,7 @@ fn days(d: Option<u32>) -> Result<u32, ApiError> {
 }
 
 /// One day's count.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct DayCount {
     day: DateTime<Utc>,
     count: u64,
@@ -259,7 +259,7 @@ pub struct BacktestBody {
 }
 
 /// A sample hit with the spans that made it match.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct SampleView {
     #[serde(flatten)]
     item: ItemView,
@@ -267,7 +267,7 @@ pub struct SampleView {
 }
 
 /// A span: field and character offsets into it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct SpanView {
     field: &'static str,
     start: usize,
@@ -275,7 +275,7 @@ pub struct SpanView {
 }
 
 /// Answer of `POST /api/v1/topics/backtest`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct BacktestView {
     days: Vec<DayCount>,
     scanned: u64,

@@ -62,6 +62,10 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 fn fixture() -> Fixture {
+    fixture_with(&alerting_toml())
+}
+
+fn fixture_with(alerting: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("data");
     let data = DataDir::new(&root);
@@ -79,9 +83,7 @@ fn fixture() -> Fixture {
         accounts::create_account(pipeline.db_mut(), &by, None, new, now).unwrap();
     }
     let state = AppState::open(&data, pipeline, AuthConfig::for_addr(HOST.parse().unwrap())).unwrap();
-    state
-        .enable_alerting(&data, tidewatch_engine::alerting::AlertingConfig::from_toml(&alerting_toml()).unwrap())
-        .unwrap();
+    state.enable_alerting(&data, tidewatch_engine::alerting::AlertingConfig::from_toml(alerting).unwrap()).unwrap();
     let app = tidewatch_web::router(state.clone());
     Fixture { _dir: dir, root, state, app }
 }
@@ -903,4 +905,243 @@ fn a_panic_holding_the_alerting_lock_does_not_take_the_alert_api_down() {
     assert_eq!(s, StatusCode::OK, "recovered: {b}");
     assert!(!f.state.alerting.is_poisoned(), "the poison is cleared");
     f.state.alerting_tick(Utc::now()).unwrap();
+}
+
+/// Calls every route once with a successful request (as an admin with an API token) and checks
+/// each JSON answer against `/api/v1/openapi.json`, strictly: a field the document does not
+/// describe fails. Every route the document gives a response schema must have been tried.
+#[test]
+fn every_json_answer_matches_the_openapi_document_field_by_field() {
+    use axum::http::Method;
+    use serde_json::{json, Value};
+    let two_steps = alerting_toml().replace(
+        "delay_minutes = 5\n",
+        "delay_minutes = 5\n[[policy.steps]]\ntargets = [{ type = \"on_duty\", value = \"后勤集团\" }]\ndelay_minutes = 5\n",
+    );
+    let f = fixture_with(&two_steps);
+    let token = token_of(&f, "admin", Role::Admin);
+    let rt = rt();
+    let doc: Value = rt.block_on(call(&f.app, request(&Method::GET, "/api/v1/openapi.json", None, ""))).1;
+    let tried: std::cell::RefCell<std::collections::BTreeSet<(String, String)>> = Default::default();
+    let problems: std::cell::RefCell<Vec<String>> = Default::default();
+    let go = |method: Method, template: &str, path: &str, body: Option<Value>| -> Value {
+        let mut b = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header("host", HOST)
+            .header("authorization", format!("Bearer {token}"));
+        if body.is_some() {
+            b = b.header("content-type", "application/json");
+        }
+        let req = b.body(Body::from(body.map(|v| v.to_string()).unwrap_or_default())).unwrap();
+        let (s, v) = rt.block_on(call(&f.app, req));
+        assert!(s.is_success(), "{method} {path}: {s} {v}");
+        for p in tidewatch_web::openapi::check_response(&doc, method.as_str(), template, &v) {
+            problems.borrow_mut().push(format!("{method} {template}: {p}"));
+        }
+        tried.borrow_mut().insert((method.as_str().to_lowercase(), template.to_string()));
+        v
+    };
+    use Method as M;
+    go(M::GET, "/api/v1/health", "/api/v1/health", None);
+    go(M::GET, "/api/v1/openapi.json", "/api/v1/openapi.json", None);
+    go(M::GET, "/api/v1/me", "/api/v1/me", None);
+    go(
+        M::PUT,
+        "/api/v1/people/{id}",
+        "/api/v1/people/officer",
+        Some(json!({"name": "值班员", "email": "o@example.org"})),
+    );
+    go(M::GET, "/api/v1/people", "/api/v1/people", None);
+    go(
+        M::PUT,
+        "/api/v1/units/{id}",
+        "/api/v1/units/%E9%A2%86%E5%AF%BC%E5%B0%8F%E7%BB%84",
+        Some(json!({"direct_responsible": "officer"})),
+    );
+    go(
+        M::PUT,
+        "/api/v1/units/{id}",
+        "/api/v1/units/%E5%90%8E%E5%8B%A4%E9%9B%86%E5%9B%A2",
+        Some(json!({"parent": "领导小组", "direct_responsible": "officer"})),
+    );
+    go(M::GET, "/api/v1/units", "/api/v1/units", None);
+    go(
+        M::PUT,
+        "/api/v1/topics/{id}",
+        "/api/v1/topics/canteen",
+        Some(json!({"rule": "食堂 AND (发霉 OR 异物)", "unit": "后勤集团"})),
+    );
+    go(M::GET, "/api/v1/topics", "/api/v1/topics", None);
+    go(M::GET, "/api/v1/topics/{id}", "/api/v1/topics/canteen", None);
+    go(M::POST, "/api/v1/rules/check", "/api/v1/rules/check", Some(json!({"rule": "食堂 AND 发霉"})));
+    go(
+        M::PUT,
+        "/api/v1/sources/{id}",
+        "/api/v1/sources/press",
+        Some(json!({"kind": "webhook", "token": "a-long-random-token-1234"})),
+    );
+    let items: Vec<Value> = (0..6)
+        .map(|i| json!({"id": format!("w{i}"), "source": "weibo", "text": format!("二食堂饭菜里吃出异物还发霉了，第{i}位同学反映"),
+            "published_at": Utc::now() - Duration::minutes(60 - i)}))
+        .collect();
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/ingest")
+        .header("host", HOST)
+        .header("authorization", "Bearer a-long-random-token-1234")
+        .header("content-type", "application/json")
+        .body(Body::from(Value::Array(items).to_string()))
+        .unwrap();
+    let (s, v) = rt.block_on(call(&f.app, req));
+    assert_eq!(s, StatusCode::OK, "{v}");
+    problems.borrow_mut().extend(tidewatch_web::openapi::check_response(&doc, "POST", "/api/v1/ingest", &v));
+    tried.borrow_mut().insert(("post".into(), "/api/v1/ingest".into()));
+    go(M::GET, "/api/v1/status", "/api/v1/status", None);
+    go(M::GET, "/api/v1/items", "/api/v1/items", None);
+    go(M::GET, "/api/v1/search", "/api/v1/search?q=%E9%A3%9F%E5%A0%82", None);
+    let groups = go(M::GET, "/api/v1/groups", "/api/v1/groups", None);
+    let group = groups[0]["id"].as_i64().unwrap_or(1);
+    go(M::GET, "/api/v1/groups/{id}", &format!("/api/v1/groups/{group}"), None);
+    let stories = go(M::GET, "/api/v1/stories", "/api/v1/stories", None);
+    let story = stories[0]["id"].as_i64().expect("a story");
+    go(M::GET, "/api/v1/stories/{id}", &format!("/api/v1/stories/{story}"), None);
+    go(M::GET, "/api/v1/bursts", "/api/v1/bursts", None);
+    go(M::GET, "/api/v1/sources", "/api/v1/sources", None);
+    go(M::GET, "/api/v1/topics/{id}/counts", "/api/v1/topics/canteen/counts", None);
+    go(M::POST, "/api/v1/topics/backtest", "/api/v1/topics/backtest", Some(json!({"rule": "食堂 AND 发霉"})));
+    // Alerts: three stories' bursts.
+    {
+        let mut p = f.state.pipeline.lock().unwrap();
+        for s in [story.to_string(), "901".into(), "902".into()] {
+            p.db_mut().add_signal(&burst_signal(&s)).unwrap();
+        }
+    }
+    f.state.alerting_tick(Utc::now()).unwrap();
+    go(M::GET, "/api/v1/signals", "/api/v1/signals", None);
+    let alerts = go(M::GET, "/api/v1/alerts", "/api/v1/alerts", None);
+    assert_eq!(alerts.as_array().unwrap().len(), 3, "{alerts}");
+    go(M::GET, "/api/v1/alerts/{id}", "/api/v1/alerts/1", None);
+    go(M::POST, "/api/v1/alerts/{id}/escalate", "/api/v1/alerts/2/escalate", None);
+    go(M::POST, "/api/v1/alerts/{id}/acknowledge", "/api/v1/alerts/2/acknowledge", None);
+    go(M::POST, "/api/v1/alerts/{id}/resolve", "/api/v1/alerts/3/resolve", None);
+    go(
+        M::POST,
+        "/api/v1/silences",
+        "/api/v1/silences",
+        Some(json!({"matchers": [{"field": "topic", "value": "canteen"}], "ends": Utc::now() + Duration::hours(1)})),
+    );
+    go(M::GET, "/api/v1/oncall", "/api/v1/oncall?unit=%E5%90%8E%E5%8B%A4%E9%9B%86%E5%9B%A2", None);
+    let (a, b) = (Utc::now() + Duration::hours(1), Utc::now() + Duration::hours(2));
+    go(
+        M::POST,
+        "/api/v1/oncall/overrides",
+        "/api/v1/oncall/overrides",
+        Some(json!({"unit": "后勤集团", "person": "officer", "from": a, "to": b})),
+    );
+    go(
+        M::POST,
+        "/api/v1/oncall/swap",
+        "/api/v1/oncall/swap",
+        Some(json!({"unit": "后勤集团", "a": a + Duration::minutes(5), "b": Utc::now() + Duration::days(1)})),
+    );
+    // Accounts, tokens, audit, settings.
+    go(M::GET, "/api/v1/accounts", "/api/v1/accounts", None);
+    go(
+        M::POST,
+        "/api/v1/accounts",
+        "/api/v1/accounts",
+        Some(json!({"username": "zhang", "password": PASSWORD, "grants": [{"role": "analyst"}]})),
+    );
+    go(M::POST, "/api/v1/accounts/{name}", "/api/v1/accounts/zhang", Some(json!({"disabled": true})));
+    go(M::GET, "/api/v1/tokens", "/api/v1/tokens", None);
+    let t = go(
+        M::POST,
+        "/api/v1/tokens",
+        "/api/v1/tokens",
+        Some(json!({"username": "admin", "name": "bot", "grants": [{"role": "admin"}]})),
+    );
+    go(M::DELETE, "/api/v1/tokens/{id}", &format!("/api/v1/tokens/{}", t["id"]), None);
+    go(M::GET, "/api/v1/settings", "/api/v1/settings", None);
+    go(M::PUT, "/api/v1/settings", "/api/v1/settings", Some(json!({"retention_days": 200})));
+    // Cases: one from the alert through to its review and a rule proposal; one reopened.
+    let c = go(M::POST, "/api/v1/cases", "/api/v1/cases", Some(json!({"alert": 1, "owner": "officer"})));
+    let id = c["id"].as_i64().unwrap();
+    let p = |s: &str| format!("/api/v1/cases/{id}{s}");
+    go(M::POST, "/api/v1/cases/{id}/reports", &p("/reports"), Some(json!({"development": "扩散", "groups": ["学生"]})));
+    go(M::POST, "/api/v1/cases/{id}/evidence", &p("/evidence"), Some(json!({"kind": "item", "id": 1})));
+    go(M::DELETE, "/api/v1/cases/{id}/evidence/{kind}/{ref}", &p("/evidence/item/1"), None);
+    go(M::POST, "/api/v1/cases/{id}/assessment", &p("/assessment"), Some(json!({"grade": "II", "assessment": "a"})));
+    go(M::POST, "/api/v1/cases/{id}/acknowledge", &p("/acknowledge"), None);
+    go(M::POST, "/api/v1/cases/{id}/classification", &p("/classification"), Some(json!({"classification": "hype"})));
+    go(
+        M::POST,
+        "/api/v1/cases/{id}/tasks/{task}/reassign",
+        &p("/tasks/refer_discipline/reassign"),
+        Some(json!({"to": "officer"})),
+    );
+    go(M::POST, "/api/v1/cases/{id}/tasks/{task}/done", &p("/tasks/publish_facts/done"), Some(json!({"note": "发布"})));
+    go(M::PATCH, "/api/v1/cases/{id}", &p(""), Some(json!({"participants": ["officer"]})));
+    go(M::POST, "/api/v1/cases/{id}/monitor", &p("/monitor"), None);
+    go(M::POST, "/api/v1/cases/{id}/close", &p("/close"), Some(json!({"summary": "平息"})));
+    go(
+        M::POST,
+        "/api/v1/cases/{id}/review",
+        &p("/review"),
+        Some(json!({"worked": "快",
+        "actions": ["复盘", {"text": "规则", "topic": "canteen", "rule": "食堂 AND (发霉 OR 异物 OR 变质)"}]})),
+    );
+    go(M::GET, "/api/v1/cases/{id}", &p(""), None);
+    go(M::POST, "/api/v1/cases/{id}/review/approve", &p("/review/approve"), None);
+    go(
+        M::POST,
+        "/api/v1/cases/{id}/review/proposals/{action}",
+        &p("/review/proposals/1"),
+        Some(json!({"accept": true})),
+    );
+    let c2 = go(
+        M::POST,
+        "/api/v1/cases",
+        "/api/v1/cases",
+        Some(json!({"items": [2], "title": "另一起", "unit": "后勤集团"})),
+    );
+    let p2 = |s: &str| format!("/api/v1/cases/{}{s}", c2["id"]);
+    go(M::POST, "/api/v1/cases/{id}/reports", &p2("/reports"), Some(json!({"text": "误报"})));
+    go(M::POST, "/api/v1/cases/{id}/close", &p2("/close"), Some(json!({"summary": "误报"})));
+    go(M::POST, "/api/v1/cases/{id}/reopen", &p2("/reopen"), Some(json!({"reason": "再起"})));
+    go(M::GET, "/api/v1/cases", "/api/v1/cases", None);
+    go(M::GET, "/api/v1/units/figures", "/api/v1/units/figures", None);
+    go(M::GET, "/api/v1/audit", "/api/v1/audit", None);
+    go(M::GET, "/api/v1/audit/verify", "/api/v1/audit/verify", None);
+    go(M::DELETE, "/api/v1/sources/{id}", "/api/v1/sources/press", None);
+    // A session: login and logout (the cookie's own routes).
+    let (s, v, cookie) = rt.block_on(login(&f, "analyst", PASSWORD));
+    assert_eq!(s, StatusCode::OK);
+    problems.borrow_mut().extend(tidewatch_web::openapi::check_response(&doc, "POST", "/api/v1/login", &v));
+    tried.borrow_mut().insert(("post".into(), "/api/v1/login".into()));
+    let cred = (cookie.unwrap(), v["csrf_token"].as_str().unwrap().to_string());
+    let (s, out) = rt.block_on(call(&f.app, request(&Method::POST, "/api/v1/logout", Some(&cred), "")));
+    assert_eq!(s, StatusCode::OK, "{out}");
+    problems.borrow_mut().extend(tidewatch_web::openapi::check_response(&doc, "POST", "/api/v1/logout", &out));
+    tried.borrow_mut().insert(("post".into(), "/api/v1/logout".into()));
+
+    let problems = problems.into_inner();
+    let tried = tried.into_inner();
+    assert!(problems.is_empty(), "answers the document does not describe:\n{}", problems.join("\n"));
+    let (_, specs) = routes::table(f.state.clone());
+    let untried: Vec<String> = specs
+        .iter()
+        .filter(|s| s.response.is_some() && s.path != "/api/v1/stream")
+        .map(|s| (s.method.as_str().to_lowercase(), s.path.to_string()))
+        .filter(|k| !tried.contains(k))
+        .map(|(m, p)| format!("{m} {p}"))
+        .collect();
+    assert!(untried.is_empty(), "routes with a response schema not tried: {untried:?}");
+    // The check is strict: an undescribed field, a wrong type or a missing field fails.
+    let check = |path: &str, v: Value| tidewatch_web::openapi::check_response(&doc, "GET", path, &v);
+    assert!(!check("/api/v1/health", json!({"ok": true, "secret": 1})).is_empty());
+    assert!(!check("/api/v1/health", json!({"ok": "yes"})).is_empty());
+    assert!(!check("/api/v1/health", json!({})).is_empty());
+    assert!(!check("/api/v1/settings", json!({"retention_days": 1.5})).is_empty());
+    assert!(!check("/api/v1/cases", json!([{"id": 1}])).is_empty());
 }

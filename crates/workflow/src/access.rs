@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// The roles of DESIGN.md §1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// 值班员: watches the dashboard, acknowledges alerts, opens cases, files first reports.
@@ -60,7 +60,7 @@ impl Role {
 }
 
 /// What a request does. Each route needs exactly one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Read items, stories, groups, search, the live stream, topics and their counts, signals.
@@ -199,7 +199,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
 }
 
 /// A role held for one unit (and the units under it), or for all units (`unit: None`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Grant {
     /// The role.
     pub role: Role,
@@ -258,7 +258,7 @@ impl UnitTree {
 }
 
 /// What one actor holds.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Grants(pub Vec<Grant>);
 
 impl Grants {

@@ -17,7 +17,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Severity, ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Low,
@@ -50,7 +50,7 @@ impl Severity {
 }
 
 /// A signal as the alerting sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SignalIn {
     pub id: i64,
     pub kind: String,
@@ -67,7 +67,7 @@ pub struct SignalIn {
 }
 
 /// A field a matcher looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Field {
     Kind,
@@ -78,7 +78,7 @@ pub enum Field {
 }
 
 /// `field = value` or `field != value`; for severity also `>=`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Matcher {
     pub field: Field,
     #[serde(default = "eq")]
@@ -123,7 +123,7 @@ impl Matcher {
 }
 
 /// Mutes matching signals for a time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Silence {
     pub id: i64,
     pub matchers: Vec<Matcher>,
@@ -143,7 +143,7 @@ impl Silence {
 /// A node of the routing tree: when its matchers all match, its children are tried in order;
 /// the first child that matches decides (and the ones after it too, when it has `continue`); when
 /// none does, this node's policy applies.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Route {
     #[serde(default)]
     pub matchers: Vec<Matcher>,
@@ -179,7 +179,7 @@ impl Route {
 }
 
 /// Timing of notifications.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Timing {
     pub group_wait_seconds: i64,
     pub group_interval_seconds: i64,
@@ -193,7 +193,7 @@ impl Default for Timing {
 }
 
 /// Where an alert is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     Firing,
@@ -202,7 +202,7 @@ pub enum State {
 }
 
 /// One step of an alert's life, with who and when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Event {
     pub at: DateTime<Utc>,
     pub what: String,
@@ -210,7 +210,7 @@ pub struct Event {
 }
 
 /// An alert: the signals of one group.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Alert {
     pub id: i64,
     pub key: String,
@@ -254,7 +254,7 @@ impl Alert {
 }
 
 /// Why an alert is notified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Reason {
     First,
@@ -279,7 +279,7 @@ pub enum Decision {
 /// The alerts not yet resolved, the silences and the open cases. Every change marks the alert
 /// (or the silences) changed; [`Alerts::take_changes`] hands them to the store and archives the
 /// resolved ones (they leave memory; the store keeps them).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Alerts {
     pub timing: Timing,
     pub alerts: Vec<Alert>,

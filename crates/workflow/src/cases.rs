@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// Where a case is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseState {
     /// Opened, no first report yet.
@@ -87,7 +87,7 @@ impl CaseState {
 }
 
 /// The grade of a case, IV (lowest) to I (highest); ordered so that `Grade::I > Grade::IV`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Grade {
     /// 一般.
     IV,
@@ -145,7 +145,7 @@ impl Grade {
 }
 
 /// The four kinds of handling (分类处置).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Classification {
     /// 询问/质疑/诉求: inquiry, doubt, appeal.
@@ -190,7 +190,7 @@ impl Classification {
 }
 
 /// What a task is, for the review (a published response) and for what completing it needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskKind {
     /// Any other task.
@@ -220,7 +220,7 @@ impl TaskKind {
 }
 
 /// When a task is due, counted from when it starts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeadlineSpec {
     /// This many hours (at grade II and above when `hours_below_grade_ii` is also given).
@@ -288,7 +288,7 @@ impl DeadlineSpec {
 }
 
 /// A condition a task waits for after the task it follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum When {
     /// The case's story volume in the window after the task it follows was done did not fall
@@ -297,7 +297,7 @@ pub enum When {
 }
 
 /// A task of a playbook.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskSpec {
     /// Unique within its playbook.
@@ -330,7 +330,7 @@ fn day_hours() -> f64 {
 }
 
 /// The tasks for one classification.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Playbook {
     /// The classification it handles.
@@ -341,7 +341,7 @@ pub struct Playbook {
 }
 
 /// `playbooks.toml`: one playbook per classification, when reminders go out, the leading group.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Playbooks {
     /// Reminders to a task's owner at these fractions of its time (default 0.5 and 0.9).
@@ -558,7 +558,7 @@ impl Playbooks {
 }
 
 /// Where a task is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskState {
     /// Waits for the task it follows (or its condition).
@@ -572,7 +572,7 @@ pub enum TaskState {
 }
 
 /// A task of a case.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Task {
     /// The playbook's key (unique within the case together with `round`).
     pub key: String,
@@ -659,7 +659,7 @@ impl Task {
 }
 
 /// A first or follow-up report (首报, 续报).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportBody {
     /// When it started.
@@ -686,7 +686,7 @@ pub struct ReportBody {
 }
 
 /// A filed report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     /// When.
     pub at: DateTime<Utc>,
@@ -699,7 +699,7 @@ pub struct Report {
 }
 
 /// A grade given, with its assessment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GradeRecord {
     /// When.
     pub at: DateTime<Utc>,
@@ -712,7 +712,7 @@ pub struct GradeRecord {
 }
 
 /// A classification given.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClassRecord {
     /// When.
     pub at: DateTime<Utc>,
@@ -725,7 +725,7 @@ pub struct ClassRecord {
 }
 
 /// What evidence is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EvidenceKind {
     /// A stored item.
@@ -735,7 +735,7 @@ pub enum EvidenceKind {
 }
 
 /// A piece of evidence.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Evidence {
     /// Item or story.
     pub kind: EvidenceKind,
@@ -748,7 +748,7 @@ pub struct Evidence {
 }
 
 /// The analyst's part of the review.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewNotes {
     /// What worked.
@@ -763,7 +763,7 @@ pub struct ReviewNotes {
 }
 
 /// A follow-up action of a review: `"text"`, or `{"text", "topic", "rule"}` to propose a rule.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(from = "ReviewActionIn")]
 pub struct ReviewAction {
     /// What to do.
@@ -782,14 +782,14 @@ pub struct ReviewAction {
     pub decision: Option<ProposalDecision>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 enum ReviewActionIn {
     Text(String),
     Full(ReviewActionFull),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ReviewActionFull {
     text: String,
@@ -815,7 +815,7 @@ impl From<ReviewActionIn> for ReviewAction {
 }
 
 /// An admin's decision on a proposed rule change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProposalDecision {
     /// Accepted (the topic was saved with the rule) or rejected.
     pub accepted: bool,
@@ -828,7 +828,7 @@ pub struct ProposalDecision {
 }
 
 /// A submitted review.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Review {
     /// The notes.
     pub notes: ReviewNotes,
@@ -841,7 +841,7 @@ pub struct Review {
 }
 
 /// A case.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Case {
     /// Its id.
     pub id: i64,
@@ -917,7 +917,7 @@ pub struct Opening {
 }
 
 /// Something that happens to a case.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "event")]
 pub enum Event {
     /// A first report (the first) or a follow-up.
@@ -985,7 +985,7 @@ impl Event {
 }
 
 /// One line of a case's timeline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Entry {
     /// When.
     pub at: DateTime<Utc>,
@@ -1002,7 +1002,7 @@ pub struct Entry {
 }
 
 /// What a notification is about.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "notice")]
 pub enum Notice {
     /// A step of the grade escalation.

@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Whom a step notifies.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "type", content = "value")]
 pub enum Target {
     /// Whoever is on duty for the unit when the step fires.
@@ -24,7 +24,7 @@ pub enum Target {
 }
 
 /// One rung of the ladder.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Step {
     pub targets: Vec<Target>,
     /// Wait this long after this step before the next one (fractions allowed: 0.5 is 30 s).
@@ -32,7 +32,7 @@ pub struct Step {
 }
 
 /// An escalation policy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Policy {
     pub name: String,
     pub steps: Vec<Step>,
@@ -43,7 +43,7 @@ pub struct Policy {
 
 /// What happened to one step: `{"notified": [people]}` or `"skipped"` (the API's snake case;
 /// state stored before 2026-12 with `Notified`/`Skipped` still reads).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Fired {
     /// These people were notified.
@@ -55,7 +55,7 @@ pub enum Fired {
 }
 
 /// A record of one step reached.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StepRecord {
     pub round: u32,
     pub step: usize,
@@ -66,7 +66,7 @@ pub struct StepRecord {
 }
 
 /// One alert's progress.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Escalation {
     pub policy: Policy,
     /// Next step to fire and its round.

@@ -28,7 +28,7 @@ fn hmac(key: &[u8], msg: &[u8]) -> Vec<u8> {
 }
 
 /// The language of a recipient.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     #[default]
@@ -37,7 +37,7 @@ pub enum Language {
 }
 
 /// What a notification is about.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AlertNote {
     pub alert: i64,
     /// `first`, `update`, `repeat` or `escalation`.
@@ -53,7 +53,7 @@ pub struct AlertNote {
 }
 
 /// A rendered message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Message {
     pub subject: String,
     pub body: String,
@@ -151,7 +151,7 @@ fn urlencode(s: &str) -> String {
 }
 
 /// A channel and its settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Channel {
     /// Email over SMTP (sent by the engine).

@@ -15,7 +15,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 /// How often duty passes to the next member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "every")]
 pub enum Period {
     /// Every covered day.
@@ -27,7 +27,7 @@ pub enum Period {
 }
 
 /// Which part of a covered day the rotation covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "cover")]
 pub enum Cover {
     /// From the hand-off time to the next day's hand-off time (24 hours, 23 or 25 across a
@@ -38,9 +38,11 @@ pub enum Cover {
 }
 
 /// A rotation of members.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Rotation {
     pub name: String,
+    /// An IANA time zone name (`Asia/Shanghai`).
+    #[schemars(with = "String")]
     pub zone: Tz,
     /// In duty order.
     pub members: Vec<String>,
@@ -56,7 +58,7 @@ pub struct Rotation {
 }
 
 /// Someone on duty, why, and for how long.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Shift {
     pub person: String,
     pub from: DateTime<Utc>,
@@ -161,7 +163,7 @@ impl Rotation {
 }
 
 /// Someone covering a span instead of whoever the rotations say.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Override {
     pub person: String,
     pub from: DateTime<Utc>,
@@ -171,7 +173,7 @@ pub struct Override {
 }
 
 /// A unit's schedule: rotations in layers, overrides on top.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Schedule {
     /// Later layers win where they have someone on duty.
     #[serde(default)]
