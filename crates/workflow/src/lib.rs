@@ -10,6 +10,9 @@
 //! - [`cases`]: the case state machine (new → assessing → handling → monitoring → closed →
 //!   reviewed, reopen), grades, classifications and their playbooks, task deadlines, reminders
 //!   and misses; [`calendar`]: working days and hours per unit, holidays, adjusted working days.
+//! - [`responses`]: official responses, their versions and approval chains (who approves which
+//!   step, nobody their own draft, one step per person), publication records; [`claims`]: the
+//!   registry of claims, the stances of items, the effect of a clarification.
 //! - [`notify`]: messages in Chinese or English, signed expiring acknowledge links, and the
 //!   requests of each channel (webhook, Slack, DingTalk, WeCom, Feishu) with their signing.
 
@@ -17,6 +20,8 @@ pub mod access;
 pub mod alerts;
 pub mod calendar;
 pub mod cases;
+pub mod claims;
 pub mod escalation;
 pub mod notify;
+pub mod responses;
 pub mod rota;
