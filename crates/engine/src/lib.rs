@@ -11,6 +11,7 @@ pub mod cases;
 pub mod import;
 pub mod notifier;
 pub mod pipeline;
+pub mod responses;
 pub mod retention;
 pub mod sources;
 pub mod topics;
@@ -35,4 +36,7 @@ pub enum EngineError {
     /// A case refused an event (the state machine's typed error).
     #[error("{0}")]
     Case(tidewatch_workflow::cases::CaseError),
+    /// A response refused an event.
+    #[error("{0}")]
+    Response(tidewatch_workflow::responses::ResponseError),
 }

@@ -343,6 +343,28 @@ const MIGRATIONS: &[&str] = &[
         data TEXT NOT NULL
     );
     "#,
+    // 11: official responses (versions, approvals, publications in the machine's JSON) and the
+    // claims registry, each on a case.
+    r#"
+    CREATE TABLE responses (
+        id         INTEGER PRIMARY KEY,
+        case_id    INTEGER NOT NULL,
+        state      TEXT NOT NULL,
+        next_due   INTEGER,
+        updated_at INTEGER NOT NULL,
+        data       TEXT NOT NULL
+    );
+    CREATE INDEX responses_case ON responses(case_id);
+    CREATE INDEX responses_due ON responses(next_due) WHERE next_due IS NOT NULL;
+    CREATE TABLE claims (
+        id         INTEGER PRIMARY KEY,
+        case_id    INTEGER NOT NULL,
+        status     TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        data       TEXT NOT NULL
+    );
+    CREATE INDEX claims_case ON claims(case_id);
+    "#,
 ];
 
 /// A stored item with its store-assigned fields.

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 pub mod cases;
 pub mod db;
+pub mod responses;
 pub mod retention;
 pub mod search;
 
@@ -24,6 +25,7 @@ pub use db::{
     Db, DedupRow, GroupView, Inserted, Signal, SourceState, StoredItem, TopicDraft, TopicKey, TopicRecord,
     TopicVersion, WriteTx,
 };
+pub use responses::{DocRow, DocWrite};
 pub use search::{SearchHit, SearchIndex, SearchRequest, SearchResults, SortOrder};
 
 /// Errors of the store and the index.

@@ -326,7 +326,7 @@ pub async fn create(
                 signals_before: side.db.max_signal_id()?,
                 evidence,
             };
-            let CasesSide { db, cases } = side;
+            let CasesSide { db, cases, .. } = side;
             cases.open_case(db, &caller.actor, caller.addr(), opening, now).map_err(engine)
         })?;
         if let Some(a) = &alert {
@@ -389,7 +389,7 @@ async fn act(
             let tree = tree(side)?;
             allowed(&caller, action, &case.unit, &tree)?;
             let event = make(&case, &tree)?;
-            let CasesSide { db, cases } = side;
+            let CasesSide { db, cases, .. } = side;
             cases.act(db, &caller.actor, caller.addr(), id, event, now).map_err(engine)
         })?;
         state.sync_inhibition();
@@ -743,7 +743,7 @@ pub async fn decide_proposal(
             None => None,
         };
         let case = with_cases(&state, |side| {
-            let CasesSide { db, cases } = side;
+            let CasesSide { db, cases, .. } = side;
             let event = Event::DecideProposal { action, accept: b.accept, reason: b.reason.clone() };
             cases.act(db, &caller.actor, caller.addr(), id, event, now).map_err(engine)
         })?;

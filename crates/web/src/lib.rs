@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod items;
 pub mod openapi;
 pub mod page;
+pub mod responses;
 pub mod routes;
 pub mod stories;
 pub mod topics;
@@ -81,6 +82,10 @@ pub struct CasesSide {
     pub db: Db,
     /// Playbooks, calendars, the deadline clock.
     pub cases: tidewatch_engine::cases::Cases,
+    /// Responses, approval chains, claims.
+    pub responses: tidewatch_engine::responses::Responses,
+    /// Word segmentation (diffs of versions).
+    pub segmenter: Arc<tidewatch_text::segment::Segmenter>,
 }
 
 /// The alerting's own store connection, state and sender.
@@ -118,9 +123,17 @@ impl AppState {
         for p in &cases_config.problems {
             tracing::warn!("{p}");
         }
+        let (chains, chains_problem) = tidewatch_engine::responses::load_chains(dir.root());
+        if let Some(p) = &chains_problem {
+            tracing::warn!("{p}");
+        }
+        let mut cases_config = cases_config;
+        cases_config.problems.extend(chains_problem);
         let cases = CasesSide {
             db: Db::open(dir.root())?,
             cases: tidewatch_engine::cases::Cases::new(cases_config, "http://127.0.0.1:8080"),
+            responses: tidewatch_engine::responses::Responses::new(chains, "http://127.0.0.1:8080"),
+            segmenter: pipeline.segmenter().clone(),
         };
         // The outbox is sent even without alerting.toml (case notices to people's channels).
         let delivery = Delivery {
@@ -193,7 +206,8 @@ impl AppState {
             self.cases.clear_poison();
             poisoned.into_inner()
         });
-        let CasesSide { db, cases } = &mut *guard;
+        let CasesSide { db, cases, responses, .. } = &mut *guard;
+        responses.tick(db, now)?;
         cases.tick(db, now)
     }
 
@@ -214,6 +228,8 @@ impl AppState {
         if let Ok(mut c) = self.cases.lock() {
             let cfg = c.cases.config().clone();
             c.cases = tidewatch_engine::cases::Cases::new(cfg, &config.base_url);
+            let rules = c.responses.rules().clone();
+            c.responses = tidewatch_engine::responses::Responses::new(rules, &config.base_url);
         }
         let mut db = db;
         let alerting = tidewatch_engine::alerting::Alerting::open(&mut db, config)?;

@@ -103,7 +103,7 @@ impl Routes {
 
 /// Every route of the server, and the router serving them (without the server-wide layers).
 pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
-    use crate::{admin, alerting, auth, cases, items, stories, topics};
+    use crate::{admin, alerting, auth, cases, items, responses, stories, topics};
     use Access::{Needs, OwnCredential, Public};
     use Action::*;
     let get = Method::GET;
@@ -423,6 +423,88 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             cases::decide_proposal,
         )
         .returns::<tidewatch_engine::cases::CaseView>()
+        .add(
+            post.clone(),
+            "/api/v1/cases/{id}/responses",
+            Needs(DraftResponses),
+            "Draft a response on a case",
+            responses::draft,
+        )
+        .returns::<tidewatch_workflow::responses::Response>()
+        .add(get.clone(), "/api/v1/cases/{id}/responses", Needs(ReadCases), "A case's responses", responses::list)
+        .returns::<Vec<tidewatch_workflow::responses::Response>>()
+        .add(
+            get.clone(),
+            "/api/v1/responses/{id}",
+            Needs(ReadCases),
+            "A response, its versions and approvals",
+            responses::get,
+        )
+        .returns::<tidewatch_workflow::responses::Response>()
+        .add(post.clone(), "/api/v1/responses/{id}/versions", Needs(DraftResponses), "A new version", responses::edit)
+        .returns::<tidewatch_workflow::responses::Response>()
+        .add(get.clone(), "/api/v1/responses/{id}/diff", Needs(ReadCases), "Two versions word by word", responses::diff)
+        .returns::<responses::DiffView>()
+        .add(
+            post.clone(),
+            "/api/v1/responses/{id}/submit",
+            Needs(DraftResponses),
+            "Submit to the chain",
+            responses::submit,
+        )
+        .returns::<tidewatch_workflow::responses::Response>()
+        .add(
+            post.clone(),
+            "/api/v1/responses/{id}/approve",
+            Needs(ApproveResponses),
+            "Approve a version at its step",
+            responses::approve,
+        )
+        .returns::<tidewatch_workflow::responses::Response>()
+        .add(
+            post.clone(),
+            "/api/v1/responses/{id}/return",
+            Needs(ApproveResponses),
+            "Return a version with a comment",
+            responses::return_,
+        )
+        .returns::<tidewatch_workflow::responses::Response>()
+        .add(
+            post.clone(),
+            "/api/v1/responses/{id}/publish",
+            Needs(PublishResponses),
+            "Record where the approved text went out",
+            responses::publish,
+        )
+        .returns::<tidewatch_workflow::responses::Response>()
+        .add(post.clone(), "/api/v1/cases/{id}/claims", Needs(ManageClaims), "Register a claim", responses::new_claim)
+        .returns::<tidewatch_workflow::claims::Claim>()
+        .add(get.clone(), "/api/v1/cases/{id}/claims", Needs(ReadCases), "A case's claims", responses::claims)
+        .returns::<Vec<tidewatch_workflow::claims::Claim>>()
+        .add(
+            get.clone(),
+            "/api/v1/claims/{id}",
+            Needs(ReadCases),
+            "A claim, suggested items, its clarification's effect",
+            responses::claim,
+        )
+        .returns::<responses::ClaimDetail>()
+        .add(
+            post.clone(),
+            "/api/v1/claims/{id}/status",
+            Needs(ManageClaims),
+            "Set a claim's status",
+            responses::claim_status,
+        )
+        .returns::<tidewatch_workflow::claims::Claim>()
+        .add(
+            post.clone(),
+            "/api/v1/claims/{id}/items",
+            Needs(ManageClaims),
+            "Link an item with its stance",
+            responses::claim_item,
+        )
+        .returns::<tidewatch_workflow::claims::Claim>()
         .add(get, "/api/v1/units/figures", Needs(ReadFigures), "Per-unit figures for a year (考核)", cases::figures)
         .returns::<crate::views::FiguresView>();
     (r.router, r.specs)

@@ -924,7 +924,7 @@ fn every_json_answer_matches_the_openapi_document_field_by_field() {
     let doc: Value = rt.block_on(call(&f.app, request(&Method::GET, "/api/v1/openapi.json", None, ""))).1;
     let tried: std::cell::RefCell<std::collections::BTreeSet<(String, String)>> = Default::default();
     let problems: std::cell::RefCell<Vec<String>> = Default::default();
-    let go = |method: Method, template: &str, path: &str, body: Option<Value>| -> Value {
+    let go_with = |token: &str, method: Method, template: &str, path: &str, body: Option<Value>| -> Value {
         let mut b = Request::builder()
             .method(method.clone())
             .uri(path)
@@ -942,6 +942,8 @@ fn every_json_answer_matches_the_openapi_document_field_by_field() {
         tried.borrow_mut().insert((method.as_str().to_lowercase(), template.to_string()));
         v
     };
+    let go =
+        |method: Method, template: &str, path: &str, body: Option<Value>| go_with(&token, method, template, path, body);
     use Method as M;
     go(M::GET, "/api/v1/health", "/api/v1/health", None);
     go(M::GET, "/api/v1/openapi.json", "/api/v1/openapi.json", None);
@@ -1109,6 +1111,77 @@ fn every_json_answer_matches_the_openapi_document_field_by_field() {
     go(M::POST, "/api/v1/cases/{id}/reports", &p2("/reports"), Some(json!({"text": "误报"})));
     go(M::POST, "/api/v1/cases/{id}/close", &p2("/close"), Some(json!({"summary": "误报"})));
     go(M::POST, "/api/v1/cases/{id}/reopen", &p2("/reopen"), Some(json!({"reason": "再起"})));
+    // Responses and claims on the second case, with a one-step chain (the unit lead).
+    {
+        let mut side = f.state.cases.lock().unwrap();
+        let one = tidewatch_workflow::responses::Chain {
+            name: "one".into(),
+            steps: vec![tidewatch_workflow::responses::ChainStep {
+                name: "unit lead".into(),
+                approver: tidewatch_workflow::responses::ApproverSpec::Role {
+                    role: Role::UnitLead,
+                    unit: tidewatch_workflow::responses::UnitRef::CaseUnit,
+                },
+                required: 1,
+                hours: 4.0,
+            }],
+        };
+        let rules =
+            tidewatch_workflow::responses::ChainRules { default: "one".into(), chains: vec![one], rules: vec![] };
+        side.responses = tidewatch_engine::responses::Responses::new(rules, "http://tw.example");
+    }
+    let lead = token_of(&f, "unit_lead", Role::UnitLead);
+    let c2id = c2["id"].as_i64().unwrap();
+    let cl = go(
+        M::POST,
+        "/api/v1/cases/{id}/claims",
+        &format!("/api/v1/cases/{c2id}/claims"),
+        Some(json!({"text": "食堂饭菜发霉", "key_terms": ["发霉"]})),
+    );
+    let clp = format!("/api/v1/claims/{}", cl["id"]);
+    go(
+        M::POST,
+        "/api/v1/claims/{id}/status",
+        &format!("{clp}/status"),
+        Some(json!({"status": "partly_true", "evidence": "抽检"})),
+    );
+    go(M::POST, "/api/v1/claims/{id}/items", &format!("{clp}/items"), Some(json!({"item": 2, "stance": "supporting"})));
+    go(M::GET, "/api/v1/cases/{id}/claims", &format!("/api/v1/cases/{c2id}/claims"), None);
+    let draft = |claim: bool| {
+        json!({"kind": "statement", "title": "情况说明", "body": "正在核查。", "places": ["own_site"],
+        "claim": if claim { cl["id"].clone() } else { Value::Null }})
+    };
+    let r = go(M::POST, "/api/v1/cases/{id}/responses", &format!("/api/v1/cases/{c2id}/responses"), Some(draft(true)));
+    let rp = format!("/api/v1/responses/{}", r["id"]);
+    go(M::POST, "/api/v1/responses/{id}/submit", &format!("{rp}/submit"), None);
+    go_with(&lead, M::POST, "/api/v1/responses/{id}/approve", &format!("{rp}/approve"), Some(json!({"version": 1})));
+    go(
+        M::POST,
+        "/api/v1/responses/{id}/publish",
+        &format!("{rp}/publish"),
+        Some(json!({"places": [{"place": "own_site", "url": "https://example.edu/n/1"}]})),
+    );
+    let r2 =
+        go(M::POST, "/api/v1/cases/{id}/responses", &format!("/api/v1/cases/{c2id}/responses"), Some(draft(false)));
+    let rp2 = format!("/api/v1/responses/{}", r2["id"]);
+    go(M::POST, "/api/v1/responses/{id}/submit", &format!("{rp2}/submit"), None);
+    go_with(
+        &lead,
+        M::POST,
+        "/api/v1/responses/{id}/return",
+        &format!("{rp2}/return"),
+        Some(json!({"version": 1, "comment": "再核实"})),
+    );
+    go(
+        M::POST,
+        "/api/v1/responses/{id}/versions",
+        &format!("{rp2}/versions"),
+        Some(json!({"title": "情况说明", "body": "已核实，正在整改。"})),
+    );
+    go(M::GET, "/api/v1/responses/{id}/diff", &format!("{rp2}/diff"), None);
+    go(M::GET, "/api/v1/responses/{id}", &rp2, None);
+    go(M::GET, "/api/v1/cases/{id}/responses", &format!("/api/v1/cases/{c2id}/responses"), None);
+    go(M::GET, "/api/v1/claims/{id}", &clp, None);
     go(M::GET, "/api/v1/cases", "/api/v1/cases", None);
     go(M::GET, "/api/v1/units/figures", "/api/v1/units/figures", None);
     go(M::GET, "/api/v1/audit", "/api/v1/audit", None);

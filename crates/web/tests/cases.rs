@@ -640,3 +640,197 @@ fn case_endpoints_answer_malformed_and_hostile_input_with_coded_errors_and_keep_
         assert_eq!(verify["ok"], true);
     });
 }
+
+/// Issue 14, through the HTTP API with real accounts: an analyst drafts a clarification on a
+/// fabrication case; the chain (section head → legal office → deputy head) runs; the legal step
+/// returns it with a comment; the drafter edits it and the diff shows the changed words; the
+/// chain restarts for the new version and completes; the drafter cannot approve their own draft;
+/// the response is published and the claim becomes clarified with the time; denying items rise
+/// after it; all of it is on the case's timeline and in the audit log.
+#[test]
+fn a_clarification_goes_through_its_chain_and_answers_the_claim() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("data");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(
+        root.join("chains.toml"),
+        r#"
+default = "fabrication"
+[[chain]]
+name = "fabrication"
+[[chain.step]]
+name = "section head"
+approver = { role = { role = "unit_lead", unit = "case_unit" } }
+[[chain.step]]
+name = "legal office"
+approver = { role = { role = "unit_lead", unit = { named = "法务处" } } }
+[[chain.step]]
+name = "deputy head"
+approver = { role = { role = "approver", unit = "leading_group" } }
+"#,
+    )
+    .unwrap();
+    let data = DataDir::new(&root);
+    let mut p = Pipeline::open(&data, Segmenter::shared_default(), PipelineConfig::default()).unwrap();
+    let t = DateTime::from_timestamp_millis((Utc::now() - Duration::hours(48)).timestamp_millis()).unwrap();
+    let by = Actor::local("setup");
+    let db = p.db_mut();
+    for id in ["xu", "wang", "fa", "zhao", "chen"] {
+        accounts::save_person(db, &by, None, person(id), Utc::now()).unwrap();
+    }
+    let unit = |id: &str, parent: Option<&str>, first: &str| UnitRow {
+        id: id.into(),
+        name: id.into(),
+        parent: parent.map(str::to_string),
+        first_responsible: Some(first.into()),
+        direct_responsible: None,
+        updated_at: Utc::now(),
+    };
+    accounts::save_unit(db, &by, None, unit("领导小组", None, "chen"), Utc::now()).unwrap();
+    accounts::save_unit(db, &by, None, unit("后勤集团", Some("领导小组"), "wang"), Utc::now()).unwrap();
+    accounts::save_unit(db, &by, None, unit("法务处", Some("领导小组"), "fa"), Utc::now()).unwrap();
+    let grant = |role: Role, unit: Option<&str>| Grants(vec![Grant { role, unit: unit.map(str::to_string) }]);
+    for (name, grants, person) in [
+        (
+            "xu",
+            Grants(vec![
+                Grant { role: Role::Analyst, unit: None },
+                Grant { role: Role::UnitLead, unit: Some("后勤集团".into()) },
+            ]),
+            "xu",
+        ),
+        ("wang", grant(Role::UnitLead, Some("后勤集团")), "wang"),
+        ("fa", grant(Role::UnitLead, Some("法务处")), "fa"),
+        ("zhao", grant(Role::Approver, Some("领导小组")), "zhao"),
+    ] {
+        let new = accounts::NewAccount { username: name, password: PASSWORD, grants: &grants, person: Some(person) };
+        accounts::create_account(db, &by, None, new, Utc::now()).unwrap();
+    }
+    // The rumour spreads for three hours before the clarification (at t).
+    let rumour: Vec<ItemInput> = (0..12)
+        .map(|i| {
+            item(
+                &format!("r{i}"),
+                "weibo",
+                &format!("听说三食堂饭菜致多人中毒，已经有{}人送医", i + 3),
+                t - Duration::minutes(170) + Duration::minutes(14 * i as i64),
+            )
+        })
+        .collect();
+    p.ingest(&rumour, t - Duration::minutes(5)).unwrap();
+    let story = p.db().story_of(tidewatch_model::ItemId(1)).unwrap().unwrap();
+    let state = AppState::open(&data, p, AuthConfig::for_addr(HOST.parse().unwrap())).unwrap();
+    assert!(state.cases_problems().is_empty(), "{:?}", state.cases_problems());
+    let app = tidewatch_web::router(state.clone());
+    set_clock(&state, t - Duration::minutes(150));
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let xu = login(&app, "xu").await;
+        let wang = login(&app, "wang").await;
+        let fa = login(&app, "fa").await;
+        let zhao = login(&app, "zhao").await;
+        let c = xu.ok(Method::POST, "/api/v1/cases", Some(json!({"story": story, "unit": "后勤集团", "title": "网传三食堂中毒"}))).await;
+        let case = c["id"].as_i64().unwrap();
+        xu.ok(Method::POST, &format!("/api/v1/cases/{case}/reports"), Some(json!({"development": "微博传播"}))).await;
+        xu.ok(Method::POST, &format!("/api/v1/cases/{case}/assessment"), Some(json!({"grade": "III", "assessment": "不实信息"}))).await;
+        xu.ok(Method::POST, &format!("/api/v1/cases/{case}/classification"), Some(json!({"classification": "fabrication"}))).await;
+
+        // The claim, its suggested items (the rumour posts), linked as supporting; status false.
+        let (s, claim) = xu
+            .call(Method::POST, &format!("/api/v1/cases/{case}/claims"), Some(json!({"text": "三食堂饭菜致多人中毒", "key_terms": ["三食堂", "中毒"]})))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{claim}");
+        let cl = claim["id"].as_i64().unwrap();
+        let detail = xu.ok(Method::GET, &format!("/api/v1/claims/{cl}"), None).await;
+        let suggested: Vec<i64> = detail["suggestions"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+        assert_eq!(suggested.len(), 12, "{detail}");
+        for id in &suggested {
+            xu.ok(Method::POST, &format!("/api/v1/claims/{cl}/items"), Some(json!({"item": id, "stance": "supporting"}))).await;
+        }
+        let (s, _) = xu.call(Method::POST, &format!("/api/v1/claims/{cl}/status"), Some(json!({"status": "false"}))).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "a status needs its evidence");
+        xu.ok(Method::POST, &format!("/api/v1/claims/{cl}/status"), Some(json!({"status": "false", "evidence": "疾控中心检测报告：未检出致病菌"}))).await;
+
+        // The draft and its chain.
+        set_clock(&state, t - Duration::minutes(120));
+        let (s, r) = xu
+            .call(Method::POST, &format!("/api/v1/cases/{case}/responses"), Some(json!({"kind": "clarification", "title": "关于网传三食堂致多人中毒的情况说明",
+                "body": "经查，网传信息不实。三食堂饭菜经检测合格。", "places": ["official_account"], "audience": "师生", "claim": cl})))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        assert_eq!(r["chain"]["name"], "fabrication");
+        let rid = r["id"].as_i64().unwrap();
+        let rp = |s: &str| format!("/api/v1/responses/{rid}{s}");
+        xu.ok(Method::POST, &rp("/submit"), None).await;
+        assert_eq!(outbox_to(&root, "wang", &format!("response:{rid}:v1:s0:request")), 1, "the section head is asked");
+        let (s, e) = xu.call(Method::POST, &rp("/approve"), Some(json!({"version": 1}))).await;
+        assert_eq!((s, e["error"]["response"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("own_draft")), "{e}");
+        let (s, e) = fa.call(Method::POST, &rp("/approve"), Some(json!({"version": 1}))).await;
+        assert_eq!((s, e["error"]["response"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("not_approver")), "not the legal step yet: {e}");
+        wang.ok(Method::POST, &rp("/approve"), Some(json!({"version": 1, "comment": "同意"}))).await;
+        assert_eq!(outbox_to(&root, "fa", &format!("response:{rid}:v1:s1:request")), 1, "then the legal office");
+        let r = fa.ok(Method::POST, &rp("/return"), Some(json!({"version": 1, "comment": "“不实”改为“与事实不符”"}))).await;
+        assert_eq!(r["state"], "draft");
+        set_clock(&state, t - Duration::minutes(60));
+        xu.ok(Method::POST, &rp("/versions"), Some(json!({"title": "关于网传三食堂致多人中毒的情况说明",
+            "body": "经查，网传信息与事实不符。三食堂饭菜经检测合格。"}))).await;
+        let diff = xu.ok(Method::GET, &rp("/diff?from=1&to=2"), None).await;
+        let parts: Vec<(String, String)> = diff["body"].as_array().unwrap().iter()
+            .map(|p| (p["op"].as_str().unwrap().to_string(), p["text"].as_str().unwrap().to_string())).collect();
+        assert!(parts.contains(&("removed".into(), "不实".into())), "{parts:?}");
+        assert!(parts.iter().any(|(op, t)| op == "added" && t.contains("与事实不符")), "{parts:?}");
+        assert!(parts.iter().any(|(op, t)| op == "same" && t.contains("三食堂")), "{parts:?}");
+        xu.ok(Method::POST, &rp("/submit"), None).await;
+        let (s, e) = wang.call(Method::POST, &rp("/approve"), Some(json!({"version": 1}))).await;
+        assert_eq!((s, e["error"]["response"]["code"].as_str()), (StatusCode::CONFLICT, Some("superseded")), "{e}");
+        wang.ok(Method::POST, &rp("/approve"), Some(json!({"version": 2}))).await;
+        fa.ok(Method::POST, &rp("/approve"), Some(json!({"version": 2}))).await;
+        let (s, _) = xu.call(Method::POST, &rp("/publish"), Some(json!({"places": [{"place": "official_account"}]}))).await;
+        assert_eq!(s, StatusCode::CONFLICT, "not approved yet");
+        let r = zhao.ok(Method::POST, &rp("/approve"), Some(json!({"version": 2, "comment": "可发布"}))).await;
+        assert_eq!(r["state"], "approved");
+
+        // Published at t: the claim is clarified then.
+        set_clock(&state, t);
+        let r = xu.ok(Method::POST, &rp("/publish"), Some(json!({"places": [{"place": "official_account", "url": "https://weibo.example/status/1"}]}))).await;
+        assert_eq!(r["state"], "published");
+        let (s, _) = xu.call(Method::POST, &rp("/versions"), Some(json!({"title": "x", "body": "y"}))).await;
+        assert_eq!(s, StatusCode::CONFLICT, "a published response is immutable");
+        // Afterwards people deny the rumour: denying items rise after the clarification.
+        {
+            let denying: Vec<ItemInput> = (0..9)
+                .map(|i| item(&format!("d{i}"), "weibo", &format!("三食堂中毒是谣言，官方已经澄清了，检测合格{i}"), t + Duration::minutes(10 + 15 * i as i64)))
+                .collect();
+            let mut p = state.pipeline.lock().unwrap();
+            let r = p.ingest(&denying, t + Duration::hours(3)).unwrap();
+            assert_eq!(r.outcomes.len(), 9);
+        }
+        let first_denying = 13;
+        for id in first_denying..first_denying + 9 {
+            xu.ok(Method::POST, &format!("/api/v1/claims/{cl}/items"), Some(json!({"item": id, "stance": "denying"}))).await;
+        }
+        let detail = xu.ok(Method::GET, &format!("/api/v1/claims/{cl}"), None).await;
+        let at: DateTime<Utc> = serde_json::from_value(detail["claim"]["clarified"][1].clone()).unwrap();
+        assert_eq!(at, t, "clarified with the time of publication");
+        let e = &detail["effect"];
+        assert_eq!(e["before_totals"], json!([12, 0]), "{e}");
+        assert_eq!(e["after_totals"], json!([0, 9]), "{e}");
+
+        // The case's timeline and the audit log.
+        let got = xu.ok(Method::GET, &format!("/api/v1/cases/{case}"), None).await;
+        let kinds: Vec<&str> = got["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        for k in ["claim_registered", "claim_status", "response_drafted", "response_submitted", "response_approved",
+            "response_returned", "response_edited", "response_chain_complete", "response_published", "claim_clarified"] {
+            assert!(kinds.contains(&k), "{k} on the timeline: {kinds:?}");
+        }
+        drop(kinds);
+        let db = tidewatch_store::Db::open(&root).unwrap();
+        let log = db.audit_entries(&tidewatch_store::AuditFilter { limit: 500, ..Default::default() }).unwrap();
+        for (who, what) in [("xu", "response.draft"), ("xu", "response.submit"), ("wang", "response.approve"),
+            ("fa", "response.return"), ("xu", "response.edit"), ("zhao", "response.approve"), ("xu", "response.publish"),
+            ("xu", "claim.create"), ("xu", "claim.status"), ("xu", "claim.link")] {
+            assert!(log.iter().any(|e| e.actor == who && e.action == what), "{who} {what} audited");
+        }
+        assert!(db.verify_audit(1).unwrap().is_ok());
+    });
+}

@@ -119,6 +119,14 @@ pub enum Action {
     ApproveReviews,
     /// Per-unit figures (考核).
     ReadFigures,
+    /// Draft responses, edit them, submit them to their chain.
+    DraftResponses,
+    /// Approve or return a response (the chain's step decides who exactly).
+    ApproveResponses,
+    /// Record that an approved response was published.
+    PublishResponses,
+    /// Register claims, set their status, link items to them.
+    ManageClaims,
 }
 
 impl Action {
@@ -153,6 +161,10 @@ impl Action {
             Action::ReviewCases => "review_cases",
             Action::ApproveReviews => "approve_reviews",
             Action::ReadFigures => "read_figures",
+            Action::DraftResponses => "draft_responses",
+            Action::ApproveResponses => "approve_responses",
+            Action::PublishResponses => "publish_responses",
+            Action::ManageClaims => "manage_claims",
         }
     }
 }
@@ -191,6 +203,10 @@ pub const PERMISSIONS: &[(Action, &[Role])] = &[
     (Action::ReviewCases, &[Analyst, Admin]),
     (Action::ApproveReviews, &[UnitLead, Admin]),
     (Action::ReadFigures, &[Analyst, UnitLead, Admin]),
+    (Action::DraftResponses, &[Analyst, UnitLead, Admin]),
+    (Action::ApproveResponses, &[Analyst, Approver, UnitLead, Admin]),
+    (Action::PublishResponses, &[Analyst, UnitLead, Admin]),
+    (Action::ManageClaims, &[Analyst, UnitLead, Admin]),
 ];
 
 /// Whether `role` allows `action` at all (for some unit).
@@ -331,7 +347,7 @@ mod tests {
         seen.sort();
         seen.dedup();
         assert_eq!(seen.len(), n, "an action appears twice");
-        assert_eq!(n, 28, "an action is missing from PERMISSIONS");
+        assert_eq!(n, 32, "an action is missing from PERMISSIONS");
     }
 
     #[test]
