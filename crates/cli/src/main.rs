@@ -59,6 +59,10 @@ enum Command {
     Units(commands::users::UnitsArgs),
     /// Cases: list, show with the timeline.
     Cases(commands::cases::CasesArgs),
+    /// Responses on cases: list, show, diff of versions.
+    Responses(commands::cases::ResponsesArgs),
+    /// Claims on cases: list, show with the clarification's effect.
+    Claims(commands::cases::ClaimsArgs),
     /// People and their contact points: list, set.
     People(commands::users::PeopleArgs),
     /// The audit log (留痕): list and filter, or `verify` its hash chain.
@@ -96,6 +100,8 @@ fn main() -> ExitCode {
         Command::Tokens(a) => commands::users::run_tokens(&cli.data_dir, a),
         Command::Units(a) => commands::users::run_units(&cli.data_dir, a),
         Command::Cases(a) => commands::cases::run_cases(&cli.data_dir, a),
+        Command::Responses(a) => commands::cases::run_responses(&cli.data_dir, a),
+        Command::Claims(a) => commands::cases::run_claims(&cli.data_dir, a),
         Command::People(a) => commands::users::run_people(&cli.data_dir, a),
         Command::Audit(a) => commands::audit::run_audit(&cli.data_dir, a),
         Command::Retention(a) => commands::audit::run_retention(&cli.data_dir, a),

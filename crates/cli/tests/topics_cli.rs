@@ -107,7 +107,35 @@ fn cases_and_unit_figures_on_the_command_line() {
         cases.act(&mut db, &by, None, c.id, Event::Assess { grade: Grade::III, assessment: "a".into() }, t).unwrap();
         let classify = Event::Classify { classification: Classification::Hype, reason: String::new() };
         cases.act(&mut db, &by, None, c.id, classify, t).unwrap();
+        // A response with two versions and a claim.
+        let responses = tidewatch_engine::responses::Responses::new(Default::default(), "http://tw.example");
+        let d = tidewatch_workflow::responses::Draft {
+            kind: tidewatch_workflow::responses::ResponseKind::Statement,
+            lang: "zh".into(),
+            title: "情况说明".into(),
+            body: "经查，网传信息不实。".into(),
+            places: vec![tidewatch_workflow::responses::Place::OwnSite],
+            audience: String::new(),
+            claim: None,
+            corrects: None,
+        };
+        let r = responses.draft(&mut db, &by, None, c.id, d, t).unwrap();
+        let edit = tidewatch_workflow::responses::Event::Edit {
+            title: "情况说明".into(),
+            body: "经查，网传信息与事实不符。".into(),
+        };
+        responses.act(&mut db, &by, None, r.id, edit, t).unwrap();
+        responses.new_claim(&mut db, &by, None, c.id, "二食堂饭菜有异物", vec!["异物".into()], None, t).unwrap();
     }
+    let o = run(&data, &["responses", "list", "--case", "1"], None);
+    assert!(stdout(&o).contains("#1\tdraft\tv2"), "{}", stdout(&o));
+    let o = run(&data, &["responses", "diff", "1"], None);
+    assert!(stdout(&o).contains("[-不实-]{+与事实不符+}"), "{}", stdout(&o));
+    let o = run(&data, &["claims", "list", "--case", "1"], None);
+    assert!(stdout(&o).contains("二食堂饭菜有异物"), "{}", stdout(&o));
+    let o = run(&data, &["claims", "show", "1"], None);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["claim"]["status"], "unverified");
     let o = run(&data, &["cases", "list"], None);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);

@@ -122,3 +122,130 @@ pub(crate) fn run_cases(data_dir: &Path, args: CasesArgs) -> anyhow::Result<Exit
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `tidewatch responses`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ResponsesArgs {
+    #[command(subcommand)]
+    command: ResponsesCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ResponsesCommand {
+    /// A case's responses.
+    List {
+        /// The case id.
+        #[arg(long)]
+        case: i64,
+    },
+    /// A response: its chain, versions, decisions and publications (JSON).
+    Show {
+        /// The response id.
+        id: i64,
+    },
+    /// Two versions word by word: `[-removed-]{+added+}`.
+    Diff {
+        /// The response id.
+        id: i64,
+        /// The older version (default: the one before `--to`).
+        #[arg(long)]
+        from: Option<u32>,
+        /// The newer version (default: the current one).
+        #[arg(long)]
+        to: Option<u32>,
+    },
+}
+
+pub(crate) fn run_responses(data_dir: &Path, args: ResponsesArgs) -> anyhow::Result<ExitCode> {
+    use tidewatch_engine::responses::{word_diff, Responses};
+    let db = open_existing(data_dir)?;
+    match args.command {
+        ResponsesCommand::List { case } => {
+            for json in db.responses_of_case(case)? {
+                let r: tidewatch_workflow::responses::Response = serde_json::from_str(&json)?;
+                println!(
+                    "#{}\t{}\tv{}\t{:?}\t{}\tchain {} (step {}/{})",
+                    r.id,
+                    r.state.as_str(),
+                    r.current().n,
+                    r.kind,
+                    r.current().title,
+                    r.chain.name,
+                    r.step + 1,
+                    r.chain.steps.len()
+                );
+            }
+        }
+        ResponsesCommand::Show { id } => {
+            println!("{}", serde_json::to_string_pretty(&Responses::load(&db, id)?)?);
+        }
+        ResponsesCommand::Diff { id, from, to } => {
+            let r = Responses::load(&db, id)?;
+            let to = to.unwrap_or(r.current().n);
+            let from = from.unwrap_or(to.saturating_sub(1).max(1));
+            let version =
+                |n: u32| r.versions.iter().find(|v| v.n == n).ok_or_else(|| anyhow::anyhow!("no version {n}"));
+            let (a, b) = (version(from)?, version(to)?);
+            let seg = tidewatch_text::segment::Segmenter::shared_default();
+            for part in word_diff(&seg, &a.body, &b.body) {
+                match part.op {
+                    "added" => print!("{{+{}+}}", part.text),
+                    "removed" => print!("[-{}-]", part.text),
+                    _ => print!("{}", part.text),
+                }
+            }
+            println!();
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tidewatch claims`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ClaimsArgs {
+    #[command(subcommand)]
+    command: ClaimsCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ClaimsCommand {
+    /// A case's claims.
+    List {
+        /// The case id.
+        #[arg(long)]
+        case: i64,
+    },
+    /// A claim, its items by stance and its clarification's effect (JSON).
+    Show {
+        /// The claim id.
+        id: i64,
+    },
+}
+
+pub(crate) fn run_claims(data_dir: &Path, args: ClaimsArgs) -> anyhow::Result<ExitCode> {
+    use tidewatch_engine::responses::Responses;
+    let db = open_existing(data_dir)?;
+    match args.command {
+        ClaimsCommand::List { case } => {
+            for json in db.claims_of_case(case)? {
+                let c: tidewatch_workflow::claims::Claim = serde_json::from_str(&json)?;
+                println!(
+                    "#{}\t{:?}\t{} items\t{}\t{}",
+                    c.id,
+                    c.status,
+                    c.items.len(),
+                    c.clarified
+                        .map(|(r, at)| format!("clarified by #{r} at {}", at.format("%Y-%m-%d %H:%M")))
+                        .unwrap_or_default(),
+                    c.text
+                );
+            }
+        }
+        ClaimsCommand::Show { id } => {
+            let c = Responses::load_claim(&db, id)?;
+            let effect = c.effect(24);
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"claim": c, "effect": effect}))?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
