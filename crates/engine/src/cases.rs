@@ -618,6 +618,34 @@ pub struct ReviewFigures {
     pub deadlines_met: usize,
     /// Deadlines missed.
     pub deadlines_missed: usize,
+    /// The case's claims: supporting and denying items before and after each clarification.
+    pub claims: Vec<ClaimReview>,
+}
+
+/// A claim in a review.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct ClaimReview {
+    /// The claim.
+    pub id: i64,
+    /// Its text.
+    pub text: String,
+    /// Its status.
+    pub status: tidewatch_workflow::claims::ClaimStatus,
+    /// Supporting and denying items per hour, 24 h each side of its clarification.
+    pub effect: Option<tidewatch_workflow::claims::ClarificationEffect>,
+}
+
+/// The first published response of the case (`responses`), if any.
+fn first_publication(db: &Db, case: i64) -> Result<Option<DateTime<Utc>>, EngineError> {
+    let mut best: Option<DateTime<Utc>> = None;
+    for json in db.responses_of_case(case)? {
+        let r: tidewatch_workflow::responses::Response =
+            serde_json::from_str(&json).map_err(|e| EngineError::Io(format!("stored response is unreadable: {e}")))?;
+        if let Some(t) = r.publications.iter().map(|p| p.at).min() {
+            best = Some(best.map_or(t, |b| b.min(t)));
+        }
+    }
+    Ok(best)
 }
 
 fn first_response(case: &Case) -> Option<DateTime<Utc>> {
@@ -661,7 +689,16 @@ pub fn review_figures(db: &Db, case: &Case) -> Result<ReviewFigures, EngineError
     let stories = case.stories();
     let first_item_at = db.first_published(&items, &stories)?;
     let first_signal_at = db.first_signal_on(&stories)?.or(case.detected_at);
-    let response = first_response(case);
+    let response = match (first_response(case), first_publication(db, case.id)?) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let mut claims = Vec::new();
+    for json in db.claims_of_case(case.id)? {
+        let c: tidewatch_workflow::claims::Claim =
+            serde_json::from_str(&json).map_err(|e| EngineError::Io(format!("stored claim is unreadable: {e}")))?;
+        claims.push(ClaimReview { id: c.id, text: c.text.clone(), status: c.status, effect: c.effect(24) });
+    }
     let (before_response, after_response) = match response {
         Some(r) => {
             (hourly(db, &stories, r - Duration::hours(24), r)?, hourly(db, &stories, r, r + Duration::hours(24))?)
@@ -683,6 +720,7 @@ pub fn review_figures(db: &Db, case: &Case) -> Result<ReviewFigures, EngineError
         after_response,
         deadlines_met: met,
         deadlines_missed: missed,
+        claims,
     })
 }
 
@@ -778,7 +816,11 @@ pub fn unit_figures(db: &Db, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<V
         if let Some(m) = minutes(case.detected_at, Some(case.opened_at)) {
             e.1.push(m);
         }
-        if let Some(m) = minutes(Some(case.opened_at), first_response(&case)) {
+        let response = match (first_response(&case), first_publication(db, case.id)?) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(m) = minutes(Some(case.opened_at), response) {
             e.2.push(m);
         }
         if let Some(m) = minutes(Some(case.opened_at), case.first_closed_at) {

@@ -816,8 +816,17 @@ approver = { role = { role = "approver", unit = "leading_group" } }
         assert_eq!(e["before_totals"], json!([12, 0]), "{e}");
         assert_eq!(e["after_totals"], json!([0, 9]), "{e}");
 
-        // The case's timeline and the audit log.
+        // The case's timeline and the audit log; once closed, the review carries the claim's figures.
+        let done = |task: &str| format!("/api/v1/cases/{case}/tasks/{task}/done");
+        for task in ["register_claim", "clarify", "refer_legal"] {
+            xu.ok(Method::POST, &done(task), Some(json!({"note": "done"}))).await;
+        }
+        xu.ok(Method::POST, &format!("/api/v1/cases/{case}/monitor"), None).await;
+        xu.ok(Method::POST, &format!("/api/v1/cases/{case}/close"), Some(json!({"summary": "已澄清"}))).await;
         let got = xu.ok(Method::GET, &format!("/api/v1/cases/{case}"), None).await;
+        let claims = &got["review_figures"]["claims"];
+        assert_eq!((claims[0]["effect"]["before_totals"].clone(), claims[0]["effect"]["after_totals"].clone()), (json!([12, 0]), json!([0, 9])), "{claims}");
+        assert_eq!(got["review_figures"]["first_response_at"], json!(t), "the publication is the first response");
         let kinds: Vec<&str> = got["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
         for k in ["claim_registered", "claim_status", "response_drafted", "response_submitted", "response_approved",
             "response_returned", "response_edited", "response_chain_complete", "response_published", "claim_clarified"] {
