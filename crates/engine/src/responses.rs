@@ -359,9 +359,31 @@ impl Responses {
         let accounts = Responses::accounts(db)?;
         let who = Who { actor, units: &units, tree: &tree, accounts: &accounts };
         let name = event.name();
+        if let Event::Publish { places } = &event {
+            if places.iter().any(|(p, _)| *p == tidewatch_workflow::responses::Place::OwnChannels)
+                && self.rules.own_channels.is_empty()
+            {
+                return Err(response_error(ResponseError::Field(
+                    "places",
+                    "own_channels: no own channel is configured (own_channel in chains.toml)".into(),
+                )));
+            }
+        }
         let before = r.state;
         let out = r.apply(event, &actor.username, now, &who).map_err(response_error)?;
         let mut w = self.outcome_write(db, &r, &out, Some(&actor.username), now)?;
+        if let Some((title, body)) = &out.broadcast {
+            for (i, c) in self.rules.own_channels.iter().enumerate() {
+                w.notifications.push(NewNotification {
+                    key: format!("response:{}:own:{i}", r.id),
+                    alert: 0,
+                    recipient: format!("own-channel-{i}"),
+                    channel: serde_json::to_string(c).unwrap_or_default(),
+                    subject: title.clone(),
+                    body: body.clone(),
+                });
+            }
+        }
         if r.state == ResponseState::Published && before != ResponseState::Published {
             if let Some(c) = r.claim {
                 let mut claim = Responses::load_claim(db, c)?;

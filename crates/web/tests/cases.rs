@@ -667,6 +667,9 @@ approver = { role = { role = "unit_lead", unit = { named = "法务处" } } }
 [[chain.step]]
 name = "deputy head"
 approver = { role = { role = "approver", unit = "leading_group" } }
+[[own_channel]]
+kind = "webhook"
+url = "http://127.0.0.1:9/press-office"
 "#,
     )
     .unwrap();
@@ -792,7 +795,11 @@ approver = { role = { role = "approver", unit = "leading_group" } }
 
         // Published at t: the claim is clarified then.
         set_clock(&state, t);
-        let r = xu.ok(Method::POST, &rp("/publish"), Some(json!({"places": [{"place": "official_account", "url": "https://weibo.example/status/1"}]}))).await;
+        let r = xu
+            .ok(Method::POST, &rp("/publish"), Some(json!({"places": [{"place": "official_account", "url": "https://weibo.example/status/1"},
+                {"place": "own_channels"}]})))
+            .await;
+        assert_eq!(outbox_to(&root, "own-channel-0", &format!("response:{rid}:own:0")), 1, "the approved text goes to the own channel");
         assert_eq!(r["state"], "published");
         let (s, _) = xu.call(Method::POST, &rp("/versions"), Some(json!({"title": "x", "body": "y"}))).await;
         assert_eq!(s, StatusCode::CONFLICT, "a published response is immutable");

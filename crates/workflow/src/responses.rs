@@ -141,6 +141,10 @@ pub struct ChainRules {
     /// The rules, in order.
     #[serde(default, rename = "rule")]
     pub rules: Vec<ChainRule>,
+    /// The organization's own notification channels: a response published to `own_channels`
+    /// is sent to each of them (its approved text).
+    #[serde(default, rename = "own_channel")]
+    pub own_channels: Vec<crate::notify::Channel>,
 }
 
 fn step(name: &str, approver: ApproverSpec) -> ChainStep {
@@ -178,6 +182,7 @@ impl Default for ChainRules {
                 min_grade: None,
                 chain: "fabrication".into(),
             }],
+            own_channels: Vec::new(),
         }
     }
 }
@@ -459,6 +464,8 @@ pub struct Outcome {
     pub entries: Vec<(String, serde_json::Value)>,
     /// Notifications.
     pub notify: Vec<Notify>,
+    /// The approved text (title, body) to send to the organization's own channels.
+    pub broadcast: Option<(String, String)>,
 }
 
 fn text_ok(field: &'static str, s: &str, max: usize) -> Result<(), ResponseError> {
@@ -713,6 +720,9 @@ impl Response {
                     self.publications.push(Publication { place: *place, url: url.clone(), at: now, by: who.into() });
                 }
                 self.state = Published;
+                if places.iter().any(|(p, _)| *p == Place::OwnChannels) {
+                    out.broadcast = Some((self.current().title.clone(), self.current().body.clone()));
+                }
                 out.entries.push((
                     "response_published".into(),
                     json!({"response": self.id, "version": self.current().n, "kind": self.kind, "claim": self.claim,
