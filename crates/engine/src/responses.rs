@@ -242,10 +242,31 @@ impl Responses {
             w.entries.push((r.case_id, now, actor.map(str::to_string), kind.clone(), detail.to_string()));
         }
         let people = crate::accounts::people_for_alerting(db)?;
+        // The deadline the case's playbook gives the publication (its earliest open response task).
+        let deadline = if out.notify.is_empty() {
+            None
+        } else {
+            Cases::load(db, r.case_id)?
+                .tasks
+                .iter()
+                .filter(|t| t.state == tidewatch_workflow::cases::TaskState::Open && t.kind.is_response())
+                .filter_map(|t| t.due_at)
+                .min()
+        };
+        let shanghai =
+            |t: DateTime<Utc>| t.with_timezone(&chrono_tz::Asia::Shanghai).format("%Y-%m-%d %H:%M").to_string();
         for n in &out.notify {
             for person in &n.to {
                 let Some(p) = people.iter().find(|p| &p.id == person) else { continue };
-                let link = format!("{}/#response-{}", self.base_url, r.id);
+                let link = match (deadline, p.lang) {
+                    (Some(d), Language::Zh) => {
+                        format!("{}/#response-{}\n发布期限：{}", self.base_url, r.id, shanghai(d))
+                    }
+                    (Some(d), Language::En) => {
+                        format!("{}/#response-{}\nTo be published by {}", self.base_url, r.id, shanghai(d))
+                    }
+                    (None, _) => format!("{}/#response-{}", self.base_url, r.id),
+                };
                 let title = &r.current().title;
                 let (subject, body) = match (p.lang, n.what) {
                     (Language::Zh, "approval_requested") => {

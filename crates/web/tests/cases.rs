@@ -766,6 +766,11 @@ url = "http://127.0.0.1:9/press-office"
         let rp = |s: &str| format!("/api/v1/responses/{rid}{s}");
         xu.ok(Method::POST, &rp("/submit"), None).await;
         assert_eq!(outbox_to(&root, "wang", &format!("response:{rid}:v1:s0:request")), 1, "the section head is asked");
+        let body: String = rusqlite::Connection::open(root.join("tidewatch.db"))
+            .unwrap()
+            .query_row("SELECT body FROM outbox WHERE key LIKE ?1", [format!("response:{rid}:v1:s0:request%")], |r| r.get(0))
+            .unwrap();
+        assert!(body.contains(&format!("#response-{rid}")) && body.contains("发布期限"), "a link and the playbook's deadline: {body}");
         let (s, e) = xu.call(Method::POST, &rp("/approve"), Some(json!({"version": 1}))).await;
         assert_eq!((s, e["error"]["response"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("own_draft")), "{e}");
         let (s, e) = fa.call(Method::POST, &rp("/approve"), Some(json!({"version": 1}))).await;
