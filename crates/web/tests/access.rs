@@ -1126,8 +1126,12 @@ fn every_json_answer_matches_the_openapi_document_field_by_field() {
                 hours: 4.0,
             }],
         };
-        let rules =
-            tidewatch_workflow::responses::ChainRules { default: "one".into(), chains: vec![one], rules: vec![] };
+        let rules = tidewatch_workflow::responses::ChainRules {
+            default: "one".into(),
+            chains: vec![one],
+            rules: vec![],
+            own_channels: vec![],
+        };
         side.responses = tidewatch_engine::responses::Responses::new(rules, "http://tw.example");
     }
     let lead = token_of(&f, "unit_lead", Role::UnitLead);
