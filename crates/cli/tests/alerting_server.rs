@@ -3,7 +3,7 @@
 //! the next step fires once, on time, and the first is not sent again. The alert API acknowledges,
 //! lists and refuses bad requests; `oncall` answers; the signed link acknowledges.
 
-mod common;
+use crate::common;
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;

@@ -1,6 +1,6 @@
 //! The formats of `analyze` and `search --json`, and search features (phrases, filters, order).
 
-mod common;
+use crate::common;
 use common::*;
 use serde_json::json;
 

@@ -1,7 +1,7 @@
 //! `tidewatch demo` serves the page and the API, items arrive live, searches in Chinese and
 //! English return highlighted hits, and bad requests get coded errors.
 
-mod common;
+use crate::common;
 use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 

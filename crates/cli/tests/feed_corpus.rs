@@ -2,7 +2,7 @@
 //! `gen_feed_corpus.py` with an expectation per file) served by a local server with each file's
 //! Content-Type, read with `tidewatch feed parse URL...`.
 
-mod common;
+use crate::common;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;

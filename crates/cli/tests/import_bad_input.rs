@@ -1,7 +1,7 @@
 //! `tidewatch import` with hostile input: every bad row is reported with its line number and
 //! reason, every good row goes in, and nothing stored is damaged.
 
-mod common;
+use crate::common;
 use common::*;
 use serde_json::json;
 

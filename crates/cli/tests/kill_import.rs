@@ -1,7 +1,7 @@
 //! An import killed with SIGKILL part-way loses no acknowledged item; re-running it stores
 //! nothing twice; and the search index agrees with the store afterwards.
 
-mod common;
+use crate::common;
 use common::*;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;

@@ -2,7 +2,7 @@
 //! a 304 and stores nothing), a failing server (backoff and a health flag), a redirect to a
 //! refused address, an oversized response, a stalled server, robots.txt and a block page.
 
-mod common;
+use crate::common;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;

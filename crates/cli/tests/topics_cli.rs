@@ -1,7 +1,7 @@
 //! `tidewatch topics load|list|backtest|counts` and `search --topic` on a data directory: one bad
 //! topic does not stop the others; a bad draft rule gets the same positioned error as everywhere.
 
-mod common;
+use crate::common;
 use common::{run, stderr, stdout};
 
 #[test]

@@ -2,7 +2,7 @@
 //! is refused (401), an oversized body gets 413, a body with some bad items stores the good ones
 //! and reports the bad ones by position, and a repeated body stores nothing twice.
 
-mod common;
+use crate::common;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
