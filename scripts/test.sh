@@ -40,8 +40,16 @@ if ! command -v chromium >/dev/null 2>&1; then
     $SUDO apt-get install -y --no-install-recommends chromium >/dev/null \
         || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y --no-install-recommends chromium >/dev/null; }
 fi
+# A CJK font, so that the screenshots' Chinese is readable (Debian's Noto CJK).
+if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get install -y --no-install-recommends fonts-noto-cjk fontconfig >/dev/null \
+        || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y --no-install-recommends fonts-noto-cjk fontconfig >/dev/null; }
+fi
 (cd tests/ui && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 node tests/ui/run.mjs target/debug/tidewatch
+echo "== the workspace in headless Chromium: role flows, axe-core, both languages (screenshots: target/ui-screenshots)"
+node tests/ui/workspace.mjs target/debug/tidewatch
 echo "== fuzzing the rule parser and evaluators (${TIDEWATCH_FUZZ_SECONDS:-30} s)"
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked --version 0.13.2

@@ -48,6 +48,10 @@ impl Notifier {
     pub fn send(&self, n: &Notification, now: DateTime<Utc>) -> Result<(), String> {
         let channel: Channel = serde_json::from_str(&n.channel).map_err(|e| format!("unreadable channel: {e}"))?;
         let message = notify::Message { subject: n.subject.clone(), body: n.body.clone() };
+        if channel == Channel::Inbox {
+            // The outbox row is the message: the page shows it in the recipient's inbox.
+            return Ok(());
+        }
         if let Channel::Email { to } = &channel {
             let (transport, from) = self.smtp.as_ref().ok_or("no SMTP server is configured")?;
             let to: Mailbox = to.parse().map_err(|e| format!("recipient {to:?}: {e}"))?;

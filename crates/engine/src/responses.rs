@@ -429,6 +429,19 @@ impl Responses {
         Ok(r)
     }
 
+    /// Whether `actor` may decide response `r`'s step under review now (its approver spec).
+    pub fn may_decide(db: &Db, actor: &Actor, r: &Response) -> Result<bool, EngineError> {
+        if r.state != ResponseState::InReview {
+            return Ok(false);
+        }
+        let Some(step) = r.chain.steps.get(r.step) else { return Ok(false) };
+        let units = db.units()?;
+        let tree = crate::accounts::unit_tree(db)?;
+        let accounts = Responses::accounts(db)?;
+        let who = Who { actor, units: &units, tree: &tree, accounts: &accounts };
+        Ok(who.qualifies(&step.approver, &r.unit))
+    }
+
     /// Overdue approval steps at `now`, each escalated once.
     pub fn tick(&self, db: &mut Db, now: DateTime<Utc>) -> Result<usize, EngineError> {
         let due = db.responses_due(now, 100)?;

@@ -268,6 +268,26 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The notifications to `person`, newest first, with ids below `before` when given: their
+    /// inbox on the page.
+    pub fn inbox(&self, person: &str, before: Option<i64>, limit: usize) -> Result<Vec<Notification>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE recipient = ?1 AND (?2 IS NULL OR id < ?2) \
+             ORDER BY id DESC LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(params![person, before, limit as i64], row_to_notification)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many notifications to `person` have ids above `seen`.
+    pub fn inbox_unread(&self, person: &str, seen: i64) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM outbox WHERE recipient = ?1 AND id > ?2",
+            params![person, seen],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Records a delivery attempt: sent, to retry at `retry_at`, or given up (`retry_at` None
     /// with an error).
     pub fn record_attempt(

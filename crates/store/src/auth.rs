@@ -481,3 +481,45 @@ impl Db {
         )? > 0)
     }
 }
+
+/// An account's workspace preferences.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prefs {
+    /// `zh` or `en`.
+    pub lang: String,
+    /// The highest outbox id its inbox has shown as read.
+    pub inbox_seen: i64,
+}
+
+impl Db {
+    /// Account `account`'s preferences (the defaults when none were saved).
+    pub fn prefs(&self, account: i64) -> Result<Prefs, StoreError> {
+        let row = self
+            .conn
+            .query_row("SELECT lang, inbox_seen FROM account_prefs WHERE account = ?1", [account], |r| {
+                Ok(Prefs { lang: r.get(0)?, inbox_seen: r.get(1)? })
+            })
+            .optional()?;
+        Ok(row.unwrap_or(Prefs { lang: "zh".into(), inbox_seen: 0 }))
+    }
+
+    /// Saves account `account`'s language.
+    pub fn set_lang(&mut self, account: i64, lang: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO account_prefs (account, lang) VALUES (?1, ?2) \
+             ON CONFLICT(account) DO UPDATE SET lang = excluded.lang",
+            params![account, lang],
+        )?;
+        Ok(())
+    }
+
+    /// Marks account `account`'s inbox read up to outbox id `upto` (never backwards).
+    pub fn set_inbox_seen(&mut self, account: i64, upto: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO account_prefs (account, inbox_seen) VALUES (?1, ?2) \
+             ON CONFLICT(account) DO UPDATE SET inbox_seen = MAX(inbox_seen, excluded.inbox_seen)",
+            params![account, upto],
+        )?;
+        Ok(())
+    }
+}

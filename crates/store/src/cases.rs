@@ -340,6 +340,29 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Items per hour published in `[since, until)`, with how many of them are negative:
+    /// `(hour, items, negative)`, hours without items left out.
+    pub fn hourly_volume(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, i64, i64)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT (i.published_at / 3600000) * 3600000 AS h, COUNT(*), \
+             COALESCE(SUM(a.sentiment = 'negative'), 0) FROM items i LEFT JOIN item_analysis a ON a.item = i.id \
+             WHERE i.published_at >= ?1 AND i.published_at < ?2 GROUP BY h ORDER BY h",
+        )?;
+        let rows = stmt
+            .query_map(params![millis(since), millis(until)], |r| Ok((from_millis(r.get(0)?), r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The newest published time of any item.
+    pub fn newest_published(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let ms: Option<i64> = self.conn.query_row("SELECT MAX(published_at) FROM items", [], |r| r.get(0))?;
+        Ok(ms.map(from_millis))
+    }
+
     /// The earliest published time among these items and the items of these stories.
     pub fn first_published(&self, items: &[i64], stories: &[i64]) -> Result<Option<DateTime<Utc>>, StoreError> {
         let mut best: Option<i64> = None;

@@ -365,6 +365,16 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX claims_case ON claims(case_id);
     "#,
+    // 12: the workspace: each account's language and how far it has read its inbox (the
+    // notifications to its person), and the index the inbox reads by.
+    r#"
+    CREATE TABLE account_prefs (
+        account    INTEGER PRIMARY KEY REFERENCES accounts(id),
+        lang       TEXT NOT NULL DEFAULT 'zh',
+        inbox_seen INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX outbox_recipient ON outbox(recipient, id);
+    "#,
 ];
 
 /// A stored item with its store-assigned fields.

@@ -19,7 +19,7 @@ pub mod search;
 pub use alerting::{AlertRow, AlertingState, NewNotification, Notification};
 pub use analysis::{Lineage, StoryRow};
 pub use audit::{AuditBreak, AuditEntry, AuditFilter, NewAudit};
-pub use auth::{AccountRow, Credential, PersonRow, TokenRow, UnitRow};
+pub use auth::{AccountRow, Credential, PersonRow, Prefs, TokenRow, UnitRow};
 pub use cases::{CaseEventRow, CaseFilter, CaseRow, CaseWrite};
 pub use db::{
     Db, DedupRow, GroupView, Inserted, Signal, SourceState, StoredItem, TopicDraft, TopicKey, TopicRecord,

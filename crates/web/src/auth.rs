@@ -221,6 +221,11 @@ impl AppState {
     }
 }
 
+/// Whether a request is for a page (a GET outside `/api/`): it is answered in HTML.
+fn is_page(req: &Request) -> bool {
+    req.method() == Method::GET && !req.uri().path().starts_with("/api/")
+}
+
 /// The middleware in front of a route that needs `action`.
 pub(crate) async fn require(
     State((state, action)): State<(Arc<AppState>, Action)>,
@@ -235,6 +240,11 @@ pub(crate) async fn require(
         .unwrap_or_else(|e| Err(ApiError::new("internal", e.to_string())));
     let actor = match found {
         Ok(Some(a)) => a,
+        Ok(None) if is_page(&req) => {
+            // A page asked for without a session: the sign-in page, which comes back here.
+            let next: String = url::form_urlencoded::byte_serialize(req.uri().path().as_bytes()).collect();
+            return axum::response::Redirect::to(&format!("/login?next={next}")).into_response();
+        }
         Ok(None) => return ApiError::new("unauthorized", "sign in first, or present an API token").into_response(),
         Err(e) => return e.into_response(),
     };
@@ -252,6 +262,9 @@ pub(crate) async fn require(
         }
     }
     if !actor.grants.allows_somewhere(action) {
+        if is_page(&req) {
+            return crate::workspace::forbidden_page();
+        }
         return ApiError::new("forbidden", format!("{} may not {}", actor.username, action.as_str())).into_response();
     }
     let address = client_address(&req);

@@ -43,6 +43,17 @@ impl ApiError {
         ApiError { code, detail: detail.into(), extra: None }
     }
 
+    /// The HTTP status of its code.
+    pub fn status(&self) -> StatusCode {
+        let code = CODES.iter().find(|c| c.0 == self.code).map(|c| c.1).unwrap_or(500);
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// Its message in English and in Chinese.
+    pub fn messages(&self) -> (&'static str, &'static str) {
+        CODES.iter().find(|c| c.0 == self.code).map(|c| (c.2, c.3)).unwrap_or(("Internal error.", "服务器内部错误。"))
+    }
+
     /// A 400 for a bad parameter.
     pub fn bad_parameter(name: &str, why: impl std::fmt::Display) -> ApiError {
         ApiError::new("bad_parameter", format!("{name}: {why}"))

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod cases;
 pub mod common;
 pub mod error;
+pub mod i18n;
 pub mod ingest;
 pub mod items;
 pub mod openapi;
@@ -22,6 +23,7 @@ pub mod routes;
 pub mod stories;
 pub mod topics;
 pub mod views;
+pub mod workspace;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -103,7 +103,7 @@ impl Routes {
 
 /// Every route of the server, and the router serving them (without the server-wide layers).
 pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
-    use crate::{admin, alerting, auth, cases, items, responses, stories, topics};
+    use crate::{admin, alerting, auth, cases, items, responses, stories, topics, workspace};
     use Access::{Needs, OwnCredential, Public};
     use Action::*;
     let get = Method::GET;
@@ -121,9 +121,35 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
         )
         .returns::<crate::ingest::IngestView>()
         .map_router(|r| r.layer(axum::extract::DefaultBodyLimit::max(crate::ingest::HARD_MAX_BYTES)))
-        .add(get.clone(), "/", Public, "The page (asks for a login)", crate::page::page)
-        .add(get.clone(), "/app.js", Public, "The page's script", crate::page::script)
-        .add(get.clone(), "/app.css", Public, "The page's style sheet", crate::page::style)
+        .add(get.clone(), "/search", Public, "Search, stories and topics (a page; asks for a login)", crate::page::page)
+        .add(get.clone(), "/app.js", Public, "The search page's script", crate::page::script)
+        .add(get.clone(), "/app.css", Public, "The search page's style sheet", crate::page::style)
+        .add(get.clone(), "/ws.js", Public, "The workspace's script", crate::page::ws_script)
+        .add(get.clone(), "/ws.css", Public, "The workspace's style sheet", crate::page::ws_style)
+        .add(get.clone(), "/login", Public, "The sign-in page", workspace::login_page)
+        .add(
+            get.clone(),
+            "/",
+            Needs(ReadItems),
+            "Dashboard: what needs me, volume, stories, on duty (a page)",
+            workspace::dashboard,
+        )
+        .add(get.clone(), "/alerts", Needs(ReadAlerts), "Alerts inbox (a page)", workspace::alerts)
+        .add(get.clone(), "/cases", Needs(ReadCases), "Cases (a page)", workspace::cases)
+        .add(get.clone(), "/cases/{id}", Needs(ReadCases), "A case's workspace (a page)", workspace::case)
+        .add(get.clone(), "/inbox", Needs(ReadItems), "My notifications (a page)", workspace::inbox)
+        .add(get.clone(), "/api/v1/me/inbox", Needs(ReadItems), "My notifications, newest first", workspace::inbox_list)
+        .returns::<crate::views::InboxView>()
+        .add(
+            post.clone(),
+            "/api/v1/me/inbox/read",
+            Needs(ReadItems),
+            "Mark my inbox read up to an id",
+            workspace::inbox_read,
+        )
+        .returns::<crate::views::InboxRead>()
+        .add(put.clone(), "/api/v1/me/lang", Needs(ReadItems), "My interface language (zh or en)", workspace::set_lang)
+        .returns::<crate::views::LangView>()
         .add(get.clone(), "/api/v1/health", Public, "Whether the server runs (nothing about the data)", admin::health)
         .returns::<crate::views::Health>()
         .add(get.clone(), "/api/v1/openapi.json", Public, "This API as OpenAPI 3.1", crate::openapi::document)

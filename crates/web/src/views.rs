@@ -341,3 +341,43 @@ pub struct FiguresView {
     /// Per unit.
     pub units: Vec<tidewatch_engine::cases::UnitFigures>,
 }
+
+/// The caller's inbox: the notifications to their person.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct InboxView {
+    /// The highest id read so far.
+    pub seen: i64,
+    /// Newest first (at most 100).
+    pub items: Vec<InboxItem>,
+}
+
+/// A notification in the caller's inbox.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct InboxItem {
+    /// Outbox id.
+    pub id: i64,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+    /// The alert it is about (0: a case or response notice).
+    pub alert: i64,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub body: String,
+    /// `pending`, `sent` or `failed`.
+    pub status: String,
+}
+
+/// The inbox marked read.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct InboxRead {
+    /// The highest id read now.
+    pub seen: i64,
+}
+
+/// The caller's interface language.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LangView {
+    /// `zh` or `en`.
+    pub lang: String,
+}

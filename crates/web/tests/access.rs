@@ -162,7 +162,10 @@ fn every_route_answers_each_role_as_the_permission_table_says() {
                         ("an expired session", Some(&expired)),
                     ] {
                         let (status, body) = call(&f.app, request(&spec.method, &path, cred, body)).await;
-                        assert_eq!(status, StatusCode::UNAUTHORIZED, "{} {} as {who}: {body}", spec.method, spec.path);
+                        // A page (a GET outside /api/) sends the reader to the sign-in page.
+                        let page = spec.method == axum::http::Method::GET && !spec.path.starts_with("/api/");
+                        let expected = if page { StatusCode::SEE_OTHER } else { StatusCode::UNAUTHORIZED };
+                        assert_eq!(status, expected, "{} {} as {who}: {body}", spec.method, spec.path);
                     }
                     for (role, cred) in &sessions {
                         // Logging out ends the session: each role gets a fresh one for it.
@@ -340,7 +343,7 @@ fn a_foreign_host_header_is_refused_on_every_route() {
 fn every_response_carries_the_security_headers() {
     let f = fixture();
     rt().block_on(async {
-        for path in ["/", "/api/v1/health", "/api/v1/search?q=x", "/nowhere"] {
+        for path in ["/", "/login", "/search", "/api/v1/health", "/api/v1/search?q=x", "/nowhere"] {
             let res = f
                 .app
                 .clone()
@@ -741,6 +744,11 @@ fn the_new_endpoints_answer_malformed_and_hostile_input_with_coded_errors() {
             (put.clone(), "/api/v1/people/p1", r#"{"name": "x", "channels": [{"kind": "carrier-pigeon"}]}"#.into(), "bad_body"),
             (put.clone(), "/api/v1/settings", r#"{"retention_days": 0}"#.into(), "bad_body"),
             (put.clone(), "/api/v1/settings", r#"{"retention_days": "forever"}"#.into(), "bad_body"),
+            (put.clone(), "/api/v1/me/lang", r#"{"lang": "fr"}"#.into(), "bad_parameter"),
+            (put.clone(), "/api/v1/me/lang", r#"{"lang": "zh", "extra": 1}"#.into(), "bad_body"),
+            (put.clone(), "/api/v1/me/lang", "<script>".into(), "bad_body"),
+            (post.clone(), "/api/v1/me/inbox/read", r#"{"upto": -5}"#.into(), "bad_parameter"),
+            (post.clone(), "/api/v1/me/inbox/read", r#"{"upto": "all"}"#.into(), "bad_body"),
             (get.clone(), "/api/v1/audit?limit=0", String::new(), "bad_parameter"),
             (get.clone(), "/api/v1/audit?since=yesterday", String::new(), "bad_parameter"),
             (get.clone(), "/api/v1/audit?colour=red", String::new(), "bad_parameter"),
@@ -948,6 +956,9 @@ fn every_json_answer_matches_the_openapi_document_field_by_field() {
     go(M::GET, "/api/v1/health", "/api/v1/health", None);
     go(M::GET, "/api/v1/openapi.json", "/api/v1/openapi.json", None);
     go(M::GET, "/api/v1/me", "/api/v1/me", None);
+    go(M::GET, "/api/v1/me/inbox", "/api/v1/me/inbox", None);
+    go(M::POST, "/api/v1/me/inbox/read", "/api/v1/me/inbox/read", Some(json!({"upto": 0})));
+    go(M::PUT, "/api/v1/me/lang", "/api/v1/me/lang", Some(json!({"lang": "en"})));
     go(
         M::PUT,
         "/api/v1/people/{id}",

@@ -166,6 +166,9 @@ pub enum Channel {
     Wecom { url: String },
     /// Feishu (飞书) custom bot (签名校验).
     Feishu { url: String, secret: Option<String> },
+    /// Kept inside Tidewatch: the person's inbox on the page (their account's notifications).
+    /// Delivered as soon as it is queued; nothing leaves the server.
+    Inbox,
 }
 
 /// An HTTP request to make.
@@ -176,13 +179,13 @@ pub struct HttpRequest {
     pub body: String,
 }
 
-/// The HTTP request for a webhook-style channel at time `now` (`None` for email). Built when it
+/// The HTTP request for a webhook-style channel at time `now` (`None` for email and the inbox). Built when it
 /// is sent: DingTalk and Feishu refuse signatures more than an hour old.
 pub fn http_request(channel: &Channel, alert: i64, message: &Message, now: DateTime<Utc>) -> Option<HttpRequest> {
     let json = |v: serde_json::Value| v.to_string();
     let content_type = ("content-type".to_string(), "application/json".to_string());
     match channel {
-        Channel::Email { .. } => None,
+        Channel::Email { .. } | Channel::Inbox => None,
         Channel::Webhook { url, secret } => {
             let body = json(serde_json::json!({"alert": alert, "subject": message.subject, "text": message.body}));
             let mut headers = vec![content_type];

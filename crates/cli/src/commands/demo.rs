@@ -28,8 +28,10 @@ pub(crate) struct Args {
     /// Simulated seconds per real second.
     #[arg(long, default_value_t = 3600.0)]
     speed: f64,
-    /// Simulated days stored before the server starts (the rest arrives live).
-    #[arg(long, default_value_t = 3.0)]
+    /// Simulated days stored before the server starts (the rest arrives live). The default
+    /// stops just before the canteen incident, so that its burst alerts the duty officer within
+    /// the first minute at the default speed.
+    #[arg(long, default_value_t = 6.0)]
     preload_days: f64,
     /// Data directory for the demo (wiped first); by default a fresh temporary directory.
     #[arg(long)]
@@ -71,9 +73,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         pipeline.ingest(chunk, Utc::now())?;
     }
     pipeline.flush()?;
+    // Alerting with a demo rota: the duty officer on duty now, the unit lead, the leading group;
+    // every notification stays inside Tidewatch (the inbox on the page).
+    std::fs::write(dir.root().join("alerting.toml"), demo_alerting(Utc::now()))?;
+    let mut alerting = super::serve::alerting_config(&dir, None)?.context("the demo's alerting.toml")?;
+    super::serve::merge_directory(pipeline.db_mut(), &mut alerting)?;
     demo_units(pipeline.db_mut(), &topics)?;
     let accounts = demo_accounts(pipeline.db_mut())?;
     let state = AppState::open(&dir, pipeline, super::serve::auth_config(args.addr, &[], false))?;
+    state.enable_alerting(&dir, alerting)?;
+    match demo_case(&state) {
+        Ok(id) => println!("A case in progress: #{id} (graded, classified, a response waiting for approval)"),
+        Err(e) => eprintln!("the demo case could not be set up: {e:#}"),
+    }
     println!("Demo data directory: {}", root.display());
     println!("Demo accounts (one per role; sign in on the page):");
     for (name, role, password) in &accounts.0 {
@@ -92,6 +104,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let speed = args.speed;
     std::thread::spawn(move || replay(replay_state, live, preload_until, speed));
     let rt = runtime()?;
+    super::serve::spawn_alerting(&rt, state.clone());
     let addr = args.addr;
     rt.block_on(tidewatch_web::serve(
         state.clone(),
@@ -145,21 +158,17 @@ fn demo_accounts(db: &mut tidewatch_store::Db) -> anyhow::Result<DemoAccounts> {
     use tidewatch_workflow::access::{Grant, Grants, Role};
     let by = tidewatch_engine::accounts::Actor::local("demo");
     let mut out = Vec::new();
-    for (name, role) in [
-        ("duty", Role::DutyOfficer),
-        ("analyst", Role::Analyst),
-        ("approver", Role::Approver),
-        ("lead", Role::UnitLead),
-        ("admin", Role::Admin),
+    for (name, role, person) in [
+        ("duty", Role::DutyOfficer, Some("duty")),
+        ("analyst", Role::Analyst, Some("analyst")),
+        ("approver", Role::Approver, Some("approver")),
+        ("lead", Role::UnitLead, Some("lead")),
+        ("admin", Role::Admin, None),
     ] {
         let password = tidewatch_engine::accounts::generate_password();
         let grants = Grants(vec![Grant { role, unit: None }]);
-        let new = tidewatch_engine::accounts::NewAccount {
-            username: name,
-            password: &password,
-            grants: &grants,
-            person: None,
-        };
+        let new =
+            tidewatch_engine::accounts::NewAccount { username: name, password: &password, grants: &grants, person };
         tidewatch_engine::accounts::create_account(db, &by, None, new, Utc::now())?;
         out.push((name.to_string(), format!("{} {}", role.as_str(), role.name_zh()), password));
     }
@@ -178,12 +187,13 @@ fn demo_accounts(db: &mut tidewatch_store::Db) -> anyhow::Result<DemoAccounts> {
 fn demo_units(db: &mut tidewatch_store::Db, topics: &[tidewatch_engine::topics::Topic]) -> anyhow::Result<()> {
     let by = tidewatch_engine::accounts::Actor::local("demo");
     let now = Utc::now();
+    // The leading group is headed by `head`; every unit's lead is `lead` (a demo has few people).
     let unit = |id: &str, parent: Option<&str>| tidewatch_store::UnitRow {
         id: id.to_string(),
         name: id.to_string(),
         parent: parent.map(String::from),
-        first_responsible: None,
-        direct_responsible: None,
+        first_responsible: Some(if parent.is_none() { "head" } else { "lead" }.to_string()),
+        direct_responsible: Some(if parent.is_none() { "head" } else { "lead" }.to_string()),
         updated_at: now,
     };
     tidewatch_engine::accounts::save_unit(db, &by, None, unit("领导小组", None), now)?;
@@ -194,4 +204,132 @@ fn demo_units(db: &mut tidewatch_store::Db, topics: &[tidewatch_engine::topics::
         tidewatch_engine::accounts::save_unit(db, &by, None, unit(n, Some("领导小组")), now)?;
     }
     Ok(())
+}
+
+/// The demo's alerting: five people whose notifications stay in Tidewatch, the duty officer on
+/// duty all day in 宣传部 (the office that watches), escalation to the unit lead after 15 minutes
+/// and to the head of the leading group after 30.
+fn demo_alerting(now: chrono::DateTime<Utc>) -> String {
+    let start = (now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive() - ChronoDuration::days(1)).to_string();
+    let person = |id: &str, name: &str| {
+        format!("[[person]]\nid = \"{id}\"\nname = \"{name}\"\nchannels = [{{ kind = \"inbox\" }}]\n")
+    };
+    let mut s = String::from("base_url = \"http://127.0.0.1:8080\"\n[timing]\ngroup_wait_seconds = 0\ngroup_interval_seconds = 300\nrepeat_interval_seconds = 14400\n");
+    for (id, name) in [
+        ("duty", "值班员 小周"),
+        ("analyst", "分析员 小林"),
+        ("approver", "审核人 孙主任"),
+        ("lead", "部门负责人 钱部长"),
+        ("head", "领导小组组长 李书记"),
+    ] {
+        s.push_str(&person(id, name));
+    }
+    s.push_str(&format!(
+        r#"[[unit]]
+id = "宣传部"
+lead = "lead"
+[[unit.schedule.layers]]
+name = "舆情值班"
+zone = "Asia/Shanghai"
+members = ["duty"]
+start = "{start}"
+handoff = "08:00:00"
+period = {{ every = "day" }}
+cover = {{ cover = "full_day" }}
+[[policy]]
+name = "duty"
+[[policy.steps]]
+targets = [{{ type = "on_duty", value = "宣传部" }}]
+delay_minutes = 0
+[[policy.steps]]
+targets = [{{ type = "unit_lead", value = "宣传部" }}]
+delay_minutes = 15
+[[policy.steps]]
+targets = [{{ type = "person", value = "head" }}]
+delay_minutes = 30
+[route]
+policy = "duty"
+"#
+    ));
+    s
+}
+
+/// A case already in progress: the hot-water complaints of the first days, graded III,
+/// classified an inquiry, with a statement drafted and waiting for the approver.
+fn demo_case(state: &AppState) -> anyhow::Result<i64> {
+    use tidewatch_workflow::access::{Grant, Grants, Role};
+    use tidewatch_workflow::cases::{Classification, Event, EvidenceKind, Grade, Opening, ReportBody};
+    let mut side = state.cases.lock().map_err(|_| anyhow::anyhow!("lock poisoned"))?;
+    let side = &mut *side;
+    let story = side
+        .db
+        .top_stories(chrono::DateTime::<Utc>::MIN_UTC, 200)?
+        .into_iter()
+        .find(|s| s.title.contains("热水"))
+        .context("no hot-water story in the preloaded days")?;
+    let account = side.db.account("analyst")?.context("no analyst account")?;
+    let analyst = tidewatch_engine::accounts::Actor {
+        account: account.id,
+        username: "analyst".into(),
+        person: Some("analyst".into()),
+        grants: Grants(vec![Grant { role: Role::Analyst, unit: None }]),
+        via: tidewatch_engine::accounts::Via::Local,
+    };
+    let now = Utc::now();
+    let opening = Opening {
+        title: "南湖9号楼热水反复停供".into(),
+        unit: "后勤集团".into(),
+        owner: Some("lead".into()),
+        alert: None,
+        severity: None,
+        detected_at: None,
+        signals_before: side.db.max_signal_id()?,
+        evidence: vec![(EvidenceKind::Story, story.id)],
+    };
+    let case = side.cases.open_case(&mut side.db, &analyst, None, opening, now)?;
+    let id = case.id;
+    let report = ReportBody {
+        started_at: None,
+        place: "南湖校区9号楼".into(),
+        units: vec!["后勤集团".into()],
+        groups: vec!["住宿学生".into()],
+        development: "学生在微博、知乎多次反映南湖9号楼热水一周内停供三次，询问原因与维修时间，尚无官方答复。".into(),
+        reporter: "analyst".into(),
+        text: String::new(),
+    };
+    side.cases.act(&mut side.db, &analyst, None, id, Event::Report(report), now)?;
+    side.cases.act(
+        &mut side.db,
+        &analyst,
+        None,
+        id,
+        Event::Assess {
+            grade: Grade::III,
+            assessment: "诉求集中、情绪以不满为主，尚未扩散到媒体；需后勤集团限时答复。".into(),
+        },
+        now,
+    )?;
+    side.cases.act(
+        &mut side.db,
+        &analyst,
+        None,
+        id,
+        Event::Classify { classification: Classification::Inquiry, reason: String::new() },
+        now,
+    )?;
+    let draft = tidewatch_workflow::responses::Draft {
+        kind: tidewatch_workflow::responses::ResponseKind::Statement,
+        lang: "zh".into(),
+        title: "关于南湖9号楼热水供应的情况说明".into(),
+        body: "近日南湖9号楼热水多次中断，原因是供水主管老化漏水。后勤集团已更换管段，热水于今日恢复；\
+               本周内完成全楼管道检修。给同学们带来不便，深表歉意。报修电话：0000-12345。"
+            .into(),
+        places: vec![tidewatch_workflow::responses::Place::OwnChannels],
+        audience: "南湖校区住宿学生".into(),
+        claim: None,
+        corrects: None,
+    };
+    let r = side.responses.draft(&mut side.db, &analyst, None, id, draft, now)?;
+    side.responses.act(&mut side.db, &analyst, None, r.id, tidewatch_workflow::responses::Event::Submit, now)?;
+    Ok(id)
 }

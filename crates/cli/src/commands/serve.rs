@@ -112,6 +112,43 @@ pub(crate) fn alerting_config(
 }
 
 /// Builds the tokio runtime the server runs on.
+/// Imports alerting.toml's people and units into the store once, then takes people from the
+/// store (edits made since the import win).
+pub(crate) fn merge_directory(
+    db: &mut tidewatch_store::Db,
+    c: &mut tidewatch_engine::alerting::AlertingConfig,
+) -> anyhow::Result<()> {
+    if let Some((people, units)) = tidewatch_engine::accounts::import_alerting_directory(db, c, chrono::Utc::now())? {
+        println!("imported from alerting.toml: {people} people, {units} units (kept in the store from now on)");
+    }
+    for p in tidewatch_engine::accounts::people_for_alerting(db)? {
+        match c.person.iter_mut().find(|x| x.id == p.id) {
+            Some(x) => *x = p,
+            None => c.person.push(p),
+        }
+    }
+    Ok(())
+}
+
+/// The alerting loop: a tick every second and whenever items were stored, off the async
+/// threads (SQLite, SMTP, HTTP).
+pub(crate) fn spawn_alerting(rt: &tokio::runtime::Runtime, state: std::sync::Arc<AppState>) {
+    rt.spawn(async move {
+        loop {
+            let s = state.clone();
+            match tokio::task::spawn_blocking(move || s.alerting_tick(s.now())).await {
+                Ok(Err(e)) => tracing::error!(error = %e, "alerting tick failed"),
+                Err(e) => tracing::error!(error = %e, "alerting tick panicked"),
+                Ok(Ok(())) => {}
+            }
+            tokio::select! {
+                _ = state.alerting_wake.notified() => {}
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            }
+        }
+    });
+}
+
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
@@ -146,19 +183,7 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let mut config = alerting_config(&dir, args.alerting.as_deref())?;
     let mut pipeline = pipeline;
     if let Some(c) = &mut config {
-        if let Some((people, units)) =
-            tidewatch_engine::accounts::import_alerting_directory(pipeline.db_mut(), c, chrono::Utc::now())?
-        {
-            println!("imported from alerting.toml: {people} people, {units} units (kept in the store from now on)");
-        }
-        // The store's directory is the truth for people: edits made since the import win.
-        let people = tidewatch_engine::accounts::people_for_alerting(pipeline.db())?;
-        for p in people {
-            match c.person.iter_mut().find(|x| x.id == p.id) {
-                Some(x) => *x = p,
-                None => c.person.push(p),
-            }
-        }
+        merge_directory(pipeline.db_mut(), c)?;
     }
     if pipeline.db().count_accounts()? == 0 {
         println!(
@@ -213,25 +238,7 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let (n_polled, n_hooks) =
         (state.polled.read().map(|l| l.len()).unwrap_or(0), state.webhooks.read().map(|l| l.len()).unwrap_or(0));
     println!("{n_polled} sources polled, {n_hooks} webhooks");
-    {
-        // Alerting: a tick every second and whenever items were stored, off the async threads
-        // (SQLite, SMTP, HTTP).
-        let state = state.clone();
-        rt.spawn(async move {
-            loop {
-                let s = state.clone();
-                match tokio::task::spawn_blocking(move || s.alerting_tick(s.now())).await {
-                    Ok(Err(e)) => tracing::error!(error = %e, "alerting tick failed"),
-                    Err(e) => tracing::error!(error = %e, "alerting tick panicked"),
-                    Ok(Ok(())) => {}
-                }
-                tokio::select! {
-                    _ = state.alerting_wake.notified() => {}
-                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-                }
-            }
-        });
-    }
+    spawn_alerting(&rt, state.clone());
     {
         let state = state.clone();
         rt.spawn(async move {
