@@ -45,7 +45,7 @@ try {
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
     page.on("console", (m) => { if (m.type() === "error" && /Content Security Policy/.test(m.text())) errors.push(m.text()); });
-    await page.goto(base + "/search");
+    await page.goto(base + "/monitor");
 
     // The page asks for a login; a wrong password is refused in both languages; a demo account
     // (printed by the demo) signs in.

@@ -1,10 +1,18 @@
 // The workspace in a real headless Chromium against `tidewatch demo` at its defaults (alerting
-// on, a demo rota, a case in progress): the duty officer at phone size (390×844) signs in, sees
-// an alert arrive on the dashboard, acknowledges it and opens a case from it; the approver
-// approves the demo case's response at desktop size. Each step asserts what the page shows.
+// on, a demo rota, a case in progress), one flow per role, each step asserting what the page
+// shows:
+// - the duty officer, at phone size (390×844): signs in, sees an alert and a notification arrive
+//   within 60 s, acknowledges the alert, opens a case from it, switches to English;
+// - the analyst: files the first report, grades, classifies (the checklist starts), adds an item
+//   from search as evidence, drafts a response and submits it;
+// - the unit lead returns it with a comment, the analyst edits it (version 2 with its diff), the
+//   lead approves version 2; the lead and the approver approve the demo case's response;
+// - the admin: a malformed topic rule shows its error at its column, a valid one its backtest
+//   chart and samples, saved as version 2; a source is test-fetched (a local feed) and saved; an
+//   override is added to the rota and shows in the week; the audit chain verifies.
 // Every page is screenshotted in Chinese and English (into $TIDEWATCH_UI_SHOTS, default
 // target/ui-screenshots), checked with axe-core (no serious or critical violation), for raw
-// catalogue keys, and at phone size for horizontal scrolling.
+// catalogue keys, and the duty officer's pages for horizontal scrolling at 390 px.
 //
 // Usage: node workspace.mjs PATH/TO/tidewatch
 
@@ -13,6 +21,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createServer } from "node:http";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -28,10 +37,11 @@ function check(cond, what) {
   console.log((cond ? "ok   " : "FAIL ") + what);
   if (!cond) failures++;
 }
-const RAW_KEY = /\b(app|nav|login|dash|alerts|alert_state|severity|cases|case_state|grade|classification|case|response_state|claim_status|inbox)\.[A-Za-z_]+\b/;
+const RAW_KEY = /\b(app|nav|login|dash|alerts|alert_state|severity|cases|case_state|grade|classification|case|response_state|claim_status|inbox|search|story|topics|rota|audit|sources|timeline)\.[A-Za-z_]+\b/;
 
 async function audit(page, name, phone) {
-  const text = await page.innerText("body");
+  // (Code, such as an audit action's name, is not interface text.)
+  const text = await page.evaluate("(() => { const b = document.body.cloneNode(true); for (const c of b.querySelectorAll('code, pre.rule')) c.remove(); return b.innerText; })()");
   const raw = text.match(RAW_KEY);
   check(!raw, `${name}: no raw catalogue key on the page${raw ? " (" + raw[0] + ")" : ""}`);
   const result = await page.evaluate(axeSource + "\n;axe.run(document, { resultTypes: ['violations'] }).then(r => r.violations.map(v => ({ id: v.id, impact: v.impact, n: v.nodes.length, target: v.nodes[0] && v.nodes[0].target.join(' ') })))");
@@ -41,6 +51,12 @@ async function audit(page, name, phone) {
     const [sw, cw] = await page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]");
     check(sw <= cw, `${name}: no horizontal scrolling at 390 px (${sw} ≤ ${cw})`);
   }
+}
+
+// Clicks a button whose form acts through the API and waits for the page it leads to (a reload
+// or the page named by data-then).
+async function act(page, button) {
+  await Promise.all([page.waitForNavigation({ timeout: 15000 }), button.click()]);
 }
 
 async function signIn(page, base, user, password) {
@@ -120,7 +136,7 @@ try {
     const alertId = (await first.getAttribute("id")).replace("alert-", "");
     await page.screenshot({ path: join(shots, "alerts-zh.png"), fullPage: true });
     await audit(page, "alerts (zh)", true);
-    await first.locator("form[data-api$='/acknowledge'] button").click();
+    await act(page, first.locator("form[data-api$='/acknowledge'] button"));
     await page.waitForLoadState("load");
     await page.locator(`#alert-${alertId}`).waitFor({ state: "detached", timeout: 10000 }).catch(() => {});
     check(await page.locator(`#alert-${alertId}`).count() === 0, `alert ${alertId} leaves the firing tab once acknowledged`);
@@ -129,7 +145,7 @@ try {
     check(await acked.count() === 1 && (await acked.innerText()).includes("已确认"), `alert ${alertId} is in the acknowledged tab, marked 已确认`);
 
     // Open a case from it: the case workspace opens on the new case.
-    await acked.locator("form[data-api='/api/v1/cases'] button").click();
+    await act(page, acked.locator("form[data-api='/api/v1/cases'] button"));
     await page.waitForURL(/\/cases\/\d+$/);
     const caseId = page.url().match(/\/cases\/(\d+)$/)[1];
     check((await page.textContent("h1")).startsWith(`事件 #${caseId}`), `a case (#${caseId}) opens from the alert: ` + (await page.textContent("h1")));
@@ -161,6 +177,85 @@ try {
     check(errors.length === 0, "no script errors or CSP violations: " + errors.join("; "));
     await phone.close();
 
+    // The analyst, at a desk, works the case the duty officer opened: grades, classifies, adds
+    // evidence from search, drafts a response and submits it.
+    const desk0 = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const an = await desk0.newPage();
+    an.on("pageerror", (e) => errors.push(String(e)));
+    await signIn(an, base, "analyst", pw("analyst"));
+    await an.goto(base + `/cases/${caseId}`);
+    check((await an.locator("section:has(#as-h)").innerText()).includes("先提交首报"), "analyst: a new case asks for the first report before grading");
+    await an.click("section:has(#rep-h) details > summary");
+    await an.fill("form[data-api$='/reports'] textarea[name=development]", "第三食堂多名学生就餐后呕吐、腹泻，已送校医院。");
+    await an.fill("form[data-api$='/reports'] input[name=place]", "北苑第三食堂");
+    await act(an, an.locator("form[data-api$='/reports'] button[type=submit]"));
+    await an.locator("article.report").first().waitFor({ timeout: 10000 }).catch(() => {});
+    check((await an.locator("article.report h3").first().innerText()).startsWith("首报"), "analyst: the first report is filed");
+    await an.selectOption("form[data-api$='/assessment'] select[name=grade]", "II");
+    await an.fill("form[data-api$='/assessment'] textarea[name=assessment]", "多名学生就医，媒体已转载，影响较大。");
+    await act(an, an.locator("form[data-api$='/assessment'] button[type=submit]"));
+    await an.locator("section:has(#as-h) > p > strong", { hasText: "Ⅱ级" }).first().waitFor({ timeout: 10000 }).catch(() => {});
+    check(await an.locator("section:has(#as-h) > p > strong", { hasText: "Ⅱ级（重大）" }).count() === 1, "analyst: the case is graded II");
+    await an.selectOption("form[data-api$='/classification'] select[name=classification]", "inquiry");
+    await act(an, an.locator("form[data-api$='/classification'] button[type=submit]"));
+    await an.locator("ul.tasks li").first().waitFor({ timeout: 10000 }).catch(() => {});
+    const tasks = await an.locator("ul.tasks li").count();
+    check(tasks > 0, `analyst: classifying starts the playbook's checklist (${tasks} tasks)`);
+    await an.goto(base + "/search?q=" + encodeURIComponent("食堂 呕吐"));
+    const hit = an.locator("li.hit").first();
+    const itemId = (await hit.getAttribute("id")).replace("item-", "");
+    check(await an.locator("li.hit .snippet b").count() > 0, "analyst: search hits are highlighted");
+    await an.screenshot({ path: join(shots, "search-zh.png"), fullPage: true });
+    await audit(an, "search (zh)", false);
+    await hit.locator("select[name=case]").selectOption(caseId);
+    await act(an, hit.locator("form button[type=submit]"));
+    await an.waitForLoadState("load");
+    await an.goto(base + `/cases/${caseId}`);
+    check((await an.locator("section:has(#ev-h)").innerText()).includes("#" + itemId), `analyst: item ${itemId} added from search is the case's evidence`);
+    await an.click("section:has(#resp-h) details > summary");
+    await an.fill("form[data-api$='/responses'] input[name=title]", "关于第三食堂学生就医情况的通报");
+    await an.fill("form[data-api$='/responses'] textarea[name=body]", "我校已暂停第三食堂营业并送检留样，就医学生均已好转。");
+    await act(an, an.locator("form[data-api$='/responses'] button[type=submit]"));
+    await an.locator(".response .state").first().waitFor();
+    check((await an.locator(".response .state").first().textContent()) === "草稿", "analyst: the drafted response shows as 草稿");
+    await act(an, an.locator(".response form[data-api$='/submit'] button"));
+    await an.locator(".response .state", { hasText: "审批中" }).first().waitFor({ timeout: 10000 }).catch(() => {});
+    check((await an.locator(".response .state").first().textContent()) === "审批中", "analyst: submitted, it is 审批中");
+    await an.screenshot({ path: join(shots, "case-worked-zh.png"), fullPage: true });
+    await audit(an, "worked case (zh)", false);
+
+    // The unit lead returns it with a comment; the analyst edits (version 2, the diff shown) and
+    // submits again; the lead approves version 2.
+    const ld = await desk0.newPage();
+    await desk0.clearCookies();
+    await signIn(ld, base, "lead", pw("lead"));
+    await ld.goto(base + `/cases/${caseId}`);
+    await ld.fill(".response form[data-api$='/return'] input[name=comment]", "请写明送检结果何时公布。");
+    await act(ld, ld.locator(".response form[data-api$='/return'] button"));
+    await ld.locator(".response .state", { hasText: "草稿" }).first().waitFor({ timeout: 10000 }).catch(() => {});
+    check((await ld.locator(".response .state").first().textContent()) === "草稿" && (await ld.locator(".response").first().innerText()).includes("请写明送检结果何时公布"),
+      "lead: returned with a comment, the response is a draft again and shows the comment");
+    await desk0.clearCookies();
+    await signIn(an, base, "analyst", pw("analyst"));
+    await an.goto(base + `/cases/${caseId}`);
+    await an.click(".response details.more > summary");
+    await an.fill(".response form[data-api$='/versions'] textarea[name=body]", "我校已暂停第三食堂营业并送检留样，检测结果将于两日内公布，就医学生均已好转。");
+    await act(an, an.locator(".response form[data-api$='/versions'] button[type=submit]"));
+    await an.locator(".response .diff ins").first().waitFor({ timeout: 10000 }).catch(() => {});
+    check(await an.locator(".response .diff ins").count() > 0, "analyst: version 2 shows its diff from version 1");
+    await act(an, an.locator(".response form[data-api$='/submit'] button"));
+    await an.locator(".response .state", { hasText: "审批中" }).first().waitFor({ timeout: 10000 }).catch(() => {});
+    await desk0.clearCookies();
+    await signIn(ld, base, "lead", pw("lead"));
+    await ld.goto(base + `/cases/${caseId}`);
+    check((await ld.locator(".response .meta").first().innerText()).includes("第 2 稿"), "lead: version 2 is under review");
+    await act(ld, ld.locator(".response form[data-api$='/approve'] button"));
+    await ld.locator(".response form[data-api$='/approve']").waitFor({ state: "detached", timeout: 10000 }).catch(() => {});
+    const decisions = await ld.locator(".response ul.timeline").first().innerText();
+    check(/第 1 稿.*退回/.test(decisions) && /第 2 稿.*批准/.test(decisions), "lead: version 1 returned, version 2 approved: " + decisions.replace(/\s+/g, " "));
+    await ld.screenshot({ path: join(shots, "case-approved-zh.png"), fullPage: true });
+    await desk0.close();
+
     // The approval chain at a desk: the unit lead (first step) approves the demo case's
     // response; then it waits for the approver (second step), who sees it and approves.
     const desk = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -174,7 +269,7 @@ try {
       await ap.goto(base + "/cases/1");
       const before = await ap.locator(".response .meta").first().innerText();
       await ap.fill(".response form[data-api$='/approve'] input[name=comment]", "同意 " + who);
-      await ap.locator(".response form[data-api$='/approve'] button").click();
+      await act(ap, ap.locator(".response form[data-api$='/approve'] button"));
       await ap.waitForLoadState("load");
       await ap.locator(".response form[data-api$='/approve']").waitFor({ state: "detached", timeout: 10000 }).catch(() => {});
       const after = await ap.locator(".response .meta").first().innerText();
@@ -182,13 +277,110 @@ try {
         `${who} approves: the step moves on (${before.split("·").pop().trim()} → ${after.split("·").pop().trim()})`);
       check(await ap.locator(".response form[data-api$='/approve']").count() === 0, `${who}: no approve button once their step is done`);
       const tl = await ap.locator(".timeline").last().innerText();
-      check(tl.includes("response_approved"), `${who}: the timeline records the approval`);
+      check(tl.includes("审批通过"), `${who}: the timeline records the approval`);
       await ap.goto(base + "/login");
       await ap.evaluate("fetch('/api/v1/logout', { method: 'POST', headers: { 'x-csrf-token': document.querySelector('meta[name=csrf-token]') ? document.querySelector('meta[name=csrf-token]').content : '' } })").catch(() => {});
       await desk.clearCookies();
       await ap.close();
     }
     await desk.close();
+
+    // The admin: a topic rule with an error (shown at its column), then a valid one with its
+    // backtest chart, saved as a new version; a source added after a test fetch; an override in
+    // the rota; the audit chain verified. Then every admin page in English.
+    const feed = await new Promise((resolve) => {
+      const srv = createServer((req, res) => {
+        res.writeHead(200, { "content-type": "application/rss+xml; charset=utf-8" });
+        res.end(`<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>澜江日报</title>
+          <item><title>澜江理工第三食堂今起停业整顿</title><link>https://news.example/1</link><pubDate>Mon, 12 Oct 2026 08:00:00 +0800</pubDate></item>
+          <item><title>校医院：就医学生均已好转</title><link>https://news.example/2</link><pubDate>Mon, 12 Oct 2026 09:00:00 +0800</pubDate></item>
+          <item><title>后勤集团公布送检安排</title><link>https://news.example/3</link><pubDate>Mon, 12 Oct 2026 10:00:00 +0800</pubDate></item>
+          </channel></rss>`);
+      });
+      srv.listen(0, "127.0.0.1", () => resolve(srv));
+    });
+    const adminCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const ad = await adminCtx.newPage();
+    ad.on("pageerror", (e) => errors.push(String(e)));
+    await signIn(ad, base, "admin", pw("admin"));
+    await ad.goto(base + "/topics/food-safety");
+    await ad.fill("textarea#rule", "食堂 AND (腹泻 OR");
+    await ad.click("form.editor button[type=submit]");
+    await ad.waitForSelector("#diagnostics .err");
+    const diag = await ad.textContent("#diagnostics");
+    check(diag.includes("第 14 列"), "admin: a malformed rule shows its error at column 14: " + diag.replace(/\s+/g, " ").slice(0, 120));
+    const caret = await ad.textContent("#diagnostics pre.caret");
+    check(caret.split("\n")[1] === " ".repeat(13) + "^", "admin: the caret stands under column 14");
+    await ad.screenshot({ path: join(shots, "topic-error-zh.png"), fullPage: true });
+    await audit(ad, "topic with an error (zh)", false);
+    await ad.fill("textarea#rule", '食堂 AND (呕吐 OR 腹泻 OR "food poisoning")');
+    await ad.click("form.editor button[type=submit]");
+    await ad.waitForSelector("#backtest svg.chart");
+    const bars = await ad.locator("#backtest svg.chart rect.bar:not([height='0.0'])").count();
+    const marks = await ad.locator("#backtest mark").count();
+    const summary = await ad.textContent("#backtest h3");
+    check(bars > 0 && marks > 0 && !/命中 0 条/.test(summary), `admin: the backtest shows a chart of daily hits (${bars} days with hits) and samples with marks (${marks}): ${summary}`);
+    await ad.screenshot({ path: join(shots, "topic-backtest-zh.png"), fullPage: true });
+    await audit(ad, "topic backtest (zh)", false);
+    await act(ad, ad.locator("form[data-method=PUT] button[type=submit]"));
+    await ad.waitForLoadState("load");
+    await ad.goto(base + "/topics/food-safety");
+    check((await ad.textContent("#cur-h")).includes("v2"), "admin: the rule is saved as version 2");
+
+    await ad.goto(base + "/sources");
+    const feedUrl = `http://127.0.0.1:${feed.address().port}/feed.xml`;
+    await ad.fill("form[data-api-template] input[name=id]", "lanjiang-daily");
+    await ad.fill("form[data-api-template] input[name=url]", feedUrl);
+    await ad.fill("form[data-api-template] input[name=allow_addresses]", "127.0.0.1/32");
+    await ad.click("button[data-test]");
+    await ad.locator("output.result", { hasText: /抓取|fail/ }).waitFor({ timeout: 15000 });
+    const tested = await ad.textContent("output.result");
+    check(tested.startsWith("抓取成功 · 3") && tested.includes("第三食堂"), "admin: the test fetch reads the feed's 3 entries: " + tested.replace(/\n/g, " | "));
+    await ad.click("form[data-api-template] button[type=submit]");
+    await ad.locator("form[data-api-template] .msg", { hasText: "已保存" }).waitFor({ timeout: 10000 });
+    await ad.goto(base + "/sources");
+    check(await ad.locator("#source-lanjiang-daily").count() === 1, "admin: the saved source is listed with its health");
+    await ad.screenshot({ path: join(shots, "sources-zh.png"), fullPage: true });
+    await audit(ad, "sources (zh)", false);
+
+    await ad.goto(base + "/rota");
+    const tomorrow = new Date(Date.now() + 86400e3 + 8 * 3600e3).toISOString().slice(0, 10);
+    await ad.click("section.rota details > summary");
+    await ad.fill("form[data-api='/api/v1/oncall/overrides'] input[name=person]", "analyst");
+    await ad.fill("form[data-api='/api/v1/oncall/overrides'] input[name=from]", tomorrow + "T09:00");
+    await ad.fill("form[data-api='/api/v1/oncall/overrides'] input[name=to]", tomorrow + "T12:00");
+    await ad.fill("form[data-api='/api/v1/oncall/overrides'] input[name=note]", "调班");
+    await act(ad, ad.locator("form[data-api='/api/v1/oncall/overrides'] button[type=submit]"));
+    await ad.locator(".shift.override").first().waitFor({ timeout: 10000 }).catch(() => {});
+    const ov = await ad.locator(".shift.override").first().innerText().catch(() => "");
+    check(ov.includes("09:00–12:00") && ov.includes("analyst"), "admin: the override shows in the week: " + ov);
+    await ad.goto(base + `/rota?at=${tomorrow}T10:00`);
+    check((await ad.textContent("#on-duty-at")).includes("analyst"), "admin: at 10:00 tomorrow the override's person is on duty");
+    await ad.screenshot({ path: join(shots, "rota-zh.png"), fullPage: true });
+    await audit(ad, "rota (zh)", false);
+
+    await ad.goto(base + "/audit");
+    await ad.click("form.filters button[name=verify]");
+    await ad.waitForSelector("#verified");
+    check((await ad.textContent("#verified")).includes("哈希链完整"), "admin: the audit chain verifies: " + (await ad.textContent("#verified")));
+    await ad.screenshot({ path: join(shots, "audit-zh.png"), fullPage: true });
+    await audit(ad, "audit (zh)", false);
+    const storyHref = await (async () => { await ad.goto(base + "/"); return ad.locator("a[href^='/stories/']").first().getAttribute("href"); })();
+    await ad.goto(base + storyHref);
+    check(await ad.locator("svg.chart rect.bar").count() > 0 && (await ad.textContent("h1")).startsWith("事件脉络 #"), "the story page shows its volume chart");
+    await ad.screenshot({ path: join(shots, "story-zh.png"), fullPage: true });
+    await audit(ad, "story (zh)", false);
+    await ad.click("button[data-lang=en]");
+    await ad.locator("html[lang=en]").waitFor();
+    for (const [path, name] of [["/search?q=canteen", "search"], [storyHref, "story"], ["/topics/food-safety", "topic"], ["/topics", "topics"], ["/sources", "sources"], ["/rota", "rota"], ["/audit?verify=1", "audit"]]) {
+      await ad.goto(base + path);
+      check(await ad.getAttribute("html", "lang") === "en", `${name} is in English`);
+      await ad.screenshot({ path: join(shots, `${name}-en.png`), fullPage: true });
+      await audit(ad, `${name} (en)`, false);
+    }
+    await adminCtx.close();
+    feed.close();
+    check(errors.length === 0, "no script errors in the desk flows: " + errors.join("; "));
   } finally {
     await browser.close();
   }

@@ -24,12 +24,14 @@ fn demo_serves_live_items_and_search() {
     let server = start_demo(&dir.path().join("demo"), "20000");
     let base = &server.base;
 
-    let page = common::http().get(format!("{base}/search")).send().unwrap().text().unwrap();
+    let page = common::http().get(format!("{base}/monitor")).send().unwrap().text().unwrap();
     assert!(page.contains("Tidewatch") && page.contains("/app.js") && page.contains("loginform"), "the page is served");
     // The workspace without a session: the sign-in page.
-    let r = common::http().get(format!("{base}/")).send().unwrap();
-    assert!(r.url().path() == "/login" && r.url().query() == Some("next=%2F"), "redirected to {}", r.url());
-    let login = r.text().unwrap();
+    let anonymous = reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = anonymous.get(format!("{base}/")).send().unwrap();
+    let to = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert!(r.status().as_u16() == 303 && to == "/login?next=%2F", "{} to {to:?}", r.status());
+    let login = anonymous.get(format!("{base}{to}")).send().unwrap().text().unwrap();
     assert!(login.contains(r#"id="login""#) && login.contains("/ws.js"), "the sign-in page is served");
     let script = common::http().get(format!("{base}/app.js")).send().unwrap().text().unwrap();
     assert!(script.contains("/api/v1/stream") && script.contains("x-csrf-token"), "its script");

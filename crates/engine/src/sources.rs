@@ -453,20 +453,16 @@ fn failed(st: &mut SourceState, now: DateTime<Utc>, error: String) {
     st.last_error_at = Some(now);
 }
 
-/// A feed, page or JSON source's response: its entries stored through the pipeline.
-#[allow(clippy::too_many_arguments)]
-fn fetched_entries(
-    p: &mut Pipeline,
+/// What a fetch outcome holds: `None` when not modified, else the response, its entries and
+/// the problems found reading them.
+type Entries = Option<(tidewatch_ingest::fetch::Fetched, Vec<tidewatch_ingest::feed::FeedEntry>, Vec<String>)>;
+
+fn entries_of(
     source: &Source,
     r: Result<FetchOutcome, tidewatch_ingest::fetch::FetchError>,
     articles: &[(String, Result<FetchOutcome, tidewatch_ingest::fetch::FetchError>)],
-    now: DateTime<Utc>,
-    on_batch: &(dyn Fn(&crate::pipeline::BatchResult) + Sync),
-    st: &mut SourceState,
-    res: &mut PollResult,
-) -> Result<(), EngineError> {
-    let id = &source.config.id;
-    let outcome = r.map_err(|e| e.to_string()).and_then(|o| match o {
+) -> Result<Entries, String> {
+    r.map_err(|e| e.to_string()).and_then(|o| match o {
         FetchOutcome::NotModified => Ok(None),
         FetchOutcome::Fetched(f) if source.config.kind == "json" => {
             let map = source.config.map.clone().unwrap_or_default();
@@ -509,7 +505,69 @@ fn fetched_entries(
             }
             Ok(Some((f, feed.entries, feed.problems)))
         }
-    });
+    })
+}
+
+/// What a test fetch of a source gave (nothing is stored).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct TestFetch {
+    /// `fetched`, `not_modified` or `failed`.
+    pub status: &'static str,
+    /// Entries found.
+    pub entries: usize,
+    /// The first titles (or the start of the text), at most 5.
+    pub samples: Vec<String>,
+    /// The error, when it failed.
+    pub error: Option<String>,
+    /// Problems in the response (it was still read).
+    pub problems: Vec<String>,
+}
+
+/// Fetches `source` once through the guard and reads its entries, storing nothing: the check an
+/// editor runs before saving a source.
+pub async fn test_fetch(source: &Source, settings: &FetchSettings) -> Result<TestFetch, EngineError> {
+    let fetchers = fetchers(&[source], settings)?;
+    let fetcher = fetchers[&source.config.allow_addresses].clone();
+    let r = fetcher.get(&source.config.url, &Validators::default()).await;
+    let mut articles = Vec::new();
+    if let (Some(links), Ok(FetchOutcome::Fetched(f))) = (&source.links, &r) {
+        let html = tidewatch_ingest::feed::encoding::decode(&f.body, f.content_type.as_deref()).text;
+        for link in tidewatch_ingest::page::article_links(&html, &f.url, links).into_iter().take(5) {
+            let got = fetcher.get(&link, &Validators::default()).await;
+            articles.push((link, got));
+        }
+    }
+    Ok(match entries_of(source, r, &articles) {
+        Ok(None) => TestFetch { status: "not_modified", entries: 0, samples: vec![], error: None, problems: vec![] },
+        Ok(Some((_, entries, problems))) => TestFetch {
+            status: "fetched",
+            entries: entries.len(),
+            samples: entries
+                .iter()
+                .take(5)
+                .map(|e| if e.title.is_empty() { e.text.chars().take(60).collect() } else { e.title.clone() })
+                .collect(),
+            error: None,
+            problems,
+        },
+        Err(e) => TestFetch { status: "failed", entries: 0, samples: vec![], error: Some(e), problems: vec![] },
+    })
+}
+
+/// A feed, page or JSON source's response: its entries stored through the pipeline.
+#[allow(clippy::too_many_arguments)]
+fn fetched_entries(
+    p: &mut Pipeline,
+    source: &Source,
+    r: Result<FetchOutcome, tidewatch_ingest::fetch::FetchError>,
+    articles: &[(String, Result<FetchOutcome, tidewatch_ingest::fetch::FetchError>)],
+    now: DateTime<Utc>,
+    on_batch: &(dyn Fn(&crate::pipeline::BatchResult) + Sync),
+    st: &mut SourceState,
+    res: &mut PollResult,
+) -> Result<(), EngineError> {
+    let id = &source.config.id;
+    let outcome = entries_of(source, r, articles);
     match outcome {
         Ok(None) => {
             res.status = "not_modified";

@@ -51,7 +51,11 @@
     const body = form.dataset.fixed ? JSON.parse(form.dataset.fixed) : {};
     for (const el of $$("input[name], select[name], textarea[name]", form)) {
       const v = el.value;
+      if (el.dataset.inUrl) continue;
       switch (el.dataset.type) {
+        case "list": body[el.name] = v.split(",").map((x) => x.trim()).filter(Boolean); break;
+        // A local time in the organization's zone (the form says its offset).
+        case "local-time": body[el.name] = v ? (v.length === 16 ? v + ":00" : v) + (form.dataset.zoneOffset || "Z") : null; break;
         case "number": body[el.name] = Number(v); break;
         case "number-or-null": body[el.name] = v === "" ? null : Number(v); break;
         case "hours-from-now": body[el.name] = new Date(Date.now() + Number(v) * 3600e3).toISOString(); break;
@@ -59,6 +63,25 @@
       }
     }
     return body;
+  }
+  // A test button inside a form: the same body to its own route; the answer is shown.
+  for (const b of $$("form.act button[data-test]")) {
+    b.addEventListener("click", async () => {
+      const form = b.closest("form");
+      const out = $("output.result", form);
+      const msg = $(".msg", form);
+      if (msg) msg.textContent = "";
+      if (out) out.textContent = "…";
+      const labels = JSON.parse((out && out.dataset.labels) || "{}");
+      try {
+        const j = await api("POST", b.dataset.test, bodyOf(form));
+        const lines = [(labels[j.status] || j.status) + (j.entries != null ? " · " + j.entries : "")];
+        if (j.error) lines.push(j.error);
+        for (const s of j.samples || []) lines.push("· " + s);
+        for (const p of (j.problems || []).slice(0, 3)) lines.push("! " + p);
+        out.textContent = lines.join("\n");
+      } catch (e) { if (out) out.textContent = ""; if (msg) msg.textContent = String(e.message || e); }
+    });
   }
   for (const form of $$("form.act")) {
     form.addEventListener("submit", async (ev) => {
@@ -68,9 +91,15 @@
       if (msg) msg.textContent = "";
       if (button) button.disabled = true;
       try {
-        const j = await api(form.dataset.method || "POST", form.dataset.api, bodyOf(form));
+        // data-api-template: the fields marked data-in-url fill its {name} parts.
+        let url = form.dataset.api;
+        if (form.dataset.apiTemplate) {
+          url = form.dataset.apiTemplate.replace(/\{(\w+)\}/g, (_, n) => encodeURIComponent(($(`[name="${n}"]`, form) || {}).value || ""));
+        }
+        const j = await api(form.dataset.method || "POST", url, bodyOf(form));
         const then = form.dataset.then;
         if (then && j && j.id != null) location.href = then.replace("{id}", j.id);
+        else if (form.dataset.done) { if (msg) { msg.classList.add("ok"); msg.textContent = form.dataset.done; } if (button) button.disabled = false; }
         else location.reload();
       } catch (e) {
         if (msg) msg.textContent = String(e.message || e);

@@ -110,6 +110,16 @@ pub fn t(lang: Lang, key: &'static str) -> &'static str {
     map.get(key).map(String::as_str).unwrap_or(key)
 }
 
+/// The string for a key built at run time (`timeline.{kind}`), if the catalogue has it.
+pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
+    let c = catalogue();
+    let map = match lang {
+        Lang::Zh => &c.zh,
+        Lang::En => &c.en,
+    };
+    map.get(key).map(String::as_str)
+}
+
 /// The string for `key` with its `{name}` placeholders filled.
 pub fn tf(lang: Lang, key: &'static str, args: &[(&str, &str)]) -> String {
     let mut s = t(lang, key).to_string();
@@ -176,7 +186,9 @@ mod tests {
         // (`section.name`) is one (an audit action such as `account.lang` is not).
         let sections: std::collections::BTreeSet<&str> =
             c.zh.keys().filter_map(|k| k.split_once('.')).map(|(a, _)| a).collect();
-        let source = include_str!("workspace.rs");
+        let source =
+            [include_str!("workspace/mod.rs"), include_str!("workspace/search.rs"), include_str!("workspace/admin.rs")]
+                .concat();
         let mut used = 0;
         for lit in source.split('"').skip(1).step_by(2) {
             let looks_like_key = lit.split_once('.').is_some_and(|(a, b)| {

@@ -62,8 +62,8 @@ pub struct SearchParams {
 
 #[derive(Serialize, schemars::JsonSchema)]
 pub(crate) struct SearchView {
-    total: usize,
-    hits: Vec<ItemView>,
+    pub(crate) total: usize,
+    pub(crate) hits: Vec<ItemView>,
 }
 
 pub(crate) async fn search(
@@ -298,6 +298,33 @@ pub(crate) async fn put_source(
         Ok(Json(crate::views::SourceDone { id, saved: Some(true), deleted: None }))
     })
     .await
+}
+
+/// `POST /api/v1/sources/test`: fetches a source's configuration once through the guard and
+/// reads its entries, storing nothing (what an editor checks before saving).
+pub(crate) async fn test_source(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<tidewatch_engine::sources::TestFetch>, ApiError> {
+    let Json(mut body) = body.map_err(|e| ApiError::new("bad_body", e.body_text()))?;
+    let Some(obj) = body.as_object_mut() else { return Err(ApiError::new("bad_body", "expected a JSON object")) };
+    obj.entry("id").or_insert_with(|| serde_json::Value::String("test".into()));
+    let config: tidewatch_engine::sources::SourceConfig =
+        serde_json::from_value(body).map_err(|e| ApiError::new("bad_body", e.to_string()))?;
+    if !config.allow_addresses.is_empty() {
+        caller.require(&state, Action::OpenFetchGuard, None)?;
+    }
+    caller.require(&state, Action::EditSources, config.unit.as_deref())?;
+    let source = tidewatch_engine::sources::check_source(config).map_err(|e| ApiError::new("bad_body", e))?;
+    if !source.is_polled() {
+        return Err(ApiError::new("bad_body", "only polled sources (feed, json, page, watch) can be test-fetched"));
+    }
+    let settings = tidewatch_engine::sources::FetchSettings::default();
+    let r = tidewatch_engine::sources::test_fetch(&source, &settings)
+        .await
+        .map_err(|e| ApiError::new("bad_body", e.to_string()))?;
+    Ok(Json(r))
 }
 
 /// `DELETE /api/v1/sources/{id}`: removes a source added through the API.

@@ -121,7 +121,13 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
         )
         .returns::<crate::ingest::IngestView>()
         .map_router(|r| r.layer(axum::extract::DefaultBodyLimit::max(crate::ingest::HARD_MAX_BYTES)))
-        .add(get.clone(), "/search", Public, "Search, stories and topics (a page; asks for a login)", crate::page::page)
+        .add(
+            get.clone(),
+            "/monitor",
+            Public,
+            "Live monitor: items, groups, stories, bursts, topics (a page; asks for a login)",
+            crate::page::page,
+        )
         .add(get.clone(), "/app.js", Public, "The search page's script", crate::page::script)
         .add(get.clone(), "/app.css", Public, "The search page's style sheet", crate::page::style)
         .add(get.clone(), "/ws.js", Public, "The workspace's script", crate::page::ws_script)
@@ -138,6 +144,37 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
         .add(get.clone(), "/cases", Needs(ReadCases), "Cases (a page)", workspace::cases)
         .add(get.clone(), "/cases/{id}", Needs(ReadCases), "A case's workspace (a page)", workspace::case)
         .add(get.clone(), "/inbox", Needs(ReadItems), "My notifications (a page)", workspace::inbox)
+        .add(
+            get.clone(),
+            "/search",
+            Needs(ReadItems),
+            "Search with filters, add to case (a page; audited)",
+            workspace::search::search,
+        )
+        .add(get.clone(), "/stories/{id}", Needs(ReadItems), "A story (a page)", workspace::search::story)
+        .add(get.clone(), "/topics", Needs(ReadItems), "Topics (a page)", workspace::admin::topics)
+        .add(
+            get.clone(),
+            "/topics/{id}",
+            Needs(ReadItems),
+            "A topic: check, backtest, versions (a page)",
+            workspace::admin::topic,
+        )
+        .add(get.clone(), "/rota", Needs(ReadRota), "The duty rota (a page)", workspace::admin::rota)
+        .add(
+            get.clone(),
+            "/sources",
+            Needs(ReadSources),
+            "Sources and their health; add one (a page)",
+            workspace::admin::sources,
+        )
+        .add(
+            get.clone(),
+            "/audit",
+            Needs(ReadAudit),
+            "The audit log and its verification (a page)",
+            workspace::admin::audit,
+        )
         .add(get.clone(), "/api/v1/me/inbox", Needs(ReadItems), "My notifications, newest first", workspace::inbox_list)
         .returns::<crate::views::InboxView>()
         .add(
@@ -215,6 +252,14 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
             items::put_source,
         )
         .returns::<crate::views::SourceDone>()
+        .add(
+            post.clone(),
+            "/api/v1/sources/test",
+            Needs(EditSources),
+            "Fetch a source's configuration once, storing nothing",
+            items::test_source,
+        )
+        .returns::<tidewatch_engine::sources::TestFetch>()
         .add(
             delete.clone(),
             "/api/v1/sources/{id}",

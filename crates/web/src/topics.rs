@@ -71,9 +71,9 @@ pub struct CheckBody {
 /// Answer of `POST /api/v1/rules/check`.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CheckView {
-    valid: bool,
-    errors: Vec<DiagnosticView>,
-    warnings: Vec<DiagnosticView>,
+    pub(crate) valid: bool,
+    pub(crate) errors: Vec<DiagnosticView>,
+    pub(crate) warnings: Vec<DiagnosticView>,
 }
 
 /// `POST /api/v1/rules/check`: a rule's error (positioned) or its warnings. Checking is the
@@ -98,8 +98,8 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Vec<TopicRe
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TopicDetail {
     #[serde(flatten)]
-    topic: TopicRecord,
-    versions: Vec<TopicVersion>,
+    pub(crate) topic: TopicRecord,
+    pub(crate) versions: Vec<TopicVersion>,
 }
 
 fn valid_id(id: &str) -> Result<(), ApiError> {
@@ -223,8 +223,8 @@ fn days(d: Option<u32>) -> Result<u32, ApiError> {
 /// One day's count.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct DayCount {
-    day: DateTime<Utc>,
-    count: u64,
+    pub(crate) day: DateTime<Utc>,
+    pub(crate) count: u64,
 }
 
 /// `GET /api/v1/topics/{id}/counts?days=N[&until=T]`: items that matched the topic per day (days
@@ -262,26 +262,26 @@ pub struct BacktestBody {
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct SampleView {
     #[serde(flatten)]
-    item: ItemView,
-    spans: Vec<SpanView>,
+    pub(crate) item: ItemView,
+    pub(crate) spans: Vec<SpanView>,
 }
 
 /// A span: field and character offsets into it.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct SpanView {
-    field: &'static str,
-    start: usize,
-    end: usize,
+    pub(crate) field: &'static str,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
 }
 
 /// Answer of `POST /api/v1/topics/backtest`.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct BacktestView {
-    days: Vec<DayCount>,
-    scanned: u64,
-    hits: u64,
-    samples: Vec<SampleView>,
-    warnings: Vec<DiagnosticView>,
+    pub(crate) days: Vec<DayCount>,
+    pub(crate) scanned: u64,
+    pub(crate) hits: u64,
+    pub(crate) samples: Vec<SampleView>,
+    pub(crate) warnings: Vec<DiagnosticView>,
 }
 
 /// `POST /api/v1/topics/backtest`: what a draft rule would have matched over the stored items of

@@ -71,7 +71,7 @@ pub(crate) fn run_alerts(data_dir: &Path, args: AlertsArgs) -> anyhow::Result<Ex
             let last = a.events.last().map(|e| {
                 format!(
                     "{} {}{}",
-                    e.at.format("%m-%d %H:%M"),
+                    tidewatch_web::i18n::time(e.at),
                     e.what,
                     e.who.as_deref().map(|w| format!(" by {w}")).unwrap_or_default()
                 )
@@ -107,8 +107,8 @@ pub(crate) fn run_oncall(data_dir: &Path, args: OncallArgs) -> anyhow::Result<Ex
                 u.id,
                 s.person,
                 s.source,
-                s.from.with_timezone(&zone).format("%m-%d %H:%M"),
-                s.to.with_timezone(&zone).format("%m-%d %H:%M")
+                s.from.with_timezone(&zone).format("%m-%d %H:%M %Z"),
+                s.to.with_timezone(&zone).format("%m-%d %H:%M %Z")
             ),
             None => println!("{}: nobody on duty", u.id),
         }

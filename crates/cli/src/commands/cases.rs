@@ -70,7 +70,7 @@ pub(crate) fn run_cases(data_dir: &Path, args: CasesArgs) -> anyhow::Result<Exit
                     r.grade.as_deref().unwrap_or("-"),
                     r.classification.as_deref().unwrap_or("-"),
                     r.unit,
-                    r.opened_at.format("%Y-%m-%d %H:%M"),
+                    tidewatch_web::i18n::time(r.opened_at),
                     r.title
                 );
             }
@@ -102,14 +102,14 @@ pub(crate) fn run_cases(data_dir: &Path, args: CasesArgs) -> anyhow::Result<Exit
                     t.id(),
                     format!("{:?}", t.state).to_lowercase(),
                     t.role.as_str(),
-                    t.due_at.map(|d| d.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "-".into()),
+                    t.due_at.map(tidewatch_web::i18n::time).unwrap_or_else(|| "-".into()),
                     t.title
                 );
             }
             for e in timeline {
                 println!(
                     "  {}  {:<18} {:<10} {}",
-                    e.at.format("%Y-%m-%d %H:%M:%S"),
+                    tidewatch_web::i18n::time(e.at),
                     e.kind,
                     e.actor.unwrap_or_default(),
                     e.detail
@@ -235,7 +235,7 @@ pub(crate) fn run_claims(data_dir: &Path, args: ClaimsArgs) -> anyhow::Result<Ex
                     c.status,
                     c.items.len(),
                     c.clarified
-                        .map(|(r, at)| format!("clarified by #{r} at {}", at.format("%Y-%m-%d %H:%M")))
+                        .map(|(r, at)| format!("clarified by #{r} at {}", tidewatch_web::i18n::time(at)))
                         .unwrap_or_default(),
                     c.text
                 );

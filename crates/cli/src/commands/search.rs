@@ -94,7 +94,7 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
             let title = if s.item.title.is_empty() { String::new() } else { format!("{} — ", s.item.title) };
             println!(
                 "\n[{}] {} {}{}",
-                s.item.published_at.format("%Y-%m-%d %H:%M"),
+                tidewatch_web::i18n::time(s.item.published_at),
                 s.item.source,
                 title,
                 s.item.url.as_deref().unwrap_or("")

@@ -165,11 +165,7 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
             for (s, spans) in &bt.samples {
                 let body = mark(&s.item.title, spans, "title") + " " + &mark(&s.item.text, spans, "text");
                 let body: String = body.trim().chars().take(200).collect();
-                println!(
-                    "- [{}] {}: {body}",
-                    s.item.published_at.with_timezone(&ZONE).format("%Y-%m-%d %H:%M"),
-                    s.item.source
-                );
+                println!("- [{}] {}: {body}", tidewatch_web::i18n::time(s.item.published_at), s.item.source);
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -24,6 +24,9 @@ use tidewatch_workflow::alerts::{Alert, Severity, State as AlertState};
 use tidewatch_workflow::cases::{Case, TaskState};
 use tidewatch_workflow::responses::{Response as Doc, ResponseState};
 
+pub mod admin;
+pub mod search;
+
 /// What every page knows about its reader.
 struct Page {
     lang: Lang,
@@ -176,13 +179,23 @@ fn countdown(lang: Lang, due: DateTime<Utc>, now: DateTime<Utc>) -> Markup {
 
 fn layout(p: &Page, current: &str, title: &str, body: Markup) -> Markup {
     let lang = p.lang;
-    let nav = [
-        ("/", "nav.dashboard"),
-        ("/alerts", "nav.alerts"),
-        ("/cases", "nav.cases"),
-        ("/inbox", "nav.inbox"),
-        ("/search", "nav.search"),
-    ];
+    let grants = &p.caller.actor.grants;
+    let nav: Vec<(&str, &str)> = [
+        ("/", "nav.dashboard", Action::ReadItems),
+        ("/alerts", "nav.alerts", Action::ReadAlerts),
+        ("/cases", "nav.cases", Action::ReadCases),
+        ("/inbox", "nav.inbox", Action::ReadItems),
+        ("/search", "nav.search", Action::ReadItems),
+        ("/topics", "nav.topics", Action::ReadItems),
+        ("/rota", "nav.rota", Action::ReadRota),
+        ("/sources", "nav.sources", Action::ReadSources),
+        ("/audit", "nav.audit", Action::ReadAudit),
+        ("/monitor", "nav.monitor", Action::ReadItems),
+    ]
+    .into_iter()
+    .filter(|(_, _, a)| grants.allows_somewhere(*a))
+    .map(|(h, k, _)| (h, k))
+    .collect();
     html! {
         (DOCTYPE)
         html lang=(lang.html()) {
@@ -532,7 +545,7 @@ async fn dashboard_body(state: &Arc<AppState>, p: &Page) -> Result<Markup, ApiEr
                 ol class="list" {
                     @for (recent, s) in &rising {
                         li {
-                            (s.title)
+                            a href={ "/stories/" (s.id) } { (s.title) }
                             " " span class="meta" { (tf(lang, "dash.items_in_story", &[("n", &s.items.to_string())])) " · +" (recent) " / 24h" }
                             (mix_bar(lang, s.sentiment.negative, s.sentiment.neutral, s.sentiment.positive))
                         }
@@ -871,7 +884,10 @@ pub async fn case(State(state): State<Arc<AppState>>, caller: Caller, Path(id): 
             @for k in &c.classifications {
                 p { strong { (t(lang, class_key(Some(k.classification)))) } " · " (when(k.at)) " · " (k.by) @if !k.reason.is_empty() { br; (k.reason) } }
             }
-            @if c.state.is_open() && may(Action::AssessCases) {
+            @if c.state == tidewatch_workflow::cases::CaseState::New {
+                p class="empty" { (t(lang, "case.report_first")) }
+            }
+            @if c.state.is_open() && c.state != tidewatch_workflow::cases::CaseState::New && may(Action::AssessCases) {
                 form class="act" data-api={ (base) "/assessment" } {
                     label { (t(lang, "case.grade_it")) " "
                         select name="grade" { @for g in ["IV", "III", "II", "I"] { option value=(g) selected[c.grade().map(|x| x.as_str()) == Some(g)] { (t(lang, match g { "IV" => "grade.IV", "III" => "grade.III", "II" => "grade.II", _ => "grade.I" })) } } }
@@ -920,7 +936,13 @@ pub async fn case(State(state): State<Arc<AppState>>, caller: Caller, Path(id): 
             @if c.evidence.is_empty() { p class="empty" { (t(lang, "case.no_evidence")) } }
             ul class="list" {
                 @for e in &c.evidence {
-                    li { (t(lang, match e.kind { tidewatch_workflow::cases::EvidenceKind::Item => "case.evidence_kind_item", tidewatch_workflow::cases::EvidenceKind::Story => "case.evidence_kind_story" })) " #" (e.id) " · " (e.added_by) " · " (when(e.added_at)) }
+                    li {
+                        @match e.kind {
+                            tidewatch_workflow::cases::EvidenceKind::Item => { (t(lang, "case.evidence_kind_item")) " #" (e.id) },
+                            tidewatch_workflow::cases::EvidenceKind::Story => { a href={ "/stories/" (e.id) } { (t(lang, "case.evidence_kind_story")) " #" (e.id) } },
+                        }
+                        " · " (e.added_by) " · " (when(e.added_at))
+                    }
                 }
             }
             @if c.state.is_open() && may(Action::ReportCases) {
@@ -952,6 +974,16 @@ pub async fn case(State(state): State<Arc<AppState>>, caller: Caller, Path(id): 
                     p class="meta" { (tf(lang, "case.version", &[("n", &v.n.to_string())])) " · " (v.by) " · " (when(v.at))
                         @if r.state == ResponseState::InReview { @if let Some(step) = r.chain.steps.get(r.step) { " · " (tf(lang, "case.step", &[("name", &step.name)])) } } }
                     blockquote { (v.body) }
+                    @if !r.decisions.is_empty() {
+                        ul class="timeline" {
+                            @for d in &r.decisions {
+                                li { (tf(lang, "case.version", &[("n", &d.version.to_string())])) " · "
+                                    (r.chain.steps.get(d.step).map(|s| s.name.clone()).unwrap_or_default()) " · "
+                                    strong { (t(lang, if d.approved { "case.approved" } else { "case.returned" })) } " · " (d.by) " · " (when(d.at))
+                                    @if !d.comment.is_empty() { " · 「" (d.comment) "」" } }
+                            }
+                        }
+                    }
                     @if let Some((_, Some(d))) = diffs.iter().find(|(id, _)| *id == r.id) {
                         details open {
                             summary { (t(lang, "case.diff")) }
@@ -964,6 +996,15 @@ pub async fn case(State(state): State<Arc<AppState>>, caller: Caller, Path(id): 
                     }
                     div class="acts" {
                         @if r.state == ResponseState::Draft && may(Action::DraftResponses) {
+                            details class="more" {
+                                summary { (t(lang, "case.edit")) }
+                                form class="act" data-api={ "/api/v1/responses/" (r.id) "/versions" } {
+                                    label { (t(lang, "case.response_title")) input name="title" required value=(v.title); }
+                                    label { (t(lang, "case.response_body")) textarea name="body" required { (v.body) } }
+                                    button type="submit" { (t(lang, "case.save_version")) }
+                                    span class="msg" role="alert" {}
+                                }
+                            }
                             form class="act inline" data-api={ "/api/v1/responses/" (r.id) "/submit" } {
                                 button type="submit" class="primary" { (t(lang, "case.submit")) }
                                 span class="msg" role="alert" {}
@@ -1002,7 +1043,8 @@ pub async fn case(State(state): State<Arc<AppState>>, caller: Caller, Path(id): 
             h2 id="tl-h" { (t(lang, "case.timeline")) }
             ol class="timeline" {
                 @for e in &detail.timeline {
-                    li { (when(e.at)) " · " (e.who.clone().unwrap_or_default()) " · " code { (e.kind) } }
+                    li { (when(e.at)) " · " (e.who.clone().unwrap_or_else(|| t(lang, "case.system").to_string())) " · "
+                        @match i18n::lookup(lang, &format!("timeline.{}", e.kind)) { Some(k) => { (k) }, None => { code { (e.kind) } } } }
                 }
             }
         }
