@@ -9,7 +9,8 @@
 //   lead approves version 2; the lead and the approver approve the demo case's response;
 // - the admin: a malformed topic rule shows its error at its column, a valid one its backtest
 //   chart and samples, saved as version 2; a source is test-fetched (a local feed) and saved; an
-//   override is added to the rota and shows in the week; the audit chain verifies.
+//   override is added to the rota and shows in the week; a test notification goes to a person's
+//   channel; an account is created and disabled; retention is set; the audit chain verifies.
 // Every page is screenshotted in Chinese and English (into $TIDEWATCH_UI_SHOTS, default
 // target/ui-screenshots), checked with axe-core (no serious or critical violation), for raw
 // catalogue keys, and the duty officer's pages for horizontal scrolling at 390 px.
@@ -37,7 +38,7 @@ function check(cond, what) {
   console.log((cond ? "ok   " : "FAIL ") + what);
   if (!cond) failures++;
 }
-const RAW_KEY = /\b(app|nav|login|dash|alerts|alert_state|severity|cases|case_state|grade|classification|case|response_state|claim_status|inbox|search|story|topics|rota|audit|sources|timeline)\.[A-Za-z_]+\b/;
+const RAW_KEY = /\b(role|directory|accounts|settings|app|nav|login|dash|alerts|alert_state|severity|cases|case_state|grade|classification|case|response_state|claim_status|inbox|search|story|topics|rota|audit|sources|timeline)\.[A-Za-z_]+\b/;
 
 async function audit(page, name, phone) {
   // (Code, such as an audit action's name, is not interface text.)
@@ -56,7 +57,14 @@ async function audit(page, name, phone) {
 // Clicks a button whose form acts through the API and waits for the page it leads to (a reload
 // or the page named by data-then).
 async function act(page, button) {
-  await Promise.all([page.waitForNavigation({ timeout: 15000 }), button.click()]);
+  const form = button.locator("xpath=ancestor::form[1]");
+  const nav = page.waitForNavigation({ timeout: 15000 }).then(() => null);
+  nav.catch(() => {});
+  await button.click();
+  const refused = form.locator(".msg", { hasText: /\S/ }).waitFor({ timeout: 15000 }).then(() => form.locator(".msg").textContent());
+  refused.catch(() => {});
+  const r = await Promise.race([nav, refused]);
+  if (r) throw new Error("the page refused the act: " + r);
 }
 
 async function signIn(page, base, user, password) {
@@ -254,6 +262,60 @@ try {
     const decisions = await ld.locator(".response ul.timeline").first().innerText();
     check(/第 1 稿.*退回/.test(decisions) && /第 2 稿.*批准/.test(decisions), "lead: version 1 returned, version 2 approved: " + decisions.replace(/\s+/g, " "));
     await ld.screenshot({ path: join(shots, "case-approved-zh.png"), fullPage: true });
+
+    // The analyst registers a false claim, then moves the case to monitoring, closes it and
+    // writes the review; the lead approves the review.
+    await desk0.clearCookies();
+    await signIn(an, base, "analyst", pw("analyst"));
+    await an.goto(base + `/cases/${caseId}`);
+    await an.click("section:has(#cl-h) details > summary");
+    await an.fill("form[data-api$='/claims'] textarea[name=text]", "第三食堂将永久关闭");
+    await an.fill("form[data-api$='/claims'] input[name=key_terms]", "第三食堂, 关闭");
+    await act(an, an.locator("form[data-api$='/claims'] button[type=submit]"));
+    const claim = an.locator("[id^=claim-]").first();
+    check((await claim.innerText()).includes("第三食堂将永久关闭") && (await claim.innerText()).includes("待核实"), "analyst: the claim is registered, unverified");
+    await claim.locator("select[name=status]").selectOption("false");
+    await claim.locator("input[name=evidence]").fill("后勤集团：整顿后重新开放");
+    await act(an, claim.locator("button[type=submit]"));
+    check((await an.locator("[id^=claim-]").first().innerText()).includes("不实"), "analyst: the claim is marked false");
+    check(await an.locator("ul.tasks form[data-api$='/done']").count() === 0, "analyst: the unit lead's tasks offer the analyst no done button");
+    // The unit lead works the checklist: each open task done with a note (the next ones open as
+    // they become due).
+    await desk0.clearCookies();
+    await signIn(ld, base, "lead", pw("lead"));
+    await ld.goto(base + `/cases/${caseId}`);
+    let done = 0;
+    for (let i = 0; i < 8; i++) {
+      const form = ld.locator("ul.tasks form[data-api$='/done']").first();
+      if (await form.count() === 0) break;
+      await form.locator("input[name=note]").fill("已办理");
+      await act(ld, form.locator("button[type=submit]"));
+      done++;
+    }
+    check(done > 0 && await ld.locator("ul.tasks li.open").count() === 0, `lead: the checklist is worked through (${done} tasks done)`);
+    await desk0.clearCookies();
+    await signIn(an, base, "analyst", pw("analyst"));
+    await an.goto(base + `/cases/${caseId}`);
+    await act(an, an.locator("form[data-api$='/monitor'] button"));
+    check((await an.locator("section:has(#sum-h) .state").first().textContent()) === "观察中", "analyst: the case is monitoring");
+    await an.fill("form[data-api$='/close'] textarea[name=summary]", "已停业整顿、送检，学生均康复。");
+    await act(an, an.locator("form[data-api$='/close'] button[type=submit]"));
+    const closedState = await an.locator("section:has(#sum-h) .state").first().textContent();
+    check(closedState === "已办结", "analyst: the case is closed: " + closedState + " " + (await an.locator("section:has(#close-h) .msg").allTextContents()).join(" "));
+    if (closedState === "已办结") {
+      await an.fill("form[data-api$='/review'] textarea[name=worked]", "两小时内首报，当日回应。");
+      await an.fill("form[data-api$='/review'] textarea[name=lessons]", "食堂送检结果应更早公布。");
+      await an.fill("form[data-api$='/review'] textarea[name=actions]", "送检结果 24 小时内公布\n每周抽检一次");
+      await act(an, an.locator("form[data-api$='/review'] button[type=submit]"));
+      check((await an.locator("section:has(#close-h) article").innerText()).includes("食堂送检结果应更早公布"), "analyst: the review is written");
+      await desk0.clearCookies();
+      await signIn(ld, base, "lead", pw("lead"));
+      await ld.goto(base + `/cases/${caseId}`);
+      await act(ld, ld.locator("form[data-api$='/review/approve'] button"));
+      check((await ld.locator("section:has(#sum-h) .state").first().textContent()) === "已复盘", "lead: the review is approved (已复盘)");
+      await ld.screenshot({ path: join(shots, "case-reviewed-zh.png"), fullPage: true });
+      await audit(ld, "reviewed case (zh)", false);
+    }
     await desk0.close();
 
     // The approval chain at a desk: the unit lead (first step) approves the demo case's
@@ -365,6 +427,31 @@ try {
     check((await ad.textContent("#verified")).includes("哈希链完整"), "admin: the audit chain verifies: " + (await ad.textContent("#verified")));
     await ad.screenshot({ path: join(shots, "audit-zh.png"), fullPage: true });
     await audit(ad, "audit (zh)", false);
+    // Units and people: a test notification to the duty officer's channel (the in-app inbox).
+    await ad.goto(base + "/directory");
+    await ad.click("#person-duty form button[type=submit]");
+    await ad.locator("#person-duty .msg", { hasText: "测试通知已排队" }).waitFor({ timeout: 10000 });
+    check(true, "admin: a test notification is queued to the duty officer's channel");
+    await ad.screenshot({ path: join(shots, "directory-zh.png"), fullPage: true });
+    await audit(ad, "directory (zh)", false);
+    // Accounts: create one, then disable it.
+    await ad.goto(base + "/accounts");
+    await ad.fill("form[data-api='/api/v1/accounts'] input[name=username]", "observer");
+    await ad.fill("form[data-api='/api/v1/accounts'] input[name=password]", "a-long-enough-password-42");
+    await ad.selectOption("form[data-api='/api/v1/accounts'] select[name=role]", "analyst");
+    await act(ad, ad.locator("form[data-api='/api/v1/accounts'] button[type=submit]"));
+    check((await ad.locator("#account-observer").innerText()).includes("研判员"), "admin: the new account is listed with its role");
+    await act(ad, ad.locator("#account-observer form button[type=submit]"));
+    check((await ad.locator("#account-observer").innerText()).includes("已停用"), "admin: the account is disabled");
+    await ad.screenshot({ path: join(shots, "accounts-zh.png"), fullPage: true });
+    await audit(ad, "accounts (zh)", false);
+    // Settings: the retention period.
+    await ad.goto(base + "/settings");
+    await ad.fill("input[name=retention_days]", "200");
+    await act(ad, ad.locator("form[data-api='/api/v1/settings'] button[type=submit]"));
+    check((await ad.textContent("#ret-h + p")).includes("200"), "admin: retention is set to 200 days");
+    await ad.screenshot({ path: join(shots, "settings-zh.png"), fullPage: true });
+    await audit(ad, "settings (zh)", false);
     const storyHref = await (async () => { await ad.goto(base + "/"); return ad.locator("a[href^='/stories/']").first().getAttribute("href"); })();
     await ad.goto(base + storyHref);
     check(await ad.locator("svg.chart rect.bar").count() > 0 && (await ad.textContent("h1")).startsWith("事件脉络 #"), "the story page shows its volume chart");
@@ -372,7 +459,7 @@ try {
     await audit(ad, "story (zh)", false);
     await ad.click("button[data-lang=en]");
     await ad.locator("html[lang=en]").waitFor();
-    for (const [path, name] of [["/search?q=canteen", "search"], [storyHref, "story"], ["/topics/food-safety", "topic"], ["/topics", "topics"], ["/sources", "sources"], ["/rota", "rota"], ["/audit?verify=1", "audit"]]) {
+    for (const [path, name] of [["/search?q=canteen", "search"], [storyHref, "story"], ["/topics/food-safety", "topic"], ["/topics", "topics"], ["/sources", "sources"], ["/rota", "rota"], ["/audit?verify=1", "audit"], ["/directory", "directory"], ["/accounts", "accounts"], ["/settings", "settings"]]) {
       await ad.goto(base + path);
       check(await ad.getAttribute("html", "lang") === "en", `${name} is in English`);
       await ad.screenshot({ path: join(shots, `${name}-en.png`), fullPage: true });

@@ -51,9 +51,12 @@
     const body = form.dataset.fixed ? JSON.parse(form.dataset.fixed) : {};
     for (const el of $$("input[name], select[name], textarea[name]", form)) {
       const v = el.value;
-      if (el.dataset.inUrl) continue;
+      if (el.dataset.inUrl || el.dataset.skip) continue;
+      // An optional field left empty is left out (the API's default applies).
+      if (v === "" && !el.required && !el.dataset.type) continue;
       switch (el.dataset.type) {
-        case "list": body[el.name] = v.split(",").map((x) => x.trim()).filter(Boolean); break;
+        case "list": body[el.name] = v.split(/[,，]/).map((x) => x.trim()).filter(Boolean); break;
+        case "lines": body[el.name] = v.split("\n").map((x) => x.trim()).filter(Boolean); break;
         // A local time in the organization's zone (the form says its offset).
         case "local-time": body[el.name] = v ? (v.length === 16 ? v + ":00" : v) + (form.dataset.zoneOffset || "Z") : null; break;
         case "number": body[el.name] = Number(v); break;
@@ -61,6 +64,11 @@
         case "hours-from-now": body[el.name] = new Date(Date.now() + Number(v) * 3600e3).toISOString(); break;
         default: body[el.name] = v;
       }
+    }
+    // An account's grant: one role, for a unit or all.
+    if (form.dataset.grant) {
+      const unit = ($('[name="unit"]', form) || {}).value || "";
+      body.grants = [{ role: $('[name="role"]', form).value, unit: unit || null }];
     }
     return body;
   }

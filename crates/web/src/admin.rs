@@ -178,6 +178,64 @@ pub async fn put_person(
     .await
 }
 
+/// `POST /api/v1/people/{id}/test-notification`: a test message to each of the person's
+/// channels, queued in the outbox with its audit entry (and sent by the delivery loop).
+pub async fn test_notification(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<crate::views::TestNotification>, ApiError> {
+    let now = Utc::now();
+    let queued = blocking({
+        let state = state.clone();
+        move || {
+            with_db(&state, |db| {
+                let person = db.person(&id)?.ok_or_else(|| ApiError::new("not_found", format!("no person {id}")))?;
+                let channels: Vec<serde_json::Value> = serde_json::from_str(&person.channels).unwrap_or_default();
+                if channels.is_empty() {
+                    return Err(ApiError::new("conflict", format!("person {id} has no channel")));
+                }
+                let stamp = now.timestamp_millis();
+                let notifications: Vec<_> = channels
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| tidewatch_store::NewNotification {
+                        key: format!("test:{id}:{stamp}:{i}"),
+                        alert: 0,
+                        recipient: id.clone(),
+                        channel: c.to_string(),
+                        subject: "Tidewatch 测试通知 / test notification".into(),
+                        body: format!(
+                            "这是一条测试通知，由 {by} 发出。\nThis is a test notification sent by {by}.",
+                            by = caller.actor.username
+                        ),
+                    })
+                    .collect();
+                let n = notifications.len();
+                let kinds: Vec<_> = channels.iter().filter_map(|c| c.get("kind").and_then(|k| k.as_str())).collect();
+                let w = tidewatch_store::DocWrite {
+                    notifications,
+                    audit: Some(
+                        tidewatch_store::NewAudit::new(
+                            &caller.actor.username,
+                            caller.addr(),
+                            "person.test_notification",
+                            &format!("person:{id}"),
+                        )
+                        .with(serde_json::json!({"channels": kinds})),
+                    ),
+                    ..Default::default()
+                };
+                db.write_docs(&w, now)?;
+                Ok(n)
+            })
+        }
+    })
+    .await?;
+    state.alerting_wake.notify_one();
+    Ok(Json(crate::views::TestNotification { queued }))
+}
+
 /// `GET /api/v1/accounts`.
 pub async fn list_accounts(
     State(state): State<Arc<AppState>>,

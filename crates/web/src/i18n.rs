@@ -186,9 +186,13 @@ mod tests {
         // (`section.name`) is one (an audit action such as `account.lang` is not).
         let sections: std::collections::BTreeSet<&str> =
             c.zh.keys().filter_map(|k| k.split_once('.')).map(|(a, _)| a).collect();
-        let source =
-            [include_str!("workspace/mod.rs"), include_str!("workspace/search.rs"), include_str!("workspace/admin.rs")]
-                .concat();
+        let source = [
+            include_str!("workspace/mod.rs"),
+            include_str!("workspace/search.rs"),
+            include_str!("workspace/admin.rs"),
+            include_str!("workspace/directory.rs"),
+        ]
+        .concat();
         let mut used = 0;
         for lit in source.split('"').skip(1).step_by(2) {
             let looks_like_key = lit.split_once('.').is_some_and(|(a, b)| {

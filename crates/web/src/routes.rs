@@ -170,6 +170,21 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
         )
         .add(
             get.clone(),
+            "/directory",
+            Needs(ReadDirectory),
+            "Units and people (a page)",
+            workspace::directory::directory,
+        )
+        .add(
+            get.clone(),
+            "/accounts",
+            Needs(ManageAccounts),
+            "Accounts and roles (a page)",
+            workspace::directory::accounts,
+        )
+        .add(get.clone(), "/settings", Needs(EditSettings), "Settings (a page)", workspace::directory::settings)
+        .add(
+            get.clone(),
             "/audit",
             Needs(ReadAudit),
             "The audit log and its verification (a page)",
@@ -348,6 +363,14 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
         .returns::<Vec<crate::views::PersonView>>()
         .add(put.clone(), "/api/v1/people/{id}", Needs(EditDirectory), "Add or replace a person", admin::put_person)
         .returns::<crate::views::PersonView>()
+        .add(
+            post.clone(),
+            "/api/v1/people/{id}/test-notification",
+            Needs(EditDirectory),
+            "Send a test notification to each of a person's channels",
+            admin::test_notification,
+        )
+        .returns::<crate::views::TestNotification>()
         .add(get.clone(), "/api/v1/accounts", Needs(ManageAccounts), "Accounts and their grants", admin::list_accounts)
         .returns::<Vec<crate::views::AccountView>>()
         .add(post.clone(), "/api/v1/accounts", Needs(ManageAccounts), "Create an account", admin::create_account)

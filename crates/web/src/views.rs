@@ -381,3 +381,10 @@ pub struct LangView {
     /// `zh` or `en`.
     pub lang: String,
 }
+
+/// Test notifications queued.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TestNotification {
+    /// One per channel of the person.
+    pub queued: usize,
+}

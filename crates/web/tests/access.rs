@@ -975,6 +975,26 @@ fn every_json_answer_matches_the_openapi_document_field_by_field() {
     go(M::GET, "/api/v1/people", "/api/v1/people", None);
     go(
         M::PUT,
+        "/api/v1/people/{id}",
+        "/api/v1/people/tester",
+        Some(
+            json!({"name": "测试", "channels": [{"kind": "inbox"}, {"kind": "webhook", "url": "https://hooks.example/x", "secret": "s3cret"}]}),
+        ),
+    );
+    let sent = go(M::POST, "/api/v1/people/{id}/test-notification", "/api/v1/people/tester/test-notification", None);
+    assert_eq!(sent["queued"], 2, "{sent}");
+    {
+        // Queued in the outbox for the person, one per channel; the webhook's secret is not in
+        // the people list's answer.
+        let db = tidewatch_store::Db::open(&f.root).unwrap();
+        let inbox = db.inbox("tester", None, 10).unwrap();
+        assert_eq!(inbox.len(), 2);
+        assert!(inbox.iter().all(|n| n.subject.contains("测试通知")));
+    }
+    let people = go(M::GET, "/api/v1/people", "/api/v1/people", None);
+    assert!(!people.to_string().contains("s3cret"), "{people}");
+    go(
+        M::PUT,
         "/api/v1/units/{id}",
         "/api/v1/units/%E9%A2%86%E5%AF%BC%E5%B0%8F%E7%BB%84",
         Some(json!({"direct_responsible": "officer"})),

@@ -105,6 +105,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     std::thread::spawn(move || replay(replay_state, live, preload_until, speed));
     let rt = runtime()?;
     super::serve::spawn_alerting(&rt, state.clone());
+    // Sources added on the page are polled as in `serve`.
+    super::serve::spawn_polling(&rt, state.clone(), tidewatch_engine::sources::FetchSettings::default());
     let addr = args.addr;
     rt.block_on(tidewatch_web::serve(
         state.clone(),

@@ -149,6 +149,42 @@ pub(crate) fn spawn_alerting(rt: &tokio::runtime::Runtime, state: std::sync::Arc
     });
 }
 
+/// The polling loop: every second, commits the index when due and polls the sources that are
+/// due (those of the file and those added through the API).
+pub(crate) fn spawn_polling(
+    rt: &tokio::runtime::Runtime,
+    state: std::sync::Arc<AppState>,
+    settings: tidewatch_engine::sources::FetchSettings,
+) {
+    rt.spawn(async move {
+        loop {
+            if let Ok(mut p) = state.pipeline.lock() {
+                if let Err(e) = p.commit_index_if_due() {
+                    tracing::error!(error = %e, "index commit failed");
+                }
+            }
+            let now = chrono::Utc::now();
+            let polled: Vec<Source> = state.polled.read().map(|l| l.clone()).unwrap_or_default();
+            let ready: Vec<&Source> = match state.pipeline.lock() {
+                Ok(p) => due(p.db(), &polled, now).unwrap_or_default(),
+                Err(_) => return,
+            };
+            if !ready.is_empty() {
+                let publish = |b: &tidewatch_engine::pipeline::BatchResult| state.publish(b);
+                match poll(&state.pipeline, &ready, &settings, now, &publish).await {
+                    Ok(results) => {
+                        for r in results.iter().filter(|r| r.status == "failed") {
+                            tracing::warn!(source = %r.source, error = ?r.error, "poll failed");
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "polling stopped"),
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    });
+}
+
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
@@ -239,36 +275,7 @@ pub(crate) fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         (state.polled.read().map(|l| l.len()).unwrap_or(0), state.webhooks.read().map(|l| l.len()).unwrap_or(0));
     println!("{n_polled} sources polled, {n_hooks} webhooks");
     spawn_alerting(&rt, state.clone());
-    {
-        let state = state.clone();
-        rt.spawn(async move {
-            loop {
-                if let Ok(mut p) = state.pipeline.lock() {
-                    if let Err(e) = p.commit_index_if_due() {
-                        tracing::error!(error = %e, "index commit failed");
-                    }
-                }
-                let now = chrono::Utc::now();
-                let polled: Vec<Source> = state.polled.read().map(|l| l.clone()).unwrap_or_default();
-                let ready: Vec<&Source> = match state.pipeline.lock() {
-                    Ok(p) => due(p.db(), &polled, now).unwrap_or_default(),
-                    Err(_) => return,
-                };
-                if !ready.is_empty() {
-                    let publish = |b: &tidewatch_engine::pipeline::BatchResult| state.publish(b);
-                    match poll(&state.pipeline, &ready, &settings, now, &publish).await {
-                        Ok(results) => {
-                            for r in results.iter().filter(|r| r.status == "failed") {
-                                tracing::warn!(source = %r.source, error = ?r.error, "poll failed");
-                            }
-                        }
-                        Err(e) => tracing::error!(error = %e, "polling stopped"),
-                    }
-                }
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            }
-        });
-    }
+    spawn_polling(&rt, state.clone(), settings);
     spawn_retention(&rt, state.clone());
     rt.block_on(tidewatch_web::serve(
         state.clone(),

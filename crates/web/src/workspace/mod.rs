@@ -25,6 +25,7 @@ use tidewatch_workflow::cases::{Case, TaskState};
 use tidewatch_workflow::responses::{Response as Doc, ResponseState};
 
 pub mod admin;
+pub mod directory;
 pub mod search;
 
 /// What every page knows about its reader.
@@ -189,6 +190,9 @@ fn layout(p: &Page, current: &str, title: &str, body: Markup) -> Markup {
         ("/topics", "nav.topics", Action::ReadItems),
         ("/rota", "nav.rota", Action::ReadRota),
         ("/sources", "nav.sources", Action::ReadSources),
+        ("/directory", "nav.directory", Action::ReadDirectory),
+        ("/accounts", "nav.accounts", Action::ManageAccounts),
+        ("/settings", "nav.settings", Action::EditSettings),
         ("/audit", "nav.audit", Action::ReadAudit),
         ("/monitor", "nav.monitor", Action::ReadItems),
     ]
@@ -919,7 +923,7 @@ pub async fn case(State(state): State<Arc<AppState>>, caller: Caller, Path(id): 
                             " · " span class="meta" { (tf(lang, "case.due", &[("at", &i18n::time(due))])) }
                             @if task.state == TaskState::Open { " " (countdown(lang, due, now)) }
                         }
-                        @if task.state == TaskState::Open && may(Action::WorkTasks) {
+                        @if task.state == TaskState::Open && may(Action::WorkTasks) && tree.as_ref().is_some_and(|tr| holds(&p.caller, task.role, &c.unit, tr) || p.caller.actor.grants.allows_everywhere(Action::EditSettings)) {
                             form class="act inline" data-api={ (base) "/tasks/" (task.id()) "/done" } {
                                 label class="sr" for={ "note-" (task.key) } { (t(lang, "case.task_note")) }
                                 input id={ "note-" (task.key) } name="note" placeholder=(t(lang, "case.task_note"));
@@ -960,7 +964,38 @@ pub async fn case(State(state): State<Arc<AppState>>, caller: Caller, Path(id): 
             @if claims.is_empty() { p class="empty" { (t(lang, "case.no_claims")) } }
             ul class="list" {
                 @for cl in &claims {
-                    li { "「" (cl.text) "」 · " span class="state" { (t(lang, claim_status_key(cl.status))) } " · " (when(cl.first_seen)) }
+                    li id={ "claim-" (cl.id) } {
+                        "「" (cl.text) "」 · " span class="state" { (t(lang, claim_status_key(cl.status))) } " · " (when(cl.first_seen))
+                        " · " (tf(lang, "case.claim_items", &[("n", &cl.items.len().to_string())]))
+                        @if let Some((r, at)) = cl.clarified { " · " (tf(lang, "case.clarified_by", &[("id", &r.to_string())])) " " (when(at)) }
+                        @if c.state.is_open() && may(Action::ManageClaims) {
+                            form class="act inline" data-api={ "/api/v1/claims/" (cl.id) "/status" } {
+                                label class="sr" for={ "cs-" (cl.id) } { (t(lang, "case.claim_status")) }
+                                select id={ "cs-" (cl.id) } name="status" {
+                                    @for st in ["unverified", "false", "partly_true", "true", "misleading"] {
+                                        option value=(st) selected[serde_json::to_value(cl.status).ok().and_then(|v| v.as_str().map(String::from)).as_deref() == Some(st)] {
+                                            (i18n::lookup(lang, &format!("claim_status.{st}")).unwrap_or(st))
+                                        }
+                                    }
+                                }
+                                label class="sr" for={ "ce-" (cl.id) } { (t(lang, "case.claim_evidence")) }
+                                input id={ "ce-" (cl.id) } name="evidence" placeholder=(t(lang, "case.claim_evidence"));
+                                button type="submit" { (t(lang, "case.claim_set")) }
+                                span class="msg" role="alert" {}
+                            }
+                        }
+                    }
+                }
+            }
+            @if c.state.is_open() && may(Action::ManageClaims) {
+                details {
+                    summary { (t(lang, "case.claim_register")) }
+                    form class="act" data-api={ (base) "/claims" } {
+                        label { (t(lang, "case.claim_text")) textarea name="text" required {} }
+                        label { (t(lang, "case.claim_terms")) input name="key_terms" data-type="list" placeholder="食堂, 封校"; }
+                        button type="submit" { (t(lang, "case.claim_register")) }
+                        span class="msg" role="alert" {}
+                    }
                 }
             }
         }
@@ -1039,17 +1074,101 @@ pub async fn case(State(state): State<Arc<AppState>>, caller: Caller, Path(id): 
                 }
             }
         }
+        section class="card" aria-labelledby="close-h" {
+            h2 id="close-h" { (t(lang, "case.progress")) }
+            @if c.state == tidewatch_workflow::cases::CaseState::Handling && may(Action::CloseCases) {
+                form class="act inline" data-api={ (base) "/monitor" } {
+                    button type="submit" { (t(lang, "case.monitor")) }
+                    span class="msg" role="alert" {}
+                }
+            }
+            @if matches!(c.state, tidewatch_workflow::cases::CaseState::Handling | tidewatch_workflow::cases::CaseState::Monitoring) && may(Action::CloseCases) {
+                form class="act" data-api={ (base) "/close" } {
+                    label { (t(lang, "case.close_summary")) textarea name="summary" required {} }
+                    button type="submit" { (t(lang, "case.close")) }
+                    span class="msg" role="alert" {}
+                }
+            }
+            @if let Some(at) = c.closed_at { p { (t(lang, "case_state.closed")) " " (when(at)) } }
+            @if let Some(r) = &c.review {
+                article class="report" {
+                    h3 { (t(lang, "case.review")) " · " (r.by) " · " (when(r.at))
+                        @if let Some((by, at)) = &r.approved { " · " (t(lang, "timeline.reviewed")) " " (by) " " (when(*at)) } }
+                    p { strong { (t(lang, "case.worked")) ": " } (r.notes.worked) }
+                    p { strong { (t(lang, "case.lessons")) ": " } (r.notes.lessons) }
+                    ul class="list" { @for a in &r.notes.actions { li { (a.text) } } }
+                }
+            }
+            @if c.state == tidewatch_workflow::cases::CaseState::Closed {
+                @if may(Action::CloseCases) {
+                    form class="act inline" data-api={ (base) "/reopen" } {
+                        label class="sr" for="reopen-reason" { (t(lang, "case.reopen_reason")) }
+                        input id="reopen-reason" name="reason" required placeholder=(t(lang, "case.reopen_reason"));
+                        button type="submit" { (t(lang, "case.reopen")) }
+                        span class="msg" role="alert" {}
+                    }
+                }
+                @match &c.review {
+                    Some(r) => {
+                        @if r.approved.is_none() && may(Action::ApproveReviews) {
+                            form class="act inline" data-api={ (base) "/review/approve" } {
+                                button type="submit" class="primary" { (t(lang, "case.approve_review")) }
+                                span class="msg" role="alert" {}
+                            }
+                        }
+                    },
+                    None => {
+                        @if may(Action::ReviewCases) {
+                            form class="act" data-api={ (base) "/review" } {
+                                label { (t(lang, "case.worked")) textarea name="worked" required {} }
+                                label { (t(lang, "case.lessons")) textarea name="lessons" required {} }
+                                label { (t(lang, "case.actions")) textarea name="actions" data-type="lines" {} }
+                                button type="submit" class="primary" { (t(lang, "case.review")) }
+                                span class="msg" role="alert" {}
+                            }
+                        }
+                    },
+                }
+            }
+            @if let Some(f) = &detail.review_figures {
+                @let v = serde_json::to_value(f).unwrap_or_default();
+                @if let Some(obj) = v.as_object() {
+                    details {
+                        summary { (t(lang, "case.figures")) }
+                        ul class="list" {
+                            @for (k, x) in obj.iter().filter(|(_, x)| x.is_number()) {
+                                li { code { (k) } ": " (x) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         section class="card" aria-labelledby="tl-h" {
             h2 id="tl-h" { (t(lang, "case.timeline")) }
             ol class="timeline" {
-                @for e in &detail.timeline {
+                // Runs of the same line (a burst's signals) are shown once, with their count.
+                @for (e, n) in runs(&detail.timeline) {
                     li { (when(e.at)) " · " (e.who.clone().unwrap_or_else(|| t(lang, "case.system").to_string())) " · "
-                        @match i18n::lookup(lang, &format!("timeline.{}", e.kind)) { Some(k) => { (k) }, None => { code { (e.kind) } } } }
+                        @match i18n::lookup(lang, &format!("timeline.{}", e.kind)) { Some(k) => { (k) }, None => { code { (e.kind) } } }
+                        @if n > 1 { " ×" (n) } }
                 }
             }
         }
     };
     layout(&p, "/cases", &title, body).into_response()
+}
+
+/// Consecutive timeline lines of the same kind by the same actor, as `(first, count)`.
+fn runs(timeline: &[crate::views::TimelineEntry]) -> Vec<(&crate::views::TimelineEntry, usize)> {
+    let mut out: Vec<(&crate::views::TimelineEntry, usize)> = Vec::new();
+    for e in timeline {
+        match out.last_mut() {
+            Some((first, n)) if first.kind == e.kind && first.who == e.who => *n += 1,
+            _ => out.push((e, 1)),
+        }
+    }
+    out
 }
 
 /// `GET /inbox`: the notifications to the reader's person.
