@@ -388,6 +388,8 @@ try {
     await ad.waitForLoadState("load");
     await ad.goto(base + "/topics/food-safety");
     check((await ad.textContent("#cur-h")).includes("v2"), "admin: the rule is saved as version 2");
+    check(await ad.locator("section:has(#ver-h) .diff ins").count() > 0 && await ad.locator("section:has(#ver-h) .diff del").count() > 0,
+      "admin: version 2 shows its word diff against version 1");
 
     await ad.goto(base + "/sources");
     const feedUrl = `http://127.0.0.1:${feed.address().port}/feed.xml`;
@@ -416,6 +418,8 @@ try {
     await ad.locator(".shift.override").first().waitFor({ timeout: 10000 }).catch(() => {});
     const ov = await ad.locator(".shift.override").first().innerText().catch(() => "");
     check(ov.includes("09:00–12:00") && ov.includes("analyst"), "admin: the override shows in the week: " + ov);
+    await ad.goto(base + "/rota?span=month");
+    check(await ad.locator("table.week tbody tr").count() === 31, "admin: the month view has 31 days");
     await ad.goto(base + `/rota?at=${tomorrow}T10:00`);
     check((await ad.textContent("#on-duty-at")).includes("analyst"), "admin: at 10:00 tomorrow the override's person is on duty");
     await ad.screenshot({ path: join(shots, "rota-zh.png"), fullPage: true });

@@ -112,6 +112,15 @@ pub async fn topic(
     } else {
         None
     };
+    // Each version against the one before, word by word.
+    let diffs: Vec<Vec<tidewatch_engine::responses::DiffPart>> = match state.cases.lock() {
+        Ok(side) => detail
+            .versions
+            .windows(2)
+            .map(|w| tidewatch_engine::responses::word_diff(&side.segmenter, &w[0].def.rule, &w[1].def.rule))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
     let msg =
         |d: &crate::topics::DiagnosticView| if lang == Lang::Zh { d.message_zh.clone() } else { d.message.clone() };
     let tp = &detail.topic;
@@ -175,8 +184,16 @@ pub async fn topic(
         section class="card" aria-labelledby="ver-h" {
             h2 id="ver-h" { (t(lang, "topics.versions")) }
             ol class="timeline" reversed {
-                @for v in detail.versions.iter().rev() {
-                    li { "v" (v.version) " · " (when(v.changed_at)) " · " (v.changed_by) pre class="rule" { (v.def.rule) } }
+                @for (i, v) in detail.versions.iter().enumerate().rev() {
+                    li { "v" (v.version) " · " (when(v.changed_at)) " · " (v.changed_by) pre class="rule" { (v.def.rule) }
+                        @if i > 0 {
+                            @if let Some(d) = diffs.get(i - 1) {
+                                p class="diff" { span class="sr" { (t(lang, "topics.version_diff")) } code {
+                                    @for part in d { @match part.op { "added" => { ins { (part.text) } }, "removed" => { del { (part.text) } }, _ => { span { (part.text) } } } }
+                                } }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -209,6 +226,8 @@ fn marked(text: &str, spans: &[crate::topics::SpanView]) -> Markup {
 pub struct RotaParams {
     /// A moment to ask about (`2026-12-01T09:00`, local time).
     at: Option<String>,
+    /// `week` (default) or `month`.
+    span: Option<String>,
 }
 
 /// A day's shifts: `(from, to, person, source)`.
@@ -233,6 +252,8 @@ pub async fn rota(
             .and_then(|s| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").ok())
             .and_then(|n| zone.from_local_datetime(&n).earliest())
             .map(|t| t.with_timezone(&Utc));
+    let month = q.span.as_deref() == Some("month");
+    let n_days = if month { 31 } else { 7 };
     let st = state.clone();
     let week = tokio::task::spawn_blocking(move || -> Result<_, crate::error::ApiError> {
         let guard = st.alerting.lock().map_err(|_| internal("lock poisoned"))?;
@@ -241,7 +262,7 @@ pub async fn rota(
         let mut out = Vec::new();
         for u in &side.alerting.config().unit {
             let mut days: Vec<(chrono::NaiveDate, DayShifts)> = Vec::new();
-            for d in 0..7 {
+            for d in 0..n_days {
                 let day = today + Duration::days(d);
                 let start = zone
                     .from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight"))
@@ -279,6 +300,12 @@ pub async fn rota(
     let body = html! {
         form class="card filters" method="get" action="/rota" {
             label { (t(lang, "rota.at")) " " input type="datetime-local" name="at" value=(q.at.clone().unwrap_or_default()); }
+            label { (t(lang, "rota.span")) " "
+                select name="span" {
+                    option value="week" selected[!month] { (t(lang, "rota.week")) }
+                    option value="month" selected[month] { (t(lang, "rota.month")) }
+                }
+            }
             button type="submit" { (t(lang, "rota.who")) }
         }
         @match &week {
@@ -322,6 +349,16 @@ pub async fn rota(
                                     label { (t(lang, "rota.to")) input name="to" type="datetime-local" required data-type="local-time"; }
                                     label { (t(lang, "rota.note")) input name="note"; }
                                     button type="submit" class="primary" { (t(lang, "rota.add_override")) }
+                                    span class="msg" role="alert" {}
+                                }
+                            }
+                            details {
+                                summary { (t(lang, "rota.swap")) }
+                                form class="act" data-api="/api/v1/oncall/swap" data-fixed=(serde_json::json!({"unit": unit}).to_string())
+                                    data-zone-offset=(now.with_timezone(&zone).format("%:z").to_string()) {
+                                    label { (t(lang, "rota.swap_a")) input name="a" type="datetime-local" required data-type="local-time"; }
+                                    label { (t(lang, "rota.swap_b")) input name="b" type="datetime-local" required data-type="local-time"; }
+                                    button type="submit" { (t(lang, "rota.swap")) }
                                     span class="msg" role="alert" {}
                                 }
                             }

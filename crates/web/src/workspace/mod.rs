@@ -798,6 +798,17 @@ pub async fn case(State(state): State<Arc<AppState>>, caller: Caller, Path(id): 
         .await
         .map(|Json(v)| v)
         .unwrap_or_default();
+    // The effect of each clarification: supporting and denying items per hour, before and after.
+    let mut effects = Vec::new();
+    for cl in claims.iter().filter(|c| c.clarified.is_some()) {
+        if let Ok(Json(d)) =
+            crate::responses::claim(State(state.clone()), p.caller.clone(), Path(cl.id.to_string())).await
+        {
+            if let Some(e) = d.effect {
+                effects.push((cl.id, e));
+            }
+        }
+    }
     let mut diffs = Vec::new();
     for r in &responses {
         if r.versions.len() > 1 {
@@ -968,6 +979,7 @@ pub async fn case(State(state): State<Arc<AppState>>, caller: Caller, Path(id): 
                         "「" (cl.text) "」 · " span class="state" { (t(lang, claim_status_key(cl.status))) } " · " (when(cl.first_seen))
                         " · " (tf(lang, "case.claim_items", &[("n", &cl.items.len().to_string())]))
                         @if let Some((r, at)) = cl.clarified { " · " (tf(lang, "case.clarified_by", &[("id", &r.to_string())])) " " (when(at)) }
+                        @if let Some((_, e)) = effects.iter().find(|(id, _)| *id == cl.id) { (effect_chart(lang, e)) }
                         @if c.state.is_open() && may(Action::ManageClaims) {
                             form class="act inline" data-api={ "/api/v1/claims/" (cl.id) "/status" } {
                                 label class="sr" for={ "cs-" (cl.id) } { (t(lang, "case.claim_status")) }
@@ -1157,6 +1169,38 @@ pub async fn case(State(state): State<Arc<AppState>>, caller: Caller, Path(id): 
         }
     };
     layout(&p, "/cases", &title, body).into_response()
+}
+
+/// A clarification's effect: supporting (red, up) and denying (green, down) items per hour in
+/// the 24 hours before and after it, with the moment marked, as SVG.
+fn effect_chart(lang: Lang, e: &tidewatch_workflow::claims::ClarificationEffect) -> Markup {
+    let hours: Vec<&tidewatch_workflow::claims::StanceHour> = e.before.iter().chain(e.after.iter()).collect();
+    let (w, h) = (480.0_f64, 90.0_f64);
+    let mid = h / 2.0;
+    let max = hours.iter().map(|x| x.supporting.max(x.denying)).max().unwrap_or(1).max(1) as f64;
+    let start = e.clarified_at - Duration::hours(24);
+    let bw = w / 48.0;
+    html! {
+        figure class="effect" {
+            svg viewBox={ "0 0 " (w) " " (h) } role="img" aria-label=(t(lang, "case.effect")) class="chart" {
+                line x1="0" x2=(w) y1=(mid) y2=(mid) class="mid" {}
+                line x1=(w / 2.0) x2=(w / 2.0) y1="0" y2=(h) class="mid" {}
+                @for x in &hours {
+                    @let i = (x.hour - start).num_hours() as f64;
+                    @let up = x.supporting as f64 / max * mid;
+                    @let down = x.denying as f64 / max * mid;
+                    rect x=(format!("{:.1}", i * bw)) y=(format!("{:.1}", mid - up)) width=(format!("{:.1}", (bw - 1.0).max(1.0))) height=(format!("{up:.1}")) class="bar-neg" {}
+                    rect x=(format!("{:.1}", i * bw)) y=(format!("{mid:.1}")) width=(format!("{:.1}", (bw - 1.0).max(1.0))) height=(format!("{down:.1}")) class="bar-pos" {}
+                }
+            }
+            figcaption {
+                (tf(lang, "case.effect_totals", &[
+                    ("sb", &e.before_totals.0.to_string()), ("db", &e.before_totals.1.to_string()),
+                    ("sa", &e.after_totals.0.to_string()), ("da", &e.after_totals.1.to_string()),
+                ]))
+            }
+        }
+    }
 }
 
 /// Consecutive timeline lines of the same kind by the same actor, as `(first, count)`.
