@@ -213,6 +213,10 @@ try {
     const hit = an.locator("li.hit").first();
     const itemId = (await hit.getAttribute("id")).replace("item-", "");
     check(await an.locator("li.hit .snippet b").count() > 0, "analyst: search hits are highlighted");
+    await an.goto(base + "/search?q=" + encodeURIComponent("食堂") + "&sentiment=negative");
+    const sentis = await an.locator("li.hit .senti").allTextContents();
+    check(sentis.length > 0 && sentis.every((x) => x === "负面"), `analyst: the sentiment filter keeps negative hits only (${sentis.length})`);
+    await an.goto(base + "/search?q=" + encodeURIComponent("食堂 呕吐"));
     await an.screenshot({ path: join(shots, "search-zh.png"), fullPage: true });
     await audit(an, "search (zh)", false);
     await hit.locator("select[name=case]").selectOption(caseId);

@@ -238,6 +238,18 @@ impl Db {
         )?)
     }
 
+    /// The sentiment label and story of each of `items` that has its analysis.
+    pub fn analysis_of(&self, items: &[i64]) -> Result<std::collections::HashMap<i64, (String, i64)>, StoreError> {
+        let mut out = std::collections::HashMap::new();
+        let mut stmt = self.conn.prepare_cached("SELECT sentiment, story FROM item_analysis WHERE item = ?1")?;
+        for id in items {
+            if let Some(row) = stmt.query_row([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).optional()? {
+                out.insert(*id, row);
+            }
+        }
+        Ok(out)
+    }
+
     /// The story an item was placed in (following merges), if it has been analysed.
     pub fn story_of(&self, item: ItemId) -> Result<Option<i64>, StoreError> {
         let mut stmt = self.conn.prepare_cached("SELECT story FROM item_analysis WHERE item = ?1")?;

@@ -32,6 +32,9 @@ pub struct SearchPageParams {
     until: String,
     #[serde(default)]
     sort: String,
+    /// `negative`, `neutral` or `positive`: among the first 200 hits.
+    #[serde(default)]
+    sentiment: String,
 }
 
 fn enc(s: &str) -> String {
@@ -78,7 +81,7 @@ pub async fn search(
     let topics = topic_options(&state).await;
     let asked = !(q.q.trim().is_empty() && q.topic.is_empty() && q.source.is_empty());
     let results = if asked {
-        let mut qs = format!("limit=100&q={}", enc(&q.q));
+        let mut qs = format!("limit={}&q={}", if q.sentiment.is_empty() { 100 } else { 200 }, enc(&q.q));
         for (k, v) in [
             ("lang", &q.lang),
             ("source", &q.source),
@@ -95,6 +98,18 @@ pub async fn search(
     } else {
         None
     };
+    // Each hit's sentiment and story (and the sentiment filter, applied to the first 200 hits).
+    let ids: Vec<i64> = match &results {
+        Some(Ok(Json(r))) => r.hits.iter().map(|h| h.item_id).collect(),
+        _ => Vec::new(),
+    };
+    let st = state.clone();
+    let analysis = tokio::task::spawn_blocking(move || {
+        st.reader.lock().ok().and_then(|r| r.0.analysis_of(&ids).ok()).unwrap_or_default()
+    })
+    .await
+    .unwrap_or_default();
+    let sentiment = ["negative", "neutral", "positive"].contains(&q.sentiment.as_str()).then_some(q.sentiment.as_str());
     let cases = cases_for_evidence(&state, &p).await;
     let body = html! {
         form class="card filters" method="get" action="/search" role="search" {
@@ -116,6 +131,14 @@ pub async fn search(
             label { (t(lang, "search.source")) input name="source" value=(q.source) class="mid"; }
             label { (t(lang, "search.since")) input name="since" type="date" value=(q.since); }
             label { (t(lang, "search.until")) input name="until" type="date" value=(q.until); }
+            label { (t(lang, "search.sentiment"))
+                select name="sentiment" {
+                    option value="" { (t(lang, "search.any")) }
+                    @for (v, k) in [("negative", "search.negative"), ("neutral", "search.neutral"), ("positive", "search.positive")] {
+                        option value=(v) selected[q.sentiment == v] { (t(lang, k)) }
+                    }
+                }
+            }
             label { (t(lang, "search.sort"))
                 select name="sort" {
                     option value="relevance" selected[q.sort != "newest"] { (t(lang, "search.relevance")) }
@@ -129,8 +152,11 @@ pub async fn search(
             Some(Err(e)) => { p class="empty" role="alert" { (super::err_text(lang, e)) } },
             Some(Ok(Json(r))) => {
                 @let mut seen = std::collections::HashSet::new();
-                @let hits: Vec<_> = r.hits.iter().filter(|h| seen.insert(h.group_id)).collect();
-                p class="meta" { (tf(lang, "search.total", &[("n", &r.total.to_string()), ("groups", &hits.len().to_string())])) }
+                @let hits: Vec<_> = r.hits.iter()
+                    .filter(|h| sentiment.is_none_or(|want| analysis.get(&h.item_id).is_some_and(|a| a.0 == want)))
+                    .filter(|h| seen.insert(h.group_id)).collect();
+                p class="meta" { (tf(lang, "search.total", &[("n", &r.total.to_string()), ("groups", &hits.len().to_string())]))
+                    @if sentiment.is_some() { " · " (tf(lang, "search.sentiment_note", &[("n", &r.hits.len().to_string())])) } }
                 ul class="hits" {
                     @for h in hits {
                         li class="card hit" id={ "item-" (h.item_id) } {
@@ -139,6 +165,10 @@ pub async fn search(
                             p class="snippet" { (PreEscaped(h.snippet.clone().unwrap_or_default())) }
                             p class="meta" {
                                 (h.source) " · " (when(h.published_at)) " · " (h.lang) " · #" (h.item_id)
+                                @if let Some((label, story)) = analysis.get(&h.item_id) {
+                                    " · " span class={ "senti " (label) } { (i18n::lookup(lang, &format!("search.{label}")).unwrap_or(label)) }
+                                    " · " a href={ "/stories/" (story) } { (tf(lang, "search.story", &[("id", &story.to_string())])) }
+                                }
                                 @if h.repost_count > 0 { " · " span class="badge" { (tf(lang, "search.reposts", &[("n", &h.repost_count.to_string())])) } }
                                 @for tp in &h.topics { " " span class="badge" { (tp) } }
                                 @if let Some(u) = &h.url { @if u.starts_with("https://") || u.starts_with("http://") { " · " a href=(u) rel="noopener noreferrer" target="_blank" { (t(lang, "search.original")) } } }
