@@ -552,22 +552,22 @@ impl Alerting {
                 let (start, end) = (shift.from.with_timezone(&zone), shift.to.with_timezone(&zone));
                 let (subject, body) = match p.lang {
                     Language::Zh => (
-                        format!("[值班] 您将于 {} 起在{}值班", start.format("%m-%d %H:%M"), u.id),
+                        format!("[值班] 您将于 {} 起在{}值班", start.format("%m-%d %H:%M %Z"), u.id),
                         format!(
                             "您将于 {} 起在{}值班，至 {}。\n排班：{}\n",
-                            start.format("%m-%d %H:%M"),
+                            start.format("%m-%d %H:%M %Z"),
                             u.id,
-                            end.format("%m-%d %H:%M"),
+                            end.format("%m-%d %H:%M %Z"),
                             shift.source
                         ),
                     ),
                     Language::En => (
-                        format!("[Duty] You are on duty for {} from {}", u.id, start.format("%m-%d %H:%M")),
+                        format!("[Duty] You are on duty for {} from {}", u.id, start.format("%m-%d %H:%M %Z")),
                         format!(
                             "You are on duty for {} from {} to {}.\nSchedule: {}\n",
                             u.id,
-                            start.format("%m-%d %H:%M"),
-                            end.format("%m-%d %H:%M"),
+                            start.format("%m-%d %H:%M %Z"),
+                            end.format("%m-%d %H:%M %Z"),
                             shift.source
                         ),
                     ),

@@ -413,7 +413,7 @@ impl Cases {
                 .unwrap_or_else(|| id.to_string())
         };
         let local = |t: &DateTime<Utc>| {
-            t.with_timezone(&self.config.calendars.of(&case.unit).zone).format("%Y-%m-%d %H:%M").to_string()
+            t.with_timezone(&self.config.calendars.of(&case.unit).zone).format("%Y-%m-%d %H:%M %Z").to_string()
         };
         let (subject, line) = match (lang, notice) {
             (Language::Zh, Notice::Grade { grade, .. }) => (

@@ -254,7 +254,7 @@ impl Responses {
                 .min()
         };
         let shanghai =
-            |t: DateTime<Utc>| t.with_timezone(&chrono_tz::Asia::Shanghai).format("%Y-%m-%d %H:%M").to_string();
+            |t: DateTime<Utc>| t.with_timezone(&chrono_tz::Asia::Shanghai).format("%Y-%m-%d %H:%M %Z").to_string();
         for n in &out.notify {
             for person in &n.to {
                 let Some(p) = people.iter().find(|p| &p.id == person) else { continue };

@@ -76,7 +76,7 @@ pub async fn directory(State(state): State<Arc<AppState>>, caller: Caller) -> Re
                             @if person.channels.is_empty() { "–" }
                             @for c in &person.channels { span class="badge" { (c.kind) @if !c.target.is_empty() { " " (c.target) } } " " }
                         }
-                        @if may_edit && !person.channels.is_empty() {
+                        @if may_edit && !person.channels.is_empty() && person.channels.iter().all(|c| !c.kind.is_empty()) {
                             form class="act inline" data-api={ "/api/v1/people/" (person.id) "/test-notification" } data-done=(t(lang, "directory.test_sent")) {
                                 button type="submit" { (t(lang, "directory.test")) }
                                 span class="msg" role="alert" {}
@@ -84,6 +84,25 @@ pub async fn directory(State(state): State<Arc<AppState>>, caller: Caller) -> Re
                         }
                     }
                 }
+            }
+        }
+    };
+    let body = html! {
+        (body)
+        @if may_edit {
+            section class="card" aria-labelledby="person-h" {
+                h2 id="person-h" { (t(lang, "directory.edit_person")) }
+                form class="act" data-method="PUT" data-api-template="/api/v1/people/{id}" {
+                    label { (t(lang, "directory.person_id")) input name="id" required data-in-url="1" pattern="[A-Za-z0-9._-]{1,100}"; }
+                    label { (t(lang, "directory.name")) input name="name" required; }
+                    label { (t(lang, "directory.lang"))
+                        select name="lang" { option value="zh" { "中文" } option value="en" { "English" } }
+                    }
+                    label { (t(lang, "directory.email")) input name="email" type="email"; }
+                    button type="submit" class="primary" { (t(lang, "directory.save")) }
+                    span class="msg" role="alert" {}
+                }
+                p class="meta" { (t(lang, "directory.channels_kept")) }
             }
         }
     };
