@@ -6,40 +6,18 @@
 // Usage: node run.mjs PATH/TO/tidewatch   (started here on 127.0.0.1, a port picked at run time,
 // stopped by its PID). Chromium: $CHROMIUM or /usr/bin/chromium.
 
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { checks, launch, startDemo } from "./harness.mjs";
 
 const bin = process.argv[2];
 if (!bin) throw new Error("usage: node run.mjs PATH/TO/tidewatch");
-const dir = mkdtempSync(join(tmpdir(), "tidewatch-ui-"));
-const server = spawn(bin, ["demo", "--addr", "127.0.0.1:0", "--speed", "1", "--preload-days", "30", "--demo-dir", join(dir, "demo")], {
-  stdio: ["ignore", "pipe", "inherit"],
-});
-let failures = 0;
-function check(cond, what) {
-  console.log((cond ? "ok   " : "FAIL ") + what);
-  if (!cond) failures++;
-}
+const { check, fail, finish } = checks();
+let demo = null;
 
 try {
-  let buf = "";
-  const base = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("the demo did not start in 60 s")), 60000);
-    server.stdout.on("data", (d) => {
-      buf += d;
-      const m = buf.match(/listening on (http:\/\/\S+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    server.on("exit", (code) => reject(new Error("the demo exited with " + code)));
-  });
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  demo = await startDemo(bin, ["--speed", "1", "--preload-days", "30"], 60);
+  const base = demo.base;
+  const buf = demo.output();
+  const browser = await launch();
   try {
     const page = await browser.newPage();
     const errors = [];
@@ -126,14 +104,8 @@ try {
     await browser.close();
   }
 } catch (e) {
-  console.log("FAIL " + (e.stack || e));
-  failures++;
+  fail(e);
 } finally {
-  server.kill("SIGTERM");
-  rmSync(dir, { recursive: true, force: true });
+  if (demo) demo.stop();
 }
-if (failures) {
-  console.log(failures + " UI check(s) failed");
-  process.exit(1);
-}
-console.log("all UI checks passed");
+finish("UI", "all UI checks passed");

@@ -18,13 +18,11 @@
 //
 // Usage: node workspace.mjs PATH/TO/tidewatch
 
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createServer } from "node:http";
-import { chromium } from "playwright-core";
+import { checks, launch, startDemo } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = process.argv[2];
@@ -32,13 +30,8 @@ if (!bin) throw new Error("usage: node workspace.mjs PATH/TO/tidewatch");
 const shots = process.env.TIDEWATCH_UI_SHOTS || join(here, "..", "..", "target", "ui-screenshots");
 mkdirSync(shots, { recursive: true });
 const axeSource = readFileSync(join(here, "node_modules", "axe-core", "axe.min.js"), "utf8");
-const dir = mkdtempSync(join(tmpdir(), "tidewatch-ws-"));
-const server = spawn(bin, ["demo", "--addr", "127.0.0.1:0", "--demo-dir", join(dir, "demo")], { stdio: ["ignore", "pipe", "inherit"] });
-let failures = 0;
-function check(cond, what) {
-  console.log((cond ? "ok   " : "FAIL ") + what);
-  if (!cond) failures++;
-}
+const { check, fail, finish } = checks();
+let demo = null;
 const RAW_KEY = /\b(role|directory|accounts|settings|app|nav|login|dash|alerts|alert_state|severity|cases|case_state|grade|classification|case|response_state|claim_status|inbox|search|story|topics|rota|audit|sources|timeline)\.[A-Za-z_]+\b/;
 
 async function audit(page, name, phone) {
@@ -78,24 +71,14 @@ async function signIn(page, base, user, password) {
 }
 
 try {
-  let buf = "";
-  const base = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("the demo did not start in 90 s")), 90000);
-    server.stdout.on("data", (d) => {
-      buf += d;
-      const m = buf.match(/listening on (http:\/\/\S+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    server.on("exit", (code) => reject(new Error("the demo exited with " + code)));
-  });
+  demo = await startDemo(bin, []);
+  const base = demo.base;
+  const buf = demo.output();
   const started = Date.now();
   const pw = (name) => (buf.match(new RegExp("demo account " + name + " (\\S+)")) || [])[1];
   check(pw("duty") && pw("approver"), "the demo printed its accounts");
   check(/A case in progress: #1/.test(buf), "the demo set up a case in progress");
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launch();
   try {
     // The duty officer, on a phone.
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
@@ -399,6 +382,10 @@ try {
     check(await ad.locator("section:has(#ver-h) .diff ins").count() > 0 && await ad.locator("section:has(#ver-h) .diff del").count() > 0,
       "admin: version 2 shows its word diff against version 1");
 
+    await ad.goto(base + "/topics");
+    check(await ad.locator("a[href='/topics/food-safety']").count() === 1, "admin: the topics list links each topic");
+    await ad.screenshot({ path: join(shots, "topics-zh.png"), fullPage: true });
+    await audit(ad, "topics (zh)", false);
     await ad.goto(base + "/sources");
     const feedUrl = `http://127.0.0.1:${feed.address().port}/feed.xml`;
     await ad.fill("form[data-api-template] input[name=id]", "lanjiang-daily");
@@ -492,14 +479,8 @@ try {
     await browser.close();
   }
 } catch (e) {
-  console.log("FAIL " + (e.stack || e));
-  failures++;
+  fail(e);
 } finally {
-  server.kill("SIGTERM");
-  rmSync(dir, { recursive: true, force: true });
+  if (demo) demo.stop();
 }
-if (failures) {
-  console.log(failures + " workspace check(s) failed");
-  process.exit(1);
-}
-console.log("all workspace checks passed; screenshots in " + shots);
+finish("workspace", "all workspace checks passed; screenshots in " + shots);

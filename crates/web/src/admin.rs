@@ -29,9 +29,7 @@ fn with_db<T>(state: &AppState, f: impl FnOnce(&mut Db) -> Result<T, ApiError>) 
     f(&mut db)
 }
 
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    b.map(|Json(v)| v).map_err(|e| ApiError::new("bad_body", e.body_text()))
-}
+use crate::common::json_body as body;
 
 /// `GET /api/v1/health`: the server answers. Nothing about the data.
 pub async fn health() -> Json<crate::views::Health> {

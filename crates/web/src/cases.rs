@@ -64,25 +64,8 @@ fn engine(e: EngineError) -> ApiError {
     }
 }
 
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    b.map(|Json(v)| v).map_err(|e| ApiError::new("bad_body", e.body_text()))
-}
-
-fn case_id(id: &str) -> Result<i64, ApiError> {
-    id.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ApiError::bad_parameter("id", "must be a positive whole number"))
-}
-
-fn with_cases<T>(state: &AppState, f: impl FnOnce(&mut CasesSide) -> Result<T, ApiError>) -> Result<T, ApiError> {
-    let mut guard = state.cases.lock().unwrap_or_else(|poisoned| {
-        tracing::error!("the cases lock was poisoned by a panic; recovering");
-        state.cases.clear_poison();
-        poisoned.into_inner()
-    });
-    f(&mut guard)
-}
+use crate::common::json_body as body;
+use crate::common::{positive_id, with_cases_side as with_cases};
 
 fn tree(side: &CasesSide) -> Result<UnitTree, ApiError> {
     tidewatch_engine::accounts::unit_tree(&side.db).map_err(engine)
@@ -348,7 +331,7 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<crate::views::CaseDetail>, ApiError> {
-    let id = case_id(&id)?;
+    let id = positive_id("id", &id)?;
     let now = state.now();
     blocking(move || {
         with_cases(&state, |side| {
@@ -381,7 +364,7 @@ async fn act(
     action: Action,
     make: impl FnOnce(&Case, &UnitTree) -> Result<Event, ApiError> + Send + 'static,
 ) -> Result<Json<CaseView>, ApiError> {
-    let id = case_id(&id)?;
+    let id = positive_id("id", &id)?;
     let now = state.now();
     blocking(move || {
         let case = with_cases(&state, |side| {
@@ -710,7 +693,7 @@ pub async fn decide_proposal(
     Path((id, action)): Path<(String, String)>,
     b: Result<Json<DecideBody>, JsonRejection>,
 ) -> Result<Json<CaseView>, ApiError> {
-    let id = case_id(&id)?;
+    let id = positive_id("id", &id)?;
     let action: usize = action.parse().map_err(|_| ApiError::bad_parameter("action", "must be a whole number"))?;
     let b = body(b)?;
     let now = state.now();

@@ -110,3 +110,30 @@ pub(crate) fn list_limit(p: &ListParams) -> Result<usize, ApiError> {
     }
     Ok(limit)
 }
+
+/// A JSON body, or a `bad_body` error saying what is wrong with it.
+pub(crate) fn json_body<T>(b: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>) -> Result<T, ApiError> {
+    b.map(|axum::Json(v)| v).map_err(|e| ApiError::new("bad_body", e.body_text()))
+}
+
+/// A path id that must be a positive whole number (`name` says which, in the error).
+pub(crate) fn positive_id(name: &str, id: &str) -> Result<i64, ApiError> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ApiError::bad_parameter(name, "must be a positive whole number"))
+}
+
+/// Runs `f` on the cases side (cases, responses, claims), recovering from a poisoned lock (what is
+/// decided is in the store).
+pub(crate) fn with_cases_side<T>(
+    state: &AppState,
+    f: impl FnOnce(&mut crate::CasesSide) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let mut guard = state.cases.lock().unwrap_or_else(|poisoned| {
+        tracing::error!("the cases lock was poisoned by a panic; recovering");
+        state.cases.clear_poison();
+        poisoned.into_inner()
+    });
+    f(&mut guard)
+}

@@ -45,28 +45,9 @@ fn engine(e: EngineError) -> ApiError {
     }
 }
 
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    b.map(|Json(v)| v).map_err(|e| ApiError::new("bad_body", e.body_text()))
-}
+use crate::common::json_body as body;
+use crate::common::{positive_id, with_cases_side as with_side};
 
-fn id_of(name: &str, id: &str) -> Result<i64, ApiError> {
-    id.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ApiError::bad_parameter(name, "must be a positive whole number"))
-}
-
-fn with_side<T>(state: &AppState, f: impl FnOnce(&mut CasesSide) -> Result<T, ApiError>) -> Result<T, ApiError> {
-    let mut guard = state.cases.lock().unwrap_or_else(|poisoned| {
-        tracing::error!("the cases lock was poisoned by a panic; recovering");
-        state.cases.clear_poison();
-        poisoned.into_inner()
-    });
-    f(&mut guard)
-}
-
-/// The caller may read (and act on) things of `unit` with `action`; approvers of any unit may read
-/// the responses they are asked to approve.
 fn allowed(state: &CasesSide, caller: &Caller, action: Action, unit: &str) -> Result<(), ApiError> {
     let tree = tidewatch_engine::accounts::unit_tree(&state.db).map_err(engine)?;
     let reading_for_approval =
@@ -112,7 +93,7 @@ pub async fn draft(
     Path(id): Path<String>,
     b: Result<Json<DraftBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Response>), ApiError> {
-    let case = id_of("id", &id)?;
+    let case = positive_id("id", &id)?;
     let b = body(b)?;
     if b.places.len() > 10 || b.audience.chars().count() > 500 {
         return Err(ApiError::new("bad_body", "places: at most 10; audience: at most 500 characters"));
@@ -146,7 +127,7 @@ pub async fn list(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Response>>, ApiError> {
-    let case = id_of("id", &id)?;
+    let case = positive_id("id", &id)?;
     blocking(move || {
         with_side(&state, |side| {
             let unit = case_unit(side, case)?;
@@ -167,7 +148,7 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Response>, ApiError> {
-    let id = id_of("id", &id)?;
+    let id = positive_id("id", &id)?;
     blocking(move || {
         with_side(&state, |side| {
             let r = Responses::load(&side.db, id).map_err(engine)?;
@@ -209,7 +190,7 @@ pub async fn diff(
     params: Result<Query<DiffParams>, QueryRejection>,
 ) -> Result<Json<DiffView>, ApiError> {
     let Query(p) = params.map_err(|e| ApiError::bad_parameter("query string", e.body_text()))?;
-    let id = id_of("id", &id)?;
+    let id = positive_id("id", &id)?;
     blocking(move || {
         with_side(&state, |side| {
             let r = Responses::load(&side.db, id).map_err(engine)?;
@@ -241,7 +222,7 @@ async fn act(
     action: Action,
     event: Event,
 ) -> Result<Json<Response>, ApiError> {
-    let id = id_of("id", &id)?;
+    let id = positive_id("id", &id)?;
     let now = state.now();
     blocking(move || {
         with_side(&state, |side| {
@@ -367,7 +348,7 @@ pub async fn new_claim(
     Path(id): Path<String>,
     b: Result<Json<ClaimBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Claim>), ApiError> {
-    let case = id_of("id", &id)?;
+    let case = positive_id("id", &id)?;
     let b = body(b)?;
     let now = state.now();
     blocking(move || {
@@ -390,7 +371,7 @@ pub async fn claims(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Claim>>, ApiError> {
-    let case = id_of("id", &id)?;
+    let case = positive_id("id", &id)?;
     blocking(move || {
         with_side(&state, |side| {
             let unit = case_unit(side, case)?;
@@ -422,7 +403,7 @@ pub async fn claim(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ClaimDetail>, ApiError> {
-    let id = id_of("id", &id)?;
+    let id = positive_id("id", &id)?;
     blocking(move || {
         with_side(&state, |side| {
             let c = Responses::load_claim(&side.db, id).map_err(engine)?;
@@ -452,7 +433,7 @@ pub async fn claim_status(
     Path(id): Path<String>,
     b: Result<Json<StatusBody>, JsonRejection>,
 ) -> Result<Json<Claim>, ApiError> {
-    let id = id_of("id", &id)?;
+    let id = positive_id("id", &id)?;
     let b = body(b)?;
     if b.evidence.chars().count() > 20_000 {
         return Err(ApiError::new("bad_body", "evidence: at most 20,000 characters"));
@@ -489,7 +470,7 @@ pub async fn claim_item(
     Path(id): Path<String>,
     b: Result<Json<LinkBody>, JsonRejection>,
 ) -> Result<Json<Claim>, ApiError> {
-    let id = id_of("id", &id)?;
+    let id = positive_id("id", &id)?;
     let b = body(b)?;
     let now = state.now();
     blocking(move || {

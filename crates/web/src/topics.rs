@@ -45,9 +45,7 @@ fn invalid_rule(d: &TopicDiagnostic) -> ApiError {
     e
 }
 
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    b.map(|Json(v)| v).map_err(|e| ApiError::new("bad_body", e.body_text()))
-}
+use crate::common::json_body as body;
 
 fn bounded_rule(rule: &str) -> Result<(), ApiError> {
     if rule.chars().count() > MAX_RULE_CHARS {

@@ -1269,3 +1269,70 @@ fn every_json_answer_matches_the_openapi_document_field_by_field() {
     assert!(!check("/api/v1/settings", json!({"retention_days": 1.5})).is_empty());
     assert!(!check("/api/v1/cases", json!([{"id": 1}])).is_empty());
 }
+
+/// A page's status and HTML.
+async fn page(app: &axum::Router, path: &str, cred: &(String, String)) -> (StatusCode, String) {
+    let req = Request::builder()
+        .uri(path)
+        .header("host", HOST)
+        .header("cookie", cred.0.as_str())
+        .body(Body::empty())
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 4 << 20).await.unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[test]
+fn pages_answer_malformed_and_hostile_input_with_a_page_and_escape_what_they_echo() {
+    let f = fixture();
+    let admin = session(&f, "admin", LoginPolicy::default());
+    let duty = session(&f, "duty_officer", LoginPolicy::default());
+    let script = "%3Cscript%3Ealert(1)%3C%2Fscript%3E";
+    rt().block_on(async {
+        let cases: Vec<(String, Vec<u16>)> = vec![
+            ("/cases/abc".into(), vec![400]),
+            ("/cases/0".into(), vec![400]),
+            ("/cases/999999999".into(), vec![404]),
+            ("/cases/-1".into(), vec![400]),
+            ("/stories/abc".into(), vec![400, 404]),
+            ("/stories/999999999".into(), vec![404]),
+            (format!("/topics/{script}"), vec![400, 404]),
+            ("/topics/nope".into(), vec![404]),
+            (format!("/search?q={script}"), vec![200]),
+            (format!("/search?q={}", "x".repeat(600)), vec![200]),
+            ("/search?q=%22unbalanced&since=yesterday".into(), vec![200]),
+            ("/search?sentiment=angry&q=x".into(), vec![200]),
+            ("/alerts?state=%00".into(), vec![200]),
+            ("/rota?at=not-a-time&span=year".into(), vec![200]),
+            (format!("/audit?actor={script}&verify=maybe"), vec![200]),
+            ("/audit?limit=-5".into(), vec![200]),
+            (format!("/topics/food?rule={script}&days=99999"), vec![404]),
+        ];
+        for (path, ok) in &cases {
+            let (status, html) = page(&f.app, path, &admin).await;
+            assert!(ok.contains(&status.as_u16()), "{path}: {status}");
+            assert!(html.starts_with("<!DOCTYPE html>"), "{path}: not a page: {}", &html[..html.len().min(120)]);
+            assert!(!html.contains("<script>alert(1)"), "{path}: echoed unescaped");
+        }
+        // A rule draft with markup is shown escaped, with its error, on an existing topic.
+        {
+            let mut db = f.state.pipeline.lock().unwrap();
+            let (topics, _) = tidewatch_engine::topics::load_topics(
+                "[[topic]]\nid = \"canteen\"\nname = \"食堂\"\nrule = \"食堂\"\nseverity = \"low\"\n",
+            );
+            tidewatch_engine::topics::save_topics(db.db_mut(), &topics, "test", Utc::now()).unwrap();
+        }
+        let (status, html) = page(&f.app, &format!("/topics/canteen?rule={script}%20AND%20("), &admin).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && html.contains(r#"id="diagnostics""#),
+            "escaped draft and its error"
+        );
+        // A page the role may not see: 403, as a page.
+        let (status, html) = page(&f.app, "/audit", &duty).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(html.contains("您的角色不能查看此页") && html.contains("Your role may not see this page"));
+    });
+}
