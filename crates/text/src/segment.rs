@@ -75,7 +75,8 @@ impl Segmenter {
     fn tokens<'a>(&self, text: &'a str, sub_words: bool, out: &mut Vec<Token<'a>>) {
         let base = text.as_ptr() as usize;
         let mut position = 0;
-        for word in self.jieba.cut(text, true) {
+        for tok in self.jieba.cut(text, true) {
+            let word = tok.word;
             if !word.chars().any(char::is_alphanumeric) {
                 continue;
             }
@@ -119,7 +120,7 @@ impl Segmenter {
 
     /// Plain word segmentation of `text`, for tools (`jieba` default mode with HMM).
     pub fn cut<'a>(&self, text: &'a str) -> Vec<&'a str> {
-        self.jieba.cut(text, true)
+        self.jieba.cut(text, true).into_iter().map(|t| t.word).collect()
     }
 }
 
