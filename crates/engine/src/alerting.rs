@@ -532,6 +532,7 @@ impl Alerting {
         }
         queue.extend(self.handoff_notices(now));
         self.save(db, &changed, &queue, now, &mut report)?;
+        crate::metrics::METRICS.alerts_raised.add(report.new_alerts as u64);
         Ok(report)
     }
 
@@ -916,6 +917,7 @@ pub fn deliver(
             Ok(()) => {
                 db.record_attempt(n.id, now, None, None)?;
                 report.sent += 1;
+                crate::metrics::METRICS.notifications_sent.add(1);
             }
             Err(e) if n.attempts + 1 < retry.max_attempts => {
                 let wait = (retry.first_delay_seconds.max(1) << n.attempts.min(20)).min(retry.max_delay_seconds);
@@ -925,6 +927,7 @@ pub fn deliver(
             Err(e) => {
                 db.record_attempt(n.id, now, Some(&format!("gave up after {} attempts: {e}", n.attempts + 1)), None)?;
                 report.failed += 1;
+                crate::metrics::METRICS.notifications_failed.add(1);
             }
         }
     }

@@ -24,12 +24,12 @@ use chrono::NaiveDate;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tidewatch_detect::bursts::{bucket_start, Burst, BurstConfig, Sensitivity, Series, SpecialPeriod};
-use tidewatch_detect::sentiment::{self, Polarity, Sentiment};
+use tidewatch_detect::sentiment::{Polarity, Sentiment};
 use tidewatch_detect::stories::{Placement, Stories, Story, StoryConfig, StoryId, StoryInput};
 use tidewatch_model::ItemId;
 use tidewatch_store::{Db, Signal, StoreError, WriteTx};
 use tidewatch_text::snippet::truncate_chars;
-use tidewatch_text::{Prepared, Segmenter};
+use tidewatch_text::Prepared;
 
 use crate::topics::TopicHit;
 
@@ -40,16 +40,6 @@ pub struct ItemAnalysis {
     pub sentiment: Sentiment,
     /// Distinctive terms for story grouping.
     pub terms: Vec<(String, f32)>,
-}
-
-impl ItemAnalysis {
-    /// Sentiment and story terms of a prepared item.
-    pub fn of(p: &Prepared, segmenter: &Segmenter) -> ItemAnalysis {
-        ItemAnalysis {
-            sentiment: sentiment::Analyzer::shared().analyze(p.item.lang, &p.item.title, &p.item.text),
-            terms: crate::analyze::story_terms(p, segmenter),
-        }
-    }
 }
 
 /// Settings of the analysis stage.
@@ -364,22 +354,25 @@ impl Analysis {
                     burst.window_end.format("%H:%M")
                 );
                 let explanation = explain(&burst, &slot.recent, story, self.stories.get(story));
-                tx.add_signal(&Signal {
-                    id: 0,
-                    kind: "burst".into(),
-                    severity,
-                    created_at: item.published_at,
-                    source: None,
-                    topic: topic_id,
-                    story: Some(story.to_string()),
-                    title,
-                    explanation,
-                })?;
+                add_signal(
+                    tx,
+                    &Signal {
+                        id: 0,
+                        kind: "burst".into(),
+                        severity,
+                        created_at: item.published_at,
+                        source: None,
+                        topic: topic_id,
+                        story: Some(story.to_string()),
+                        title,
+                        explanation,
+                    },
+                )?;
             }
         }
         // High-severity topic hits.
         for t in topics.iter().filter(|t| matches!(t.severity.as_str(), "high" | "critical")) {
-            tx.add_signal(&Signal {
+            add_signal(tx, &Signal {
                 id: 0,
                 kind: "topic_hit".into(),
                 severity: t.severity.clone(),
@@ -400,7 +393,7 @@ impl Analysis {
                 && self.rising_signalled.insert(s.id)
             {
                 self.changed_slots.insert("rising".into());
-                tx.add_signal(&Signal {
+                add_signal(tx, &Signal {
                     id: 0,
                     kind: "story_rising".into(),
                     severity: "medium".into(),
@@ -442,23 +435,26 @@ impl Analysis {
             self.changed_slots.insert(format!("mood:{}", t.id));
             if let Some(shift) = mood.shift(day, &self.config) {
                 mood.signalled = Some(day);
-                tx.add_signal(&Signal {
-                    id: 0,
-                    kind: "sentiment_shift".into(),
-                    severity: if shift.now - shift.before > 0.4 { "high".into() } else { "medium".into() },
-                    created_at: item.published_at,
-                    source: None,
-                    topic: Some(t.id.clone()),
-                    story: None,
-                    title: format!(
-                        "Topic {} turned negative: {:.0}% of today's {} items, {:.0}% over the previous week",
-                        t.id,
-                        shift.now * 100.0,
-                        shift.items,
-                        shift.before * 100.0
-                    ),
-                    explanation: serde_json::to_string(&shift).unwrap_or_default(),
-                })?;
+                add_signal(
+                    tx,
+                    &Signal {
+                        id: 0,
+                        kind: "sentiment_shift".into(),
+                        severity: if shift.now - shift.before > 0.4 { "high".into() } else { "medium".into() },
+                        created_at: item.published_at,
+                        source: None,
+                        topic: Some(t.id.clone()),
+                        story: None,
+                        title: format!(
+                            "Topic {} turned negative: {:.0}% of today's {} items, {:.0}% over the previous week",
+                            t.id,
+                            shift.now * 100.0,
+                            shift.items,
+                            shift.before * 100.0
+                        ),
+                        explanation: serde_json::to_string(&shift).unwrap_or_default(),
+                    },
+                )?;
             }
         }
         Ok(placement)
@@ -532,6 +528,13 @@ impl Analysis {
             }
         }
     }
+}
+
+/// Stores a signal and counts it.
+fn add_signal(tx: &mut WriteTx<'_>, signal: &Signal) -> Result<(), StoreError> {
+    tx.add_signal(signal)?;
+    crate::metrics::METRICS.signals_raised.add(1);
+    Ok(())
 }
 
 /// Why a sentiment shift was signalled.

@@ -1,6 +1,7 @@
 //! Importing files: rows read by `tidewatch-ingest`, batched through the [`Pipeline`], every
 //! outcome accounted for in an [`ImportReport`].
 
+use crate::metrics::{Stage, METRICS};
 use crate::pipeline::{make_ready, Outcome, Pipeline, Ready};
 use crate::EngineError;
 use chrono::Utc;
@@ -102,32 +103,43 @@ impl ImportReport {
         let topics = pipeline.topics().clone();
         let prepare_all = |batch: &[ItemInput]| -> Vec<Result<Ready, InvalidItem>> {
             let now = Utc::now();
-            batch.par_iter().map(|i| make_ready(i, now, &segmenter, &topics)).collect()
+            let started = std::time::Instant::now();
+            let ready = batch.par_iter().map(|i| make_ready(i, now, &segmenter, &topics)).collect();
+            METRICS.observe(Stage::Prepare, started.elapsed());
+            ready
         };
         let rows_read = AtomicU64::new(self.rows);
         let imported_before = self.imported;
         let written: Result<ImportReport, EngineError> = std::thread::scope(|scope| {
             let (tx, rx) = mpsc::sync_channel::<(Vec<u64>, Vec<Result<Ready, InvalidItem>>)>(1);
             let rows_read = &rows_read;
-            let writer = scope.spawn(move || -> Result<ImportReport, EngineError> {
-                let mut tally = ImportReport::default();
-                for (lines, prepared) in rx {
-                    let result = pipeline.write_prepared(prepared, Utc::now())?;
-                    for (outcome, &line) in result.outcomes.iter().zip(lines.iter()) {
-                        tally.account(file, line, outcome);
+            let writer = std::thread::Builder::new()
+                .name("tw-write".into())
+                .spawn_scoped(scope, move || -> Result<ImportReport, EngineError> {
+                    let mut tally = ImportReport::default();
+                    for (lines, prepared) in rx {
+                        let result = pipeline.write_prepared(prepared, Utc::now())?;
+                        for (outcome, &line) in result.outcomes.iter().zip(lines.iter()) {
+                            tally.account(file, line, outcome);
+                        }
+                        on_progress(Progress {
+                            bytes_read: counter.load(Ordering::Relaxed),
+                            rows: rows_read.load(Ordering::Relaxed),
+                            imported: imported_before + tally.imported,
+                            committed_through_line: lines.last().copied().unwrap_or(0),
+                        });
                     }
-                    on_progress(Progress {
-                        bytes_read: counter.load(Ordering::Relaxed),
-                        rows: rows_read.load(Ordering::Relaxed),
-                        imported: imported_before + tally.imported,
-                        committed_through_line: lines.last().copied().unwrap_or(0),
-                    });
-                }
-                Ok(tally)
-            });
+                    Ok(tally)
+                })
+                .map_err(|e| EngineError::Io(format!("the writer thread did not start: {e}")))?;
             let mut batch: Vec<ItemInput> = Vec::with_capacity(BATCH_SIZE);
             let mut lines: Vec<u64> = Vec::with_capacity(BATCH_SIZE);
-            for row in read_rows(reader, format) {
+            let mut rows = read_rows(reader, format);
+            let mut parsing = std::time::Duration::ZERO;
+            loop {
+                let started = std::time::Instant::now();
+                let Some(row) = rows.next() else { break };
+                parsing += started.elapsed();
                 rows_read.fetch_add(1, Ordering::Relaxed);
                 for w in row.warnings {
                     self.warnings.push(Warning { file: file.to_string(), line: row.line, message: w });
@@ -142,6 +154,7 @@ impl ImportReport {
                     }
                 }
                 if batch.len() >= BATCH_SIZE {
+                    METRICS.observe(Stage::Parse, std::mem::take(&mut parsing));
                     let prepared = prepare_all(&batch);
                     batch.clear();
                     if tx.send((std::mem::take(&mut lines), prepared)).is_err() {
@@ -150,6 +163,7 @@ impl ImportReport {
                 }
             }
             if !batch.is_empty() {
+                METRICS.observe(Stage::Parse, parsing);
                 let _ = tx.send((lines, prepare_all(&batch)));
             }
             drop(tx);

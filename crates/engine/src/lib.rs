@@ -9,6 +9,7 @@ pub mod analysis;
 pub mod analyze;
 pub mod cases;
 pub mod import;
+pub mod metrics;
 pub mod notifier;
 pub mod pipeline;
 pub mod responses;

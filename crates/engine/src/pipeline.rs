@@ -9,6 +9,7 @@
 //! the store when opened, so it never disagrees with the store for long, and never after a restart.
 
 use crate::analysis::{Analysis, AnalysisConfig, ItemAnalysis};
+use crate::metrics::{Stage, METRICS};
 use crate::topics::{ActiveTopics, TopicDiagnostic, TopicHit};
 use crate::EngineError;
 use chrono::{DateTime, Utc};
@@ -17,7 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tidewatch_model::{GroupId, Item, ItemId, ItemInput};
-use tidewatch_store::{Db, Inserted, SearchIndex, StoredItem};
+use tidewatch_store::db::hour_of;
+use tidewatch_store::{Db, Inserted, SearchIndex, StoredItem, TopicKey};
 use tidewatch_text::dedup::{DedupConfig, Deduper, DupReason};
 use tidewatch_text::rules::MIN_RARITY_SAMPLE;
 use tidewatch_text::{prepare, InvalidItem, PrepareOptions, Prepared, Segmenter};
@@ -154,10 +156,25 @@ pub fn make_ready(
     segmenter: &Segmenter,
     topics: &ActiveTopics,
 ) -> Result<Ready, InvalidItem> {
-    let prepared = prepare(input, now, segmenter, PrepareOptions { tokens: true })?;
+    let m = &METRICS;
+    let t0 = Instant::now();
+    let prepared = prepare(input, now, segmenter, PrepareOptions { tokens: true });
+    let t1 = Instant::now();
+    m.observe(Stage::PrepareText, t1 - t0);
+    let prepared = prepared?;
     let topics = topics.hits(&prepared.item);
-    let analysis = ItemAnalysis::of(&prepared, segmenter);
-    Ok(Ready { prepared, topics, analysis })
+    let t2 = Instant::now();
+    m.observe(Stage::PrepareTopics, t2 - t1);
+    let sentiment = tidewatch_detect::sentiment::Analyzer::shared().analyze(
+        prepared.item.lang,
+        &prepared.item.title,
+        &prepared.item.text,
+    );
+    let t3 = Instant::now();
+    m.observe(Stage::PrepareSentiment, t3 - t2);
+    let terms = crate::analyze::story_terms(&prepared, segmenter);
+    m.observe(Stage::PrepareTerms, t3.elapsed());
+    Ok(Ready { prepared, topics, analysis: ItemAnalysis { sentiment, terms } })
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -308,7 +325,10 @@ impl Pipeline {
     /// Runs the text pipeline on a batch, in parallel.
     pub fn prepare_batch(&self, inputs: &[ItemInput], now: DateTime<Utc>) -> Vec<Result<Ready, InvalidItem>> {
         let (seg, topics) = (&self.segmenter, &self.topics);
-        inputs.par_iter().map(|i| make_ready(i, now, seg, topics)).collect()
+        let started = Instant::now();
+        let ready = inputs.par_iter().map(|i| make_ready(i, now, seg, topics)).collect();
+        METRICS.observe(Stage::Prepare, started.elapsed());
+        ready
     }
 
     /// Stores a batch durably and indexes it. When this returns `Ok`, every `Stored` outcome is
@@ -327,6 +347,13 @@ impl Pipeline {
         let mut result =
             BatchResult { outcomes: Vec::with_capacity(prepared.len()), stored: Vec::new(), stored_topics: Vec::new() };
         let mut new_items: Vec<(ItemId, GroupId, Prepared, Vec<String>)> = Vec::new();
+        let m = &METRICS;
+        m.items_received.add(prepared.len() as u64);
+        // Time per sub-stage of this batch, observed once the batch is through.
+        let mut spent = [Duration::ZERO; 5];
+        let (mut duplicates, mut hit_rows) = (0u64, 0u64);
+        // The batch's hits per topic and hour, added to the counts once at its end.
+        let mut hour_hits: std::collections::HashMap<(i64, i64), u64> = std::collections::HashMap::new();
         let written = (|| -> Result<(), EngineError> {
             let mut tx = self.db.writer()?;
             for r in prepared {
@@ -337,20 +364,36 @@ impl Pipeline {
                         continue;
                     }
                 };
-                if let Some((id, hash)) = tx.existing(&p.item.dedup_key)? {
+                let t0 = Instant::now();
+                let existing = tx.existing(&p.item.dedup_key)?;
+                let t1 = Instant::now();
+                spent[0] += t1 - t0;
+                if let Some((id, hash)) = existing {
                     result.outcomes.push(Outcome::AlreadyStored { id, same_content: hash == p.item.content_hash });
                     continue;
                 }
                 let found = self.dedup.find(&p.fingerprint, p.item.canonical_url.as_deref());
                 let group = found.map(|(g, _)| GroupId(g as i64));
-                match tx.insert(&p.item, &p.fingerprint, group, now)? {
+                let inserted = tx.insert(&p.item, &p.fingerprint, group, now)?;
+                let t2 = Instant::now();
+                spent[1] += t2 - t1;
+                match inserted {
                     Inserted::New(id, group) => {
                         self.dedup.insert(&p.fingerprint, p.item.canonical_url.as_deref(), group.0 as u64);
                         if !hits.is_empty() {
                             let keys: Vec<_> = hits.iter().map(|h| (h.key, h.version)).collect();
-                            tx.insert_topic_hits(id, p.item.published_at, &keys)?;
+                            tx.insert_topic_hits(id, &keys)?;
+                            let hour = hour_of(p.item.published_at);
+                            for h in &hits {
+                                *hour_hits.entry((h.key.0, hour)).or_insert(0) += 1;
+                            }
+                            hit_rows += keys.len() as u64;
                         }
+                        let t3 = Instant::now();
+                        spent[2] += t3 - t2;
                         self.analysis.add(&mut tx, id, group.0, found.is_some(), &p, &analysis, &hits)?;
+                        spent[3] += t3.elapsed();
+                        duplicates += found.is_some() as u64;
                         result.outcomes.push(Outcome::Stored { id, group, duplicate: found.map(|(_, r)| r) });
                         new_items.push((id, group, p, hits.into_iter().map(|h| h.id).collect()));
                     }
@@ -359,8 +402,17 @@ impl Pipeline {
                     }
                 }
             }
+            let t = Instant::now();
+            let mut counts: Vec<_> = hour_hits.iter().map(|(&(k, h), &n)| (TopicKey(k), h, n)).collect();
+            counts.sort_unstable_by_key(|&(k, h, _)| (k.0, h));
+            tx.add_topic_hour_hits(&counts)?;
+            spent[2] += t.elapsed();
+            let t = Instant::now();
             self.analysis.save(&mut tx)?;
+            spent[4] += t.elapsed();
+            let t = Instant::now();
             tx.commit()?;
+            m.observe(Stage::Commit, t.elapsed());
             Ok(())
         })();
         if let Err(e) = written {
@@ -370,13 +422,29 @@ impl Pipeline {
             self.analysis = Analysis::open(&self.db, self.analysis_config.clone(), chrono::Utc::now())?;
             return Err(e);
         }
+        for (stage, d) in
+            [Stage::WriteLookup, Stage::WriteInsert, Stage::WriteHits, Stage::WriteAnalysis, Stage::WriteStories]
+                .into_iter()
+                .zip(spent)
+        {
+            m.observe(stage, d);
+        }
+        m.batches_written.add(1);
+        m.items_stored.add(new_items.len() as u64);
+        m.duplicates_found.add(duplicates);
+        m.topic_hits_stored.add(hit_rows);
+        m.items_rejected.add(result.outcomes.iter().filter(|o| matches!(o, Outcome::Rejected(_))).count() as u64);
+        m.items_resubmitted
+            .add(result.outcomes.iter().filter(|o| matches!(o, Outcome::AlreadyStored { .. })).count() as u64);
         self.stored_since_topics += new_items.len();
+        let index_started = Instant::now();
         for (id, group, p, topics) in new_items {
             self.index.add(id, group, &p.item, &p.title_tokens, &p.text_tokens, &topics)?;
             self.last_stored = self.last_stored.max(id);
             result.stored.push(StoredItem { id, group, ingested_at: now, item: p.item });
             result.stored_topics.push(topics);
         }
+        m.observe(Stage::Index, index_started.elapsed());
         self.commit_index_if_due()?;
         if self.rarity_refresh_due() {
             // The batch is stored: a failure here keeps the topics as they are, and is retried
@@ -409,7 +477,9 @@ impl Pipeline {
 
     /// Commits the index now, making every stored item searchable.
     pub fn commit_index(&mut self) -> Result<(), EngineError> {
+        let started = Instant::now();
         self.index.commit(self.last_stored)?;
+        METRICS.observe(Stage::IndexCommit, started.elapsed());
         self.last_index_commit = Instant::now();
         Ok(())
     }

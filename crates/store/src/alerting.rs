@@ -259,6 +259,12 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// How many notifications wait to be sent or retried.
+    pub fn pending_notifications(&self) -> Result<u64, StoreError> {
+        Ok(self.conn.query_row("SELECT COUNT(*) FROM outbox WHERE status = 'pending'", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
     /// The notifications of an alert (all of them when `alert` is `None`), newest first.
     pub fn notifications(&self, alert: Option<i64>, limit: usize) -> Result<Vec<Notification>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(

@@ -2,8 +2,8 @@
 //! topic hits and analysis; aggregates stay (story volumes, per-hour topic counts, stories,
 //! signals, alerts, the audit log).
 //!
-//! A purge deletes in batches, each one transaction. Before a topic hit is deleted it is added to
-//! `topic_hits_purged` (per topic and hour), so topic counts do not change. The ids deleted from
+//! A purge deletes in batches, each one transaction. Topic counts are kept per topic and hour
+//! apart from the items (`topic_hour_hits`), so they do not change. The ids deleted from
 //! the store are written to `purge_pending` in the same transaction; the engine deletes them from
 //! the search index, commits it, and only then clears them, so a kill anywhere leaves work that
 //! the next run finishes. Items held as evidence (`item_holds`, e.g. by an open case) are kept.
@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::params;
 use tidewatch_model::ItemId;
 
-/// One hour, in milliseconds (the bucket of purged topic counts).
+/// One hour, in milliseconds (the bucket of topic hit counts).
 pub const HOUR_MS: i64 = 3_600_000;
 
 impl Db {
@@ -52,13 +52,7 @@ impl Db {
                 ins.execute([id])?;
             }
         }
-        tx.execute(
-            "INSERT INTO topic_hits_purged (topic, hour, items) \
-             SELECT topic, (published_at / ?1) * ?1, COUNT(*) FROM topic_hits WHERE item IN (SELECT id FROM purge_batch) \
-             GROUP BY 1, 2 ON CONFLICT(topic, hour) DO UPDATE SET items = items + excluded.items",
-            [HOUR_MS],
-        )?;
-        tx.execute("DELETE FROM topic_hits WHERE item IN (SELECT id FROM purge_batch)", [])?;
+        tx.execute("DELETE FROM item_topics WHERE item IN (SELECT id FROM purge_batch)", [])?;
         tx.execute("DELETE FROM item_analysis WHERE item IN (SELECT id FROM purge_batch)", [])?;
         tx.execute("DELETE FROM items WHERE id IN (SELECT id FROM purge_batch)", [])?;
         // A duplicate group keeps its size (how many copies were seen); its original becomes the

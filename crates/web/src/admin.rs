@@ -7,11 +7,13 @@ use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::sync::Arc;
 use tidewatch_engine::accounts::{self, AccountChange};
+use tidewatch_engine::metrics::{Gauge, METRICS};
 use tidewatch_engine::EngineError;
 use tidewatch_store::{AuditFilter, Db, PersonRow, UnitRow};
 use tidewatch_workflow::access::{Action, Grants};
@@ -34,6 +36,32 @@ use crate::common::json_body as body;
 /// `GET /api/v1/health`: the server answers. Nothing about the data.
 pub async fn health() -> Json<crate::views::Health> {
     Json(crate::views::Health { ok: true })
+}
+
+/// `GET /metrics`: the process's counters and per-stage histograms, then gauges read now (the
+/// index's pending documents, notifications waiting to go out, items stored).
+pub async fn metrics(State(state): State<Arc<AppState>>, _caller: Caller) -> Result<Response, ApiError> {
+    blocking(move || {
+        let index_pending =
+            state.pipeline.lock().map_err(|_| ApiError::new("internal", "lock poisoned"))?.index().pending();
+        let (stored, outbox) = with_db(&state, |db| Ok((db.count_items()?, db.pending_notifications()?)))?;
+        let gauges = [
+            Gauge {
+                name: "tidewatch_index_pending_docs",
+                help: "Stored items not yet searchable (the index commits every few seconds).",
+                value: index_pending as f64,
+            },
+            Gauge {
+                name: "tidewatch_outbox_pending_notifications",
+                help: "Notifications waiting to be sent or retried.",
+                value: outbox as f64,
+            },
+            Gauge { name: "tidewatch_store_items", help: "Items in the store.", value: stored as f64 },
+        ];
+        let text = METRICS.render(&gauges);
+        Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
+    })
+    .await
 }
 
 /// `GET /api/v1/units`.

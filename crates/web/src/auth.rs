@@ -223,7 +223,8 @@ impl AppState {
 
 /// Whether a request is for a page (a GET outside `/api/`): it is answered in HTML.
 fn is_page(req: &Request) -> bool {
-    req.method() == Method::GET && !req.uri().path().starts_with("/api/")
+    let path = req.uri().path();
+    req.method() == Method::GET && !path.starts_with("/api/") && path != "/metrics"
 }
 
 /// The middleware in front of a route that needs `action`.

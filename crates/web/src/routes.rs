@@ -204,6 +204,13 @@ pub fn table(state: Arc<AppState>) -> (Router<Arc<AppState>>, Vec<RouteSpec>) {
         .returns::<crate::views::LangView>()
         .add(get.clone(), "/api/v1/health", Public, "Whether the server runs (nothing about the data)", admin::health)
         .returns::<crate::views::Health>()
+        .add(
+            get.clone(),
+            "/metrics",
+            Needs(ReadMetrics),
+            "Counters and stage timings in Prometheus' text format (an admin's API token)",
+            admin::metrics,
+        )
         .add(get.clone(), "/api/v1/openapi.json", Public, "This API as OpenAPI 3.1", crate::openapi::document)
         .returns::<serde_json::Value>()
         .add(

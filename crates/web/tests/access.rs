@@ -162,8 +162,11 @@ fn every_route_answers_each_role_as_the_permission_table_says() {
                         ("an expired session", Some(&expired)),
                     ] {
                         let (status, body) = call(&f.app, request(&spec.method, &path, cred, body)).await;
-                        // A page (a GET outside /api/) sends the reader to the sign-in page.
-                        let page = spec.method == axum::http::Method::GET && !spec.path.starts_with("/api/");
+                        // A page (a GET outside /api/) sends the reader to the sign-in page;
+                        // `/metrics` is for a scraper's token, and says 401.
+                        let page = spec.method == axum::http::Method::GET
+                            && !spec.path.starts_with("/api/")
+                            && spec.path != "/metrics";
                         let expected = if page { StatusCode::SEE_OTHER } else { StatusCode::UNAUTHORIZED };
                         assert_eq!(status, expected, "{} {} as {who}: {body}", spec.method, spec.path);
                     }
@@ -1335,4 +1338,63 @@ fn pages_answer_malformed_and_hostile_input_with_a_page_and_escape_what_they_ech
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert!(html.contains("您的角色不能查看此页") && html.contains("Your role may not see this page"));
     });
+}
+
+#[test]
+fn metrics_are_prometheus_text_for_an_admin_token_only() {
+    let f = fixture();
+    let rt = rt();
+    let before = tidewatch_engine::metrics::METRICS.items_stored.get();
+    {
+        let mut p = f.state.pipeline.lock().unwrap();
+        let inputs: Vec<tidewatch_model::ItemInput> = (0..3)
+            .map(|i| tidewatch_model::ItemInput {
+                id: Some(format!("m{i}")),
+                source: Some("metrics-test".into()),
+                text: Some(format!("第三食堂的凉拌菜第{i}次被投诉，学生呕吐送医")),
+                ..Default::default()
+            })
+            .collect();
+        let r = p.ingest(&inputs, Utc::now()).unwrap();
+        assert_eq!(r.stored.len(), 3);
+    }
+    let get = |token: &str| {
+        Request::builder()
+            .uri("/metrics")
+            .header("host", HOST)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let admin = token_of(&f, "admin", Role::Admin);
+    let res = rt.block_on(f.app.clone().oneshot(get(&admin))).unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text =
+        String::from_utf8(rt.block_on(axum::body::to_bytes(res.into_body(), 1 << 20)).unwrap().to_vec()).unwrap();
+    // Counters are process-wide (other tests of this binary store items too): at least ours.
+    let stored: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("tidewatch_items_stored_total "))
+        .expect("the stored counter")
+        .parse()
+        .unwrap();
+    assert!(stored >= before + 3, "{stored} < {before} + 3");
+    for name in [
+        "# TYPE tidewatch_stage_duration_seconds histogram",
+        "tidewatch_stage_duration_seconds_count{stage=\"commit\"}",
+        "tidewatch_stage_duration_seconds_bucket{stage=\"prepare_text\",le=\"+Inf\"}",
+        "tidewatch_notifications_failed_total",
+        "tidewatch_index_pending_docs",
+        "tidewatch_outbox_pending_notifications",
+        "tidewatch_store_items 3",
+    ] {
+        assert!(text.contains(name), "{name} missing:\n{text}");
+    }
+    assert!(!text.contains(PASSWORD) && !text.contains(&admin), "no secret in the metrics");
+    // Everyone else is refused, and so is no credential at all.
+    let analyst = token_of(&f, "analyst", Role::Analyst);
+    assert_eq!(rt.block_on(call(&f.app, get(&analyst))).0, StatusCode::FORBIDDEN);
+    let anonymous = Request::builder().uri("/metrics").header("host", HOST).body(Body::empty()).unwrap();
+    assert_eq!(rt.block_on(call(&f.app, anonymous)).0, StatusCode::UNAUTHORIZED);
 }

@@ -127,6 +127,8 @@ pub enum Action {
     PublishResponses,
     /// Register claims, set their status, link items to them.
     ManageClaims,
+    /// Read the process's counters and stage timings (`/metrics`, for Prometheus).
+    ReadMetrics,
 }
 
 impl Action {
@@ -165,6 +167,7 @@ impl Action {
             Action::ApproveResponses => "approve_responses",
             Action::PublishResponses => "publish_responses",
             Action::ManageClaims => "manage_claims",
+            Action::ReadMetrics => "read_metrics",
         }
     }
 }
@@ -207,6 +210,7 @@ pub const PERMISSIONS: &[(Action, &[Role])] = &[
     (Action::ApproveResponses, &[Analyst, Approver, UnitLead, Admin]),
     (Action::PublishResponses, &[Analyst, UnitLead, Admin]),
     (Action::ManageClaims, &[Analyst, UnitLead, Admin]),
+    (Action::ReadMetrics, &[Admin]),
 ];
 
 /// Whether `role` allows `action` at all (for some unit).
@@ -347,7 +351,7 @@ mod tests {
         seen.sort();
         seen.dedup();
         assert_eq!(seen.len(), n, "an action appears twice");
-        assert_eq!(n, 32, "an action is missing from PERMISSIONS");
+        assert_eq!(n, 33, "an action is missing from PERMISSIONS");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use tidewatch_engine::import::ImportReport;
+use tidewatch_engine::metrics::{Stage, METRICS};
 use tidewatch_engine::{DataDir, Pipeline, PipelineConfig};
 use tidewatch_ingest::Format;
 use tidewatch_model::ItemInput;
@@ -305,6 +306,21 @@ fn stories_rate(items: &[ItemInput], seg: &Segmenter) -> (f64, f64) {
     (terms_rate, prepared.len() as f64 / started.elapsed().as_secs_f64())
 }
 
+/// DESIGN.md §5: the full pipeline on a 2-core machine, items per second.
+const BAR: f64 = 20_000.0;
+
+/// Prints where an item's time went, per stage, in microseconds per input.
+fn print_budget(per_item: &[(Stage, f64)]) {
+    let mut line = String::from("    µs per item:");
+    for (stage, us) in per_item {
+        if *us >= 0.05 {
+            let mark = if stage.is_thread_time() { "*" } else { "" };
+            line.push_str(&format!(" {}{mark} {us:.1}", stage.name()));
+        }
+    }
+    println!("{line}  (* thread time, on all cores; the rest wall time)");
+}
+
 /// `tidewatch import` of the items as a JSON Lines file, in process: parse, prepare, store, index.
 fn import(jsonl: &[u8], n: usize, seg: &std::sync::Arc<Segmenter>, topics: &[TopicDraft]) -> anyhow::Result<f64> {
     let tmp = std::env::temp_dir().join(format!(
@@ -415,22 +431,27 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             serde_json::to_writer(&mut jsonl, i)?;
             jsonl.push(b'\n');
         }
+        let before = METRICS.snapshot();
         let mut rates = Vec::new();
         for _ in 0..runs {
             rates.push(import(&jsonl, items.len(), &seg, &[]).context("import benchmark")?);
         }
         let (m, lo, hi) = median(rates);
-        println!("  durable import, end to end (JSONL parse, pipeline, SQLite commits, index): {m:>7.0} items/s  ({lo:.0}–{hi:.0})");
+        println!("  durable import, end to end (JSONL parse, pipeline, SQLite commits, index): {m:>7.0} items/s  ({lo:.0}–{hi:.0})  bar {BAR} ({:.0}%)", 100.0 * m / BAR);
+        print_budget(&METRICS.snapshot().per_item_since(&before));
         if !topics.is_empty() {
+            let before = METRICS.snapshot();
             let mut rates = Vec::new();
             for _ in 0..runs {
                 rates.push(import(&jsonl, items.len(), &seg, &topics).context("import benchmark")?);
             }
             let (m, lo, hi) = median(rates);
             println!(
-                "  the same with {} topics matched and their hits stored:              {m:>7.0} items/s  ({lo:.0}–{hi:.0})",
-                topics.len()
+                "  the same with {} topics matched and their hits stored:              {m:>7.0} items/s  ({lo:.0}–{hi:.0})  bar {BAR} ({:.0}%)",
+                topics.len(),
+                100.0 * m / BAR
             );
+            print_budget(&METRICS.snapshot().per_item_since(&before));
         }
     }
     if !topics.is_empty() && part("rules") {
