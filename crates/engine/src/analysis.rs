@@ -326,17 +326,27 @@ impl Analysis {
         for (key, topic) in keys {
             let config = if topic.is_some() { &self.config.topic_bursts } else { &self.config.story_bursts };
             let stream_start = self.stream_start;
-            let slot = self.slots.entry(key.clone()).or_insert_with(|| Slot {
-                series: Series::default(),
-                // A topic's first hit is not the start of its history: it had none before.
-                bucket: match (topic, stream_start) {
-                    (Some(_), Some(s)) => Some(bucket_start(config, s.max(item.published_at - Duration::days(14)))),
-                    _ => None,
-                },
-                count: 0.0,
-                recent: Vec::new(),
-            });
-            self.changed_slots.insert(key.clone());
+            if !self.slots.contains_key(&key) {
+                self.slots.insert(
+                    key.clone(),
+                    Slot {
+                        series: Series::default(),
+                        // A topic's first hit is not the start of its history: it had none before.
+                        bucket: match (topic, stream_start) {
+                            (Some(_), Some(s)) => {
+                                Some(bucket_start(config, s.max(item.published_at - Duration::days(14))))
+                            }
+                            _ => None,
+                        },
+                        count: 0.0,
+                        recent: Vec::new(),
+                    },
+                );
+            }
+            if !self.changed_slots.contains(&key) {
+                self.changed_slots.insert(key.clone());
+            }
+            let slot = self.slots.get_mut(&key).expect("inserted above");
             for burst in slot.add(config, &recent) {
                 let (severity, topic_id) = match topic {
                     Some(t) => (raise(&t.severity, burst.score), Some(t.id.clone())),
@@ -418,8 +428,12 @@ impl Analysis {
         }
         // Sentiment shifts per topic.
         let day = item.published_at.timestamp().div_euclid(86_400);
+        let mut mood_key = String::new();
         for t in topics {
-            let mood = self.moods.entry(t.id.clone()).or_default();
+            if !self.moods.contains_key(&t.id) {
+                self.moods.insert(t.id.clone(), Default::default());
+            }
+            let mood = self.moods.get_mut(&t.id).expect("inserted above");
             match mood.days.iter_mut().find(|d| d.0 == day) {
                 Some(d) => {
                     d.1 += 1;
@@ -432,7 +446,12 @@ impl Analysis {
                     mood.days.drain(..keep);
                 }
             }
-            self.changed_slots.insert(format!("mood:{}", t.id));
+            mood_key.clear();
+            mood_key.push_str("mood:");
+            mood_key.push_str(&t.id);
+            if !self.changed_slots.contains(&mood_key) {
+                self.changed_slots.insert(mood_key.clone());
+            }
             if let Some(shift) = mood.shift(day, &self.config) {
                 mood.signalled = Some(day);
                 add_signal(

@@ -221,6 +221,9 @@ pub struct SearchIndex {
     fields: Fields,
     segmenter: Arc<Segmenter>,
     indexed_through: ItemId,
+    /// The highest id that may be in the index: the last commit's, or higher when added since.
+    /// Adding an id above it needs no delete first (the new items of every batch).
+    max_added: ItemId,
     pending: usize,
 }
 
@@ -279,7 +282,16 @@ impl SearchIndex {
             .unwrap_or(ItemId(0));
         let writer = if writable { Some(index.writer_with_num_threads(1, 64 << 20).map_err(tv)?) } else { None };
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(tv)?;
-        Ok(SearchIndex { index, reader, writer, fields, segmenter, indexed_through, pending: 0 })
+        Ok(SearchIndex {
+            index,
+            reader,
+            writer,
+            fields,
+            segmenter,
+            indexed_through,
+            max_added: indexed_through,
+            pending: 0,
+        })
     }
 
     /// The highest item id covered by the last commit.
@@ -319,12 +331,18 @@ impl SearchIndex {
         for t in topics {
             doc.add_text(f.topic, t);
         }
+        let may_be_there = id <= self.max_added;
         let writer = self.writer()?;
         if id <= ItemId(0) {
             return Err(StoreError::Index(format!("invalid item id {id}")));
         }
-        writer.delete_term(Term::from_field_i64(f.item_id, id.0));
+        // A delete costs a lookup in every segment at the next commit: only when the id may
+        // already be there (a catch-up over a replaced store).
+        if may_be_there {
+            writer.delete_term(Term::from_field_i64(f.item_id, id.0));
+        }
         writer.add_document(doc).map_err(tv)?;
+        self.max_added = self.max_added.max(id);
         self.pending += 1;
         Ok(())
     }

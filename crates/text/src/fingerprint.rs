@@ -124,6 +124,10 @@ pub fn for_each_unit(text: &str, mut f: impl FnMut(&str)) {
             let end = rest.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(rest.len());
             f(&rest[..end]);
             i += end;
+        } else if crate::normalize::is_han(c) {
+            // Each ideograph is a unit (tested before the general, slower letter lookup).
+            f(&rest[..len]);
+            i += len;
         } else if c.is_alphanumeric() {
             if c.is_ascii() || !crate::normalize::is_han(c) {
                 // Other scripts: group letters like Latin words.

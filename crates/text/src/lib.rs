@@ -133,7 +133,7 @@ pub fn prepare(
     }
     let title = input.title.as_deref().map(normalize::display_text).unwrap_or_default();
     let text = input.text.as_deref().map(normalize::display_text).unwrap_or_default();
-    if !title.chars().chain(text.chars()).any(char::is_alphanumeric) {
+    if !title.chars().chain(text.chars()).any(|c| normalize::is_han(c) || c.is_alphanumeric()) {
         return Err(InvalidItem::MissingText);
     }
     let mut folded = String::with_capacity(title.len() + text.len() + 1);

@@ -12,10 +12,22 @@ use unicode_normalization::UnicodeNormalization;
 
 static TS_TABLE: &str = include_str!("../data/TSCharacters.txt");
 
-fn t2s_table() -> &'static HashMap<char, char> {
-    static TABLE: OnceLock<HashMap<char, char>> = OnceLock::new();
+/// The first and one past the last character of the dense part of the table (extension A and
+/// the basic block: nearly every character of Chinese text).
+const DENSE: (u32, u32) = (0x3400, 0xA000);
+
+/// Traditional → simplified: an array over [`DENSE`] (one load per character; `'\0'` for
+/// characters that stay), a map for the few ideographs outside it.
+struct T2s {
+    dense: Box<[char]>,
+    rest: HashMap<char, char>,
+}
+
+fn t2s_table() -> &'static T2s {
+    static TABLE: OnceLock<T2s> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut map = HashMap::with_capacity(4200);
+        let mut table =
+            T2s { dense: vec!['\0'; (DENSE.1 - DENSE.0) as usize].into_boxed_slice(), rest: HashMap::new() };
         for line in TS_TABLE.lines() {
             let mut parts = line.split('\t');
             let (Some(t), Some(s)) = (parts.next(), parts.next()) else { continue };
@@ -23,20 +35,30 @@ fn t2s_table() -> &'static HashMap<char, char> {
             // Only 1:1 character mappings keep offsets exact; the table has no others.
             if let (Some(t), None, Some(s), None) = (tc.next(), tc.next(), sc.next(), sc.next()) {
                 if t != s {
-                    map.insert(t, s);
+                    match (t as u32).checked_sub(DENSE.0) {
+                        Some(i) if (t as u32) < DENSE.1 => table.dense[i as usize] = s,
+                        _ => {
+                            table.rest.insert(t, s);
+                        }
+                    }
                 }
             }
         }
-        map
+        table
     })
 }
 
 /// Folds one traditional Chinese character to its simplified form (identity otherwise).
 pub fn to_simplified(c: char) -> char {
+    let u = c as u32;
+    if (DENSE.0..DENSE.1).contains(&u) {
+        let s = t2s_table().dense[(u - DENSE.0) as usize];
+        return if s == '\0' { c } else { s };
+    }
     if !is_han(c) {
         return c;
     }
-    t2s_table().get(&c).copied().unwrap_or(c)
+    t2s_table().rest.get(&c).copied().unwrap_or(c)
 }
 
 /// True for CJK unified ideographs (the basic block and extension A) and compatibility ideographs.
@@ -78,6 +100,16 @@ pub fn fold_into(input: &str, out: &mut String, mut map: Option<&mut FoldMap>) {
     };
     for (pos, c) in input.char_indices() {
         let span = (pos as u32, (pos + c.len_utf8()) as u32);
+        if (DENSE.0..DENSE.1).contains(&(c as u32)) {
+            // Most characters of Chinese text: neither space nor control, already NFKC and
+            // lower case; only the traditional → simplified step applies.
+            if pending_space {
+                push(out, ' ', span, &mut map);
+                pending_space = false;
+            }
+            push(out, to_simplified(c), span, &mut map);
+            continue;
+        }
         if c.is_whitespace() || c.is_control() || c == '\u{200b}' || c == '\u{feff}' {
             pending_space = !out.is_empty();
             continue;
@@ -95,8 +127,6 @@ pub fn fold_into(input: &str, out: &mut String, mut map: Option<&mut FoldMap>) {
         };
         if c.is_ascii() {
             emit(out, c.to_ascii_lowercase(), &mut map);
-        } else if matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF) {
-            emit(out, to_simplified(c), &mut map);
         } else {
             for n in std::iter::once(c).nfkc() {
                 for l in n.to_lowercase() {
@@ -322,6 +352,26 @@ pub fn display_text(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_one_to_one_mapping_of_the_table_folds_and_everything_else_stays() {
+        let mut mapped = 0;
+        for line in TS_TABLE.lines() {
+            let mut parts = line.split('\t');
+            let (Some(t), Some(s)) = (parts.next(), parts.next()) else { continue };
+            let (mut tc, mut sc) = (t.chars(), s.chars());
+            if let (Some(t), None, Some(s), None) = (tc.next(), tc.next(), sc.next(), sc.next()) {
+                assert_eq!(to_simplified(t), s, "{t} U+{:X}", t as u32);
+                mapped += 1;
+            }
+        }
+        assert!(mapped > 4000, "{mapped}");
+        // Inside and outside the dense part: already simplified, not Han, the block's edges.
+        for c in ['中', '国', 'a', 'É', '\u{3400}', '\u{4DBF}', '\u{4DC0}', '\u{9FFF}', '\u{A000}', '\u{20000}'] {
+            assert_eq!(to_simplified(c), c, "U+{:X}", c as u32);
+        }
+        assert_eq!(fold("學校 食堂\u{3000}衛生"), "学校 食堂 卫生");
+    }
 
     #[test]
     fn fold_handles_width_case_and_traditional() {

@@ -77,7 +77,7 @@ impl Segmenter {
         let mut position = 0;
         for tok in self.jieba.cut(text, true) {
             let word = tok.word;
-            if !word.chars().any(char::is_alphanumeric) {
+            if !word.chars().any(|c| crate::normalize::is_han(c) || c.is_alphanumeric()) {
                 continue;
             }
             let start = word.as_ptr() as usize - base;

@@ -36,24 +36,28 @@ pub(crate) struct Args {
     /// Generated topic rules for the rule-matching benchmark (0 to skip).
     #[arg(long, default_value_t = 10_000)]
     rules: usize,
-    /// Run only these parts (repeatable): `pipeline`, `rules`, `dedup`, `alerting`.
-    #[arg(long, value_parser = ["pipeline", "rules", "dedup", "alerting"])]
+    /// Run only these parts (repeatable): `pipeline`, `rules`, `dedup`, `alerting`; `scale`
+    /// (a million items served and queried, about ten minutes) runs only when named.
+    #[arg(long, value_parser = ["pipeline", "rules", "dedup", "alerting", "scale"])]
     only: Vec<String>,
+    /// Items of the scale benchmark.
+    #[arg(long, default_value_t = 1_000_000)]
+    scale_items: usize,
     /// Seconds of load for the alerting latency benchmark.
     #[arg(long, default_value_t = 10)]
     alerting_seconds: u64,
 }
 
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 }
@@ -374,9 +378,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.items,
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
-    let part = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
+    let named = |name: &str| args.only.iter().any(|o| o == name);
+    let part = |name: &str| args.only.is_empty() || named(name);
     // Generated rules (the same for the import and the rule-matching figures).
-    let vocab = if args.rules > 0 && (part("rules") || part("pipeline")) {
+    let vocab = if args.rules > 0 && (part("rules") || part("pipeline") || named("scale")) {
         let all_texts: Vec<String> =
             corpora.iter().flat_map(|(_, items)| items.iter().filter_map(|i| i.text.clone())).collect();
         vocabulary(&all_texts, &seg)
@@ -460,6 +465,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             let texts: Vec<String> = items.iter().filter_map(|i| i.text.clone()).collect();
             rules_bench(name, &texts, &rules, runs, args.items);
         }
+    }
+    if named("scale") {
+        let news: Vec<String> = corpora
+            .iter()
+            .filter(|(name, _)| name.starts_with("People"))
+            .flat_map(|(_, items)| items.iter().filter_map(|i| i.text.clone()))
+            .collect();
+        super::bench_scale::run(args.scale_items, &news, &vocab, &topics, &seg)?;
     }
     if part("alerting") {
         super::bench_alerting::run(args.alerting_seconds, 2000, 50)?;

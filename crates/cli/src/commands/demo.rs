@@ -211,7 +211,7 @@ fn demo_units(db: &mut tidewatch_store::Db, topics: &[tidewatch_engine::topics::
 /// The demo's alerting: five people whose notifications stay in Tidewatch, the duty officer on
 /// duty all day in 宣传部 (the office that watches), escalation to the unit lead after 15 minutes
 /// and to the head of the leading group after 30.
-fn demo_alerting(now: chrono::DateTime<Utc>) -> String {
+pub(crate) fn demo_alerting(now: chrono::DateTime<Utc>) -> String {
     let start = (now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive() - ChronoDuration::days(1)).to_string();
     let person = |id: &str, name: &str| {
         format!("[[person]]\nid = \"{id}\"\nname = \"{name}\"\nchannels = [{{ kind = \"inbox\" }}]\n")

@@ -5,6 +5,7 @@ pub(crate) mod analyze;
 pub(crate) mod audit;
 pub(crate) mod bench;
 pub(crate) mod bench_alerting;
+pub(crate) mod bench_scale;
 pub(crate) mod cases;
 pub(crate) mod demo;
 pub(crate) mod feed;
