@@ -401,6 +401,10 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE topic_hits;
     DROP TABLE topic_hits_purged;
     "#,
+    // 14: the biggest stories without a scan and sort of every story (118 ms at a million items).
+    r#"
+    CREATE INDEX stories_size ON stories(items DESC, id) WHERE merged_into IS NULL;
+    "#,
 ];
 
 /// The topics an item matched and their versions, as stored in `item_topics`: `[[key, version], …]`.
