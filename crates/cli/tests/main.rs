@@ -2,6 +2,7 @@
 
 mod alerting_server;
 mod analyze_and_search;
+mod bench_scale;
 mod common;
 mod demo_server;
 mod feed_corpus;

@@ -171,8 +171,10 @@ pub(crate) fn run(
 ) -> anyhow::Result<()> {
     anyhow::ensure!(!news.is_empty(), "the scale benchmark needs the news corpus (--news)");
     // The demo's rows without any text (kept there to show a rejection) are left out.
-    let posts: Vec<ItemInput> =
-        super::demo::demo_items().into_iter().filter(|p| p.text.is_some() || p.title.is_some()).collect();
+    let posts: Vec<ItemInput> = super::demo::demo_items()
+        .into_iter()
+        .filter(|p| p.text.as_deref().is_some_and(|t| !t.trim().is_empty()))
+        .collect();
     let root = std::env::temp_dir().join(format!("tidewatch-scale-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let dir = DataDir::new(&root);
