@@ -2,10 +2,10 @@
 //! (`GET /metrics`, Prometheus' text format) and for `tidewatch bench`.
 //!
 //! Everything is a relaxed atomic in one static, [`METRICS`]: a counter costs one `fetch_add`,
-//! so the pipeline counts on its hot path without a lock. Stage time is a histogram per stage,
-//! observed once per batch with the time the batch spent in that stage (wall time on the write
-//! thread; summed thread time for the parallel prepare steps), so `sum / items stored` is the
-//! per-item budget ADR 0014 keeps.
+//! so the pipeline counts on its hot path without a lock. Stage time is a histogram per stage:
+//! the parallel prepare steps (`prepare_*`) are observed once per item with its thread time, the
+//! other stages once per batch with the wall time the batch spent there; either way `sum / items`
+//! is the per-item budget ADR 0014 keeps.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -31,10 +31,12 @@ impl Counter {
     }
 }
 
-/// Upper bounds of the histogram buckets, in seconds (a batch of 2,000 items takes 10–500 ms
-/// per stage; one item in a webhook batch well under a millisecond).
-pub const BUCKETS: [f64; 16] =
-    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+/// Upper bounds of the histogram buckets, in seconds: one item's prepare step takes 5–100 µs, a
+/// batch of 2,000 items 10–500 ms per stage.
+pub const BUCKETS: [f64; 20] = [
+    0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+    0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// Durations in buckets, with their sum and count.
 #[derive(Debug)]
@@ -79,13 +81,13 @@ impl Histogram {
 pub enum Stage {
     /// Parsing rows of a file or request into inputs.
     Parse,
-    /// Normalize, language, URL, segment, fingerprint, index tokens (thread time).
+    /// Normalize, language, URL, segment, fingerprint, index tokens (per item, thread time).
     PrepareText,
-    /// Topic rules (thread time).
+    /// Topic rules (per item, thread time).
     PrepareTopics,
-    /// Sentiment (thread time).
+    /// Sentiment (per item, thread time).
     PrepareSentiment,
-    /// Story terms (thread time).
+    /// Story terms (per item, thread time).
     PrepareTerms,
     /// The whole parallel prepare of a batch (wall time).
     Prepare,
@@ -256,7 +258,7 @@ impl Metrics {
         let name = "tidewatch_stage_duration_seconds";
         let _ = writeln!(
             out,
-            "# HELP {name} Time per batch in each pipeline stage (prepare_* steps: summed over threads).\n# TYPE {name} histogram"
+            "# HELP {name} Time in each pipeline stage: per item for the prepare_* steps (thread time), per batch for the rest.\n# TYPE {name} histogram"
         );
         for stage in Stage::ALL {
             let h = self.stage(stage);

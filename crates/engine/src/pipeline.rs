@@ -206,6 +206,9 @@ impl Pipeline {
     /// and brings the index up to date with the store.
     pub fn open(dir: &DataDir, segmenter: Arc<Segmenter>, config: PipelineConfig) -> Result<Pipeline, EngineError> {
         let db = Db::open(dir.root())?;
+        // The sentiment models load on first use (about half a second): now, not in the first
+        // request that stores an item.
+        tidewatch_detect::sentiment::Analyzer::shared();
         let index = SearchIndex::open(&dir.index_dir(), segmenter.clone(), true)?;
         let dedup = rebuild_dedup(&db, config.dedup)?;
         let last_stored = db.max_item_id()?;
