@@ -184,20 +184,7 @@ pub struct Metrics {
 }
 
 /// The one set of metrics of the process.
-pub static METRICS: Metrics = Metrics {
-    items_received: Counter::new(),
-    items_stored: Counter::new(),
-    items_rejected: Counter::new(),
-    items_resubmitted: Counter::new(),
-    duplicates_found: Counter::new(),
-    topic_hits_stored: Counter::new(),
-    signals_raised: Counter::new(),
-    alerts_raised: Counter::new(),
-    notifications_sent: Counter::new(),
-    notifications_failed: Counter::new(),
-    batches_written: Counter::new(),
-    stages: [const { Histogram::new() }; Stage::ALL.len()],
-};
+pub static METRICS: Metrics = Metrics::new();
 
 /// A value read when the metrics are rendered (a queue's depth, a pending count).
 #[derive(Debug, Clone)]
@@ -211,6 +198,23 @@ pub struct Gauge {
 }
 
 impl Metrics {
+    const fn new() -> Metrics {
+        Metrics {
+            items_received: Counter::new(),
+            items_stored: Counter::new(),
+            items_rejected: Counter::new(),
+            items_resubmitted: Counter::new(),
+            duplicates_found: Counter::new(),
+            topic_hits_stored: Counter::new(),
+            signals_raised: Counter::new(),
+            alerts_raised: Counter::new(),
+            notifications_sent: Counter::new(),
+            notifications_failed: Counter::new(),
+            batches_written: Counter::new(),
+            stages: [const { Histogram::new() }; Stage::ALL.len()],
+        }
+    }
+
     /// The histogram of a stage.
     pub fn stage(&self, stage: Stage) -> &Histogram {
         &self.stages[Stage::ALL.iter().position(|&s| s == stage).expect("every stage is listed")]
@@ -317,20 +321,7 @@ mod tests {
 
     #[test]
     fn histograms_are_cumulative_and_the_text_format_parses() {
-        let m = Metrics {
-            items_received: Counter::new(),
-            items_stored: Counter::new(),
-            items_rejected: Counter::new(),
-            items_resubmitted: Counter::new(),
-            duplicates_found: Counter::new(),
-            topic_hits_stored: Counter::new(),
-            signals_raised: Counter::new(),
-            alerts_raised: Counter::new(),
-            notifications_sent: Counter::new(),
-            notifications_failed: Counter::new(),
-            batches_written: Counter::new(),
-            stages: [const { Histogram::new() }; Stage::ALL.len()],
-        };
+        let m = Metrics::new();
         m.items_stored.add(3);
         m.observe(Stage::Commit, Duration::from_millis(3));
         m.observe(Stage::Commit, Duration::from_millis(30));
