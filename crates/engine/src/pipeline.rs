@@ -205,7 +205,12 @@ impl Pipeline {
     /// Opens the data directory for writing: migrates the store, rebuilds the duplicate finder
     /// and brings the index up to date with the store.
     pub fn open(dir: &DataDir, segmenter: Arc<Segmenter>, config: PipelineConfig) -> Result<Pipeline, EngineError> {
-        let db = Db::open(dir.root())?;
+        let mut db = Db::open(dir.root())?;
+        // Fingerprints of an older scheme are recomputed before the finder is built from them.
+        let recomputed = db.refingerprint()?;
+        if recomputed > 0 {
+            tracing::info!(items = recomputed, "recomputed the fingerprints of stored items (new fingerprint scheme)");
+        }
         // The sentiment models load on first use (about half a second): now, not in the first
         // request that stores an item.
         tidewatch_detect::sentiment::Analyzer::shared();

@@ -10,6 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::collections::HashMap;
 use std::path::Path;
 use tidewatch_model::{GroupId, Item, ItemId, Lang};
+use tidewatch_text::fingerprint::{MinHash, FINGERPRINT_VERSION, MINHASH_SLOTS};
 use tidewatch_text::Fingerprint;
 
 /// The migrations, in order. `PRAGMA user_version` records how many have been applied.
@@ -405,7 +406,32 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX stories_size ON stories(items DESC, id) WHERE merged_into IS NULL;
     "#,
+    // 15: the MinHash signature of short items' cores (64 bytes, little-endian u32 slots; NULL
+    // for cores outside the signature's length range). Items stored before it get theirs when
+    // the pipeline re-fingerprints the store (see `Db::refingerprint`).
+    r#"
+    ALTER TABLE items ADD COLUMN minhash BLOB;
+    "#,
 ];
+
+/// A MinHash signature as stored: its slots as little-endian `u32`s.
+fn minhash_blob(sig: &Option<MinHash>) -> Option<Vec<u8>> {
+    sig.as_ref().map(|s| s.iter().flat_map(|v| v.to_le_bytes()).collect())
+}
+
+/// A stored signature; anything but 64 bytes reads as none (the item then takes part in
+/// duplicate detection through its other hashes only).
+fn minhash_from_blob(blob: Option<Vec<u8>>) -> Option<MinHash> {
+    let blob = blob?;
+    if blob.len() != MINHASH_SLOTS * 4 {
+        return None;
+    }
+    let mut sig = [0u32; MINHASH_SLOTS];
+    for (slot, b) in sig.iter_mut().zip(blob.chunks_exact(4)) {
+        *slot = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    }
+    Some(sig)
+}
 
 /// The topics an item matched and their versions, as stored in `item_topics`: `[[key, version], …]`.
 fn pack_topic_hits(hits: &[(TopicKey, i64)]) -> String {
@@ -654,7 +680,7 @@ impl Db {
     pub fn for_each_dedup_row(&self, mut f: impl FnMut(DedupRow<'_>)) -> Result<(), StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, group_id, simhash, core_hash, core_units, content_hash, canonical_url, \
-             anchor1_hash, anchor1_units, anchor2_hash, anchor2_units FROM items ORDER BY id",
+             anchor1_hash, anchor1_units, anchor2_hash, anchor2_units, minhash FROM items ORDER BY id",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
@@ -671,11 +697,66 @@ impl Db {
                         (r.get::<_, i64>(7)? as u64, r.get::<_, i64>(8)? as u32),
                         (r.get::<_, i64>(9)? as u64, r.get::<_, i64>(10)? as u32),
                     ],
+                    minhash: minhash_from_blob(r.get(11)?),
                 },
                 canonical_url: url.as_deref(),
             });
         }
         Ok(())
+    }
+
+    /// Recomputes every stored item's fingerprint from its title and text when the store's were
+    /// made by another version of the scheme ([`FINGERPRINT_VERSION`]), so that new items are
+    /// compared with old ones on equal terms. Groups stay as they are. Runs in transactions of
+    /// 10,000 items and records the version at the end: interrupted, it starts again; run twice,
+    /// the second run does nothing. Returns the number of items recomputed.
+    pub fn refingerprint(&mut self) -> Result<u64, StoreError> {
+        const KEY: &str = "fingerprint_version";
+        let want = FINGERPRINT_VERSION.to_string();
+        if self.meta(KEY)?.as_deref() == Some(want.as_str()) {
+            return Ok(0);
+        }
+        let mut done = 0u64;
+        let mut after = i64::MIN;
+        loop {
+            let tx = self.conn.transaction()?;
+            let batch: Vec<(i64, String, String)> = {
+                let mut stmt = tx.prepare("SELECT id, title, text FROM items WHERE id > ?1 ORDER BY id LIMIT 10000")?;
+                let rows = stmt.query_map([after], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            {
+                let mut update = tx.prepare_cached(
+                    "UPDATE items SET simhash = ?2, core_hash = ?3, core_units = ?4, anchor1_hash = ?5, \
+                     anchor1_units = ?6, anchor2_hash = ?7, anchor2_units = ?8, minhash = ?9 WHERE id = ?1",
+                )?;
+                for (id, title, text) in &batch {
+                    let fp = tidewatch_text::fingerprint_stored(title, text);
+                    update.execute(params![
+                        id,
+                        fp.simhash as i64,
+                        fp.core_hash as i64,
+                        fp.core_units as i64,
+                        fp.anchors[0].0 as i64,
+                        fp.anchors[0].1 as i64,
+                        fp.anchors[1].0 as i64,
+                        fp.anchors[1].1 as i64,
+                        minhash_blob(&fp.minhash),
+                    ])?;
+                }
+            }
+            if batch.is_empty() {
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    params![KEY, want],
+                )?;
+                tx.commit()?;
+                return Ok(done);
+            }
+            tx.commit()?;
+            done += batch.len() as u64;
+            after = batch.last().expect("non-empty").0;
+        }
     }
 
     /// Number of stored items.
@@ -1217,8 +1298,8 @@ impl WriteTx<'_> {
             let mut stmt = self.tx.prepare_cached(
                 "INSERT INTO items (id, dedup_key, source, ext_id, url, canonical_url, title, text, published_at, \
                  published_at_known, ingested_at, author, lang, simhash, core_hash, core_units, content_hash, \
-                 anchor1_hash, anchor1_units, anchor2_hash, anchor2_units, group_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+                 anchor1_hash, anchor1_units, anchor2_hash, anchor2_units, group_id, minhash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
             )?;
             stmt.execute(params![
                 id,
@@ -1243,6 +1324,7 @@ impl WriteTx<'_> {
                 fp.anchors[1].0 as i64,
                 fp.anchors[1].1 as i64,
                 group_id,
+                minhash_blob(&fp.minhash),
             ])?;
         }
         if group.is_some() {
@@ -1356,5 +1438,51 @@ mod tests {
             )
             .unwrap();
         assert_eq!(counts.iter().map(|c| c.1).sum::<u64>(), 8);
+    }
+
+    /// A store of schema 14 with fingerprints of the first scheme gets its items'
+    /// fingerprints recomputed (with a MinHash signature for the short one), its groups and
+    /// content hashes kept; a second run changes nothing.
+    #[test]
+    fn old_fingerprints_are_recomputed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tidewatch.db");
+        let texts = ["热水停了三天，没人来修，大家怎么看？", &"第三食堂的饭菜卫生问题一直没有解决。".repeat(12)];
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..14] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 14).unwrap();
+            for (id, text) in (1..).zip(texts) {
+                conn.execute(
+                    "INSERT INTO items (id, dedup_key, source, title, text, published_at, published_at_known, \
+                     ingested_at, lang, simhash, core_hash, core_units, content_hash, anchor1_hash, anchor1_units, \
+                     anchor2_hash, anchor2_units, group_id) VALUES (?1, ?1, 's', '', ?2, 0, 1, 0, 'zh', 1, 2, 3, 77, 4, 5, 6, 7, 1)",
+                    params![id, text],
+                )
+                .unwrap();
+            }
+        }
+        let mut db = Db::open(dir.path()).unwrap();
+        assert_eq!(db.refingerprint().unwrap(), 2);
+        let mut rows = Vec::new();
+        db.for_each_dedup_row(|r| rows.push((r.group, r.fingerprint))).unwrap();
+        for ((group, fp), text) in rows.iter().zip(texts) {
+            let want = tidewatch_text::fingerprint_stored("", text);
+            assert_eq!(*group, GroupId(1));
+            // The content hash is the idempotency key of items without id or URL: kept.
+            assert_eq!(fp.content_hash, 77);
+            assert_eq!(
+                (fp.simhash, fp.core_hash, fp.core_units, fp.anchors),
+                (want.simhash, want.core_hash, want.core_units, want.anchors)
+            );
+            assert_eq!(fp.minhash, want.minhash);
+        }
+        assert!(rows[0].1.minhash.is_some(), "a short core has a signature");
+        assert!(rows[1].1.minhash.is_none(), "a long one has none");
+        assert_eq!(db.refingerprint().unwrap(), 0);
+        drop(db);
+        assert_eq!(Db::open(dir.path()).unwrap().refingerprint().unwrap(), 0);
     }
 }

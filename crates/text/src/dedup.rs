@@ -10,7 +10,7 @@
 //! [`Deduper`] combines it with exact lookups (canonical URL, core hash) and remembers which group
 //! each fingerprint belongs to. It is pure in-memory state, rebuilt from the store on start.
 
-use crate::fingerprint::{hamming, Fingerprint, MIN_SIMHASH_UNITS};
+use crate::fingerprint::{hamming, minhash_similarity, Fingerprint, MinHash, MINHASH_SLOTS, MIN_SIMHASH_UNITS};
 use std::collections::HashMap;
 
 /// Default largest Hamming distance between the SimHashes of near-duplicates.
@@ -109,6 +109,96 @@ impl SimHashIndex {
     }
 }
 
+/// Rows per band of the MinHash index: two texts become candidates when they agree on every
+/// slot of one band, with probability `1 - (1 - J²)^8` at Jaccard similarity `J` (0.97 at 0.6,
+/// 0.28 at 0.2).
+const BAND_ROWS: usize = 2;
+const BANDS: usize = MINHASH_SLOTS / BAND_ROWS;
+/// At most this many entries are looked at per band bucket (the newest first).
+const MAX_CHAIN: usize = 48;
+const NO_ENTRY: u32 = u32::MAX;
+
+/// An LSH index of MinHash signatures (banding, Indyk–Motwani; Leskovec et al., *Mining of
+/// Massive Datasets*, ch. 3): one table per band maps the band's slots to the newest entry that
+/// has them, and each entry links to the previous one in the same bucket.
+#[derive(Debug, Default)]
+struct MinHashIndex {
+    heads: [HashMap<u32, u32>; BANDS],
+    /// Per entry: signature, core units, group, and the previous entry of each band's bucket.
+    entries: Vec<(MinHash, u32, u64, [u32; BANDS])>,
+}
+
+fn band_key(sig: &MinHash, band: usize) -> u32 {
+    let rows = &sig[band * BAND_ROWS..(band + 1) * BAND_ROWS];
+    let mut h: u64 = 0x9E37_79B9_7F4A_7C15 ^ band as u64;
+    for r in rows {
+        h = (h ^ u64::from(*r)).wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    }
+    (h >> 32) as u32
+}
+
+impl MinHashIndex {
+    fn insert(&mut self, sig: &MinHash, units: u32, group: u64) {
+        let n = u32::try_from(self.entries.len()).expect("fewer than 4 billion signatures");
+        let mut prev = [NO_ENTRY; BANDS];
+        for (band, p) in prev.iter_mut().enumerate() {
+            if let Some(old) = self.heads[band].insert(band_key(sig, band), n) {
+                *p = old;
+            }
+        }
+        self.entries.push((*sig, units, group, prev));
+    }
+
+    /// The group of the most similar entry that passes `accept(similarity, its units)`.
+    fn best(&self, sig: &MinHash, accept: impl Fn(f64, u32) -> bool) -> Option<(f64, u64)> {
+        let mut best: Option<(f64, u64)> = None;
+        for band in 0..BANDS {
+            let Some(&head) = self.heads[band].get(&band_key(sig, band)) else { continue };
+            let mut at = head;
+            let mut walked = 0;
+            while at != NO_ENTRY && walked < MAX_CHAIN {
+                let (other, units, group, prev) = &self.entries[at as usize];
+                let sim = minhash_similarity(sig, other);
+                if accept(sim, *units) && best.is_none_or(|(b, _)| sim > b) {
+                    best = Some((sim, *group));
+                }
+                at = prev[band];
+                walked += 1;
+            }
+        }
+        best
+    }
+}
+
+/// Two short cores are copies when their bigram sets' estimated Jaccard similarity is at least
+/// this…
+const MINHASH_MIN_JACCARD: f64 = 0.6;
+/// …or when the smaller set is this contained in the larger one (a tag, a remark or a comment
+/// added), estimated from the similarity and the two sizes, with the similarity at least
+/// [`MINHASH_MIN_JACCARD_CONTAINED`].
+const MINHASH_MIN_CONTAINMENT: f64 = 0.85;
+const MINHASH_MIN_JACCARD_CONTAINED: f64 = 0.4;
+/// A contained text must still be this long against the other: a headline inside its article's
+/// first sentence is not a copy of it.
+const MINHASH_MIN_LENGTH_RATIO: f64 = 0.5;
+
+/// Whether two cores of `a` and `b` units with estimated bigram Jaccard `j` are copies.
+fn minhash_copies(j: f64, a: u32, b: u32) -> bool {
+    if j >= MINHASH_MIN_JACCARD {
+        return true;
+    }
+    if j < MINHASH_MIN_JACCARD_CONTAINED {
+        return false;
+    }
+    // |A ∩ B| = J (|A| + |B|) / (1 + J); bigram sets have one element fewer than the units.
+    let (a, b) = (f64::from(a.saturating_sub(1)), f64::from(b.saturating_sub(1)));
+    if a.min(b) < MINHASH_MIN_LENGTH_RATIO * a.max(b) {
+        return false;
+    }
+    let common = j * (a + b) / (1.0 + j);
+    common / a.min(b).max(1.0) >= MINHASH_MIN_CONTAINMENT
+}
+
 /// Settings of duplicate detection.
 #[derive(Debug, Clone, Copy)]
 pub struct DedupConfig {
@@ -133,6 +223,8 @@ pub enum DupReason {
     NearText(u32),
     /// A long sentence in common that makes up most of both texts (a comment was added).
     SharedSentence,
+    /// Short texts whose word pairs mostly agree (MinHash), or one's contained in the other's.
+    SharedPairs,
 }
 
 /// A shared sentence must make up at least this share of the new item's core…
@@ -148,6 +240,7 @@ pub struct Deduper {
     /// Sentence hash → (group, core units of the item it came from).
     by_anchor: HashMap<u64, (u64, u32)>,
     near: SimHashIndex,
+    short: MinHashIndex,
 }
 
 fn url_key(url: &str) -> u64 {
@@ -162,6 +255,7 @@ impl Deduper {
             by_core: HashMap::new(),
             by_anchor: HashMap::new(),
             near: SimHashIndex::new(config.max_distance),
+            short: MinHashIndex::default(),
         }
     }
 
@@ -191,6 +285,12 @@ impl Deduper {
                 }
             }
         }
+        if let Some(sig) = &fp.minhash {
+            let units = fp.core_units;
+            if let Some((_, g)) = self.short.best(sig, |j, other| minhash_copies(j, units, other)) {
+                return Some((g, DupReason::SharedPairs));
+            }
+        }
         None
     }
 
@@ -210,6 +310,9 @@ impl Deduper {
                     self.by_anchor.entry(hash).or_insert((group, fp.core_units));
                 }
             }
+        }
+        if let Some(sig) = &fp.minhash {
+            self.short.insert(sig, fp.core_units, group);
         }
     }
 
@@ -231,6 +334,48 @@ mod tests {
     fn lcg(state: &mut u64) -> u64 {
         *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         *state ^ (*state >> 29)
+    }
+
+    fn fp(text: &str) -> Fingerprint {
+        crate::fingerprint::fingerprint(&crate::normalize::fold(text))
+    }
+
+    #[test]
+    fn short_copies_with_a_tag_or_a_remark_are_found_and_follow_ups_are_not() {
+        let mut d = Deduper::new(DedupConfig::default());
+        d.insert(&fp("热水停了三天，没人来修，宿舍楼里一片抱怨。"), None, 1);
+        d.insert(&fp("Several students reported vomiting after eating at the north canteen."), None, 2);
+        for copy in [
+            "#澜江大学# 热水停了三天，没人来修，宿舍楼里一片抱怨",
+            "热水停了三天，没人来修，宿舍楼里一片抱怨。大家怎么看？",
+            "真的假的 热水停了3天 没人来修 宿舍楼里一片抱怨 https://t.cn/x1",
+        ] {
+            assert_eq!(d.find(&fp(copy), None).map(|f| f.0), Some(1), "{copy}");
+        }
+        assert_eq!(
+            d.find(&fp("RT: several students reported vomiting after eating at the north canteen #uni"), None)
+                .map(|f| f.0),
+            Some(2)
+        );
+        for other in [
+            "热水今天已经恢复供应，后勤处向宿舍楼的同学们致歉。",
+            "宿舍楼热水停了三天的原因查明：锅炉检修。",
+            "The north canteen reopened after an inspection found no fault.",
+        ] {
+            assert_eq!(d.find(&fp(other), None), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn containment_needs_comparable_lengths() {
+        // Copies: a remark on a short text (most pairs shared), a text half as long inside another.
+        assert!(minhash_copies(0.68, 14, 20));
+        assert!(minhash_copies(0.52, 14, 26));
+        assert!(!minhash_copies(0.5, 14, 18));
+        // A headline inside its article's long first sentence.
+        assert!(!minhash_copies(0.45, 24, 60));
+        assert!(minhash_copies(0.65, 24, 60));
+        assert!(!minhash_copies(0.3, 20, 20));
     }
 
     #[test]

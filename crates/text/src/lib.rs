@@ -72,6 +72,32 @@ pub struct IndexToken {
     pub position: u32,
 }
 
+/// The matching form of an item's title and text (display form), and where its title ends.
+fn matching_form(title: &str, text: &str) -> (String, usize) {
+    let mut folded = String::with_capacity(title.len() + text.len() + 1);
+    normalize::fold_into(title, &mut folded, None);
+    let title_len = folded.len();
+    if !folded.is_empty() {
+        folded.push(' ');
+    }
+    normalize::fold_into(text, &mut folded, None);
+    (folded, title_len)
+}
+
+/// The fingerprint covers the body when there is one (reposts copy bodies, and a headline alone
+/// is weak evidence); title-only items are fingerprinted on the title.
+fn fingerprint_of(folded: &str, title_len: usize) -> Fingerprint {
+    let body = folded[title_len..].trim_start();
+    fingerprint::fingerprint(if body.is_empty() { folded } else { body })
+}
+
+/// The fingerprint of a stored item, from its title and text as stored (display form): what
+/// [`prepare`] computed when it came in, under today's [`fingerprint::FINGERPRINT_VERSION`].
+pub fn fingerprint_stored(title: &str, text: &str) -> Fingerprint {
+    let (folded, title_len) = matching_form(title, text);
+    fingerprint_of(&folded, title_len)
+}
+
 /// An item after the text pipeline: the item, its fingerprint and its index tokens.
 #[derive(Debug, Clone)]
 pub struct Prepared {
@@ -136,17 +162,9 @@ pub fn prepare(
     if !title.chars().chain(text.chars()).any(|c| normalize::is_han(c) || c.is_alphanumeric()) {
         return Err(InvalidItem::MissingText);
     }
-    let mut folded = String::with_capacity(title.len() + text.len() + 1);
-    normalize::fold_into(&title, &mut folded, None);
-    let title_len = folded.len();
-    if !folded.is_empty() {
-        folded.push(' ');
-    }
-    normalize::fold_into(&text, &mut folded, None);
-    // The fingerprint covers the body when there is one (reposts copy bodies, and a headline
-    // alone is weak evidence); title-only items are fingerprinted on the title.
+    let (folded, title_len) = matching_form(&title, &text);
     let body = folded[title_len..].trim_start();
-    let fingerprint = fingerprint::fingerprint(if body.is_empty() { &folded } else { body });
+    let fingerprint = fingerprint_of(&folded, title_len);
     let declared = input.lang.as_deref().and_then(Lang::from_tag);
     let lang = lang::detect_lang(&folded, declared);
     let source = non_empty(&input.source).unwrap_or_else(|| DEFAULT_SOURCE.to_string());
