@@ -25,11 +25,12 @@ cargo test --workspace --locked -- --nocapture
 [ -x target/debug/tidewatch ] || { echo "target/debug/tidewatch was not built by cargo test" >&2; exit 1; }
 echo "== feed conformance (feedparser's own test files)"
 python3 scripts/feed_conformance.py target/debug/tidewatch crates/ingest/tests/fixtures/feedparser
-echo "== quality on the labelled corpora: near-duplicates against datasketch MinHash-LSH, story grouping (B-cubed), sentiment against cnsenti and VADER (snownlp too with TIDEWATCH_EVAL_FULL=1)"
+echo "== quality on the labelled corpora: near-duplicates against datasketch MinHash-LSH, story grouping (B-cubed), language of short texts against langid.py, sentiment against cnsenti and VADER (snownlp too with TIDEWATCH_EVAL_FULL=1)"
 EVAL_DIR="${TIDEWATCH_EVAL_DIR:-../shared/eval}"
 if [ -d "$EVAL_DIR" ]; then
     python3 scripts/dedup_eval.py --tidewatch target/debug/tidewatch --eval-dir "$EVAL_DIR"
     python3 scripts/story_eval.py --tidewatch target/debug/tidewatch --eval-dir "$EVAL_DIR"
+    python3 scripts/lang_eval.py --tidewatch target/debug/tidewatch --eval-dir "$EVAL_DIR"
     python3 scripts/sentiment_eval.py --tidewatch target/debug/tidewatch --eval-dir "$EVAL_DIR"
 else
     echo "no evaluation corpora at $EVAL_DIR (set TIDEWATCH_EVAL_DIR): quality figures not measured"
