@@ -300,8 +300,16 @@ impl Deduper {
         if let Some(u) = canonical_url {
             self.by_url.entry(url_key(u)).or_insert(group);
         }
+        // A core seen before has its signature indexed already (equal cores, equal signatures):
+        // reposts cost the MinHash index nothing.
+        let mut new_core = true;
         if fp.core_units > 0 {
-            self.by_core.entry(fp.core_hash).or_insert(group);
+            match self.by_core.entry(fp.core_hash) {
+                std::collections::hash_map::Entry::Occupied(_) => new_core = false,
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(group);
+                }
+            }
         }
         if fp.core_units >= MIN_SIMHASH_UNITS {
             self.near.insert(fp.simhash, group);
@@ -311,7 +319,7 @@ impl Deduper {
                 }
             }
         }
-        if let Some(sig) = &fp.minhash {
+        if let Some(sig) = fp.minhash.as_ref().filter(|_| new_core) {
             self.short.insert(sig, fp.core_units, group);
         }
     }
