@@ -7,16 +7,25 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-/// Starts `tidewatch demo` with `args`; resolves to { base, output(), stop() } once it listens.
+/// Starts `tidewatch demo` with `args`; resolves to { base, output(), stop() } once it listens
+/// (`stop()` resolves once the server has exited and its directory is gone).
 export async function startDemo(bin, args, seconds = 90) {
   const dir = mkdtempSync(join(tmpdir(), "tidewatch-ui-"));
   const server = spawn(bin, ["demo", "--addr", "127.0.0.1:0", ...args, "--demo-dir", join(dir, "demo")], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   let buf = "";
-  const stop = () => {
-    server.kill("SIGTERM");
-    rmSync(dir, { recursive: true, force: true });
+  const exited = new Promise((resolve) => server.once("exit", resolve));
+  // Stops the server by its PID and waits until it has exited (it commits its index on the way
+  // out: removing the directory before that races with the files it writes), then cleans up.
+  const stop = async () => {
+    if (server.exitCode === null && server.signalCode === null) {
+      server.kill("SIGTERM");
+      const killer = setTimeout(() => server.kill("SIGKILL"), 15000);
+      await exited;
+      clearTimeout(killer);
+    }
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   };
   try {
     const base = await new Promise((resolve, reject) => {
@@ -30,7 +39,7 @@ export async function startDemo(bin, args, seconds = 90) {
     });
     return { base, output: () => buf, stop };
   } catch (e) {
-    stop();
+    await stop();
     throw e;
   }
 }

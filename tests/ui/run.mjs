@@ -106,6 +106,6 @@ try {
 } catch (e) {
   fail(e);
 } finally {
-  if (demo) demo.stop();
+  if (demo) await demo.stop();
 }
 finish("UI", "all UI checks passed");

@@ -481,6 +481,6 @@ try {
 } catch (e) {
   fail(e);
 } finally {
-  if (demo) demo.stop();
+  if (demo) await demo.stop();
 }
 finish("workspace", "all workspace checks passed; screenshots in " + shots);
