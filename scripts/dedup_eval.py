@@ -47,6 +47,9 @@ import sys
 import unicodedata
 from collections import defaultdict
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peers  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PEERS = ["datasketch==2.0.0", "cn2an==0.5.24", "opencc-python-reimplemented==0.1.7"]
@@ -54,16 +57,7 @@ DOMAINS = ["zh-news", "zh-reviews", "en-tweets", "en-movie"]
 
 
 def venv_python():
-    venv = os.path.join(ROOT, "target", "dedup-peers")
-    py = os.path.join(venv, "bin", "python")
-    if not os.path.exists(py):
-        subprocess.check_call([sys.executable, "-m", "venv", venv])
-    stamp = os.path.join(venv, "installed.txt")
-    if not os.path.exists(stamp) or open(stamp).read() != "\n".join(PEERS):
-        subprocess.check_call([py, "-m", "pip", "install", "-q", *PEERS])
-        with open(stamp, "w") as f:
-            f.write("\n".join(PEERS))
-    return py
+    return peers.venv_python("dedup-peers", PEERS)
 
 
 def load(eval_dir):
@@ -328,9 +322,7 @@ def main():
     ap.add_argument("--errors", type=int, default=0, help="print this many missed and false pairs")
     args = ap.parse_args()
     py = venv_python()
-    if os.path.realpath(sys.prefix) != os.path.realpath(os.path.dirname(os.path.dirname(py))):
-        # Run again inside the virtualenv that has the peer and the converters.
-        os.execv(py, [py, os.path.abspath(__file__), *sys.argv[1:]])
+    peers.run_inside(py, __file__)
     corpora = load(args.eval_dir)
     dev = build(corpora, args.originals, args.seed + 1)
     test = build(corpora, args.originals, args.seed)

@@ -28,6 +28,9 @@ import subprocess
 import sys
 from collections import Counter
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peers  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PEERS = ["langid==1.1.6", "numpy==1.26.4"]
@@ -36,16 +39,7 @@ CLASSES = ["zh", "en", "other"]
 
 
 def venv_python():
-    venv = os.path.join(ROOT, "target", "lang-peers")
-    py = os.path.join(venv, "bin", "python")
-    if not os.path.exists(py):
-        subprocess.check_call([sys.executable, "-m", "venv", venv])
-    stamp = os.path.join(venv, "installed.txt")
-    if not os.path.exists(stamp) or open(stamp).read() != "\n".join(PEERS):
-        subprocess.check_call([py, "-m", "pip", "install", "-q", *PEERS])
-        with open(stamp, "w") as f:
-            f.write("\n".join(PEERS))
-    return py
+    return peers.venv_python("lang-peers", PEERS)
 
 
 def fortune_files():

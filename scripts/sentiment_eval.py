@@ -21,22 +21,16 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peers  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PEERS = ["snownlp==0.12.3", "cnsenti==0.0.7", "vaderSentiment==3.3.2", "jieba==0.42.1"]
 
 
 def venv_python():
-    venv = os.path.join(ROOT, "target", "sentiment-peers")
-    py = os.path.join(venv, "bin", "python")
-    if not os.path.exists(py):
-        subprocess.check_call([sys.executable, "-m", "venv", venv])
-    stamp = os.path.join(venv, "installed.txt")
-    if not os.path.exists(stamp) or open(stamp).read() != "\n".join(PEERS):
-        subprocess.check_call([py, "-m", "pip", "install", "-q", *PEERS])
-        with open(stamp, "w") as f:
-            f.write("\n".join(PEERS))
-    return py
+    return peers.venv_python("sentiment-peers", PEERS)
 
 
 PEER_CODE = r'''

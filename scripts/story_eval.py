@@ -35,6 +35,9 @@ import sys
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peers  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CLOSERS = tuple("。！？；…”’」』）)!?;")
@@ -144,16 +147,7 @@ PEERS = ["scikit-learn==1.6.1", "numpy==2.2.6", "scipy==1.15.3", "jieba==0.42.1"
 
 
 def venv_python():
-    venv = os.path.join(ROOT, "target", "story-peers")
-    py = os.path.join(venv, "bin", "python")
-    if not os.path.exists(py):
-        subprocess.check_call([sys.executable, "-m", "venv", venv])
-    stamp = os.path.join(venv, "installed.txt")
-    if not os.path.exists(stamp) or open(stamp).read() != "\n".join(PEERS):
-        subprocess.check_call([py, "-m", "pip", "install", "-q", *PEERS])
-        with open(stamp, "w") as f:
-            f.write("\n".join(PEERS))
-    return py
+    return peers.venv_python("story-peers", PEERS)
 
 
 THRESHOLDS = [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]
@@ -212,9 +206,7 @@ def main():
                     help="exit 1 also when the agglomerative peer's F1 is above Tidewatch's (not yet the default: see docs/analysis.md)")
     args = ap.parse_args()
     py = venv_python()
-    if os.path.realpath(sys.prefix) != os.path.realpath(os.path.dirname(os.path.dirname(py))):
-        # Run again inside the virtualenv that has the peer.
-        os.execv(py, [py, os.path.abspath(__file__), *sys.argv[1:]])
+    peers.run_inside(py, __file__)
     built = streams(os.path.join(args.eval_dir, "zh-news-pd1998", "sentences.txt"), args.events, args.seed)
     failed = []
     for name in ("A", "B"):
