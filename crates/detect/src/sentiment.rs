@@ -226,7 +226,18 @@ fn zh_features(
 /// public-opinion words, under one leftmost-longest automaton.
 struct ZhLexicon {
     automaton: aho_corasick::AhoCorasick,
-    polarity: Vec<f32>,
+    cues: Vec<Cue>,
+}
+
+/// What a lexicon match is.
+#[derive(Debug, Clone, Copy)]
+enum Cue {
+    /// A sentiment word and its polarity.
+    Word(f32),
+    /// A sarcasm marker (真行, 厉害了 …).
+    Sarcasm,
+    /// 呵呵: sarcasm beside a complaint, a laugh otherwise.
+    Laugh,
 }
 
 fn zh_lexicon() -> &'static ZhLexicon {
@@ -243,13 +254,17 @@ fn zh_lexicon() -> &'static ZhLexicon {
                 }
             }
         }
-        let mut list: Vec<(String, f32)> = words.into_iter().filter(|(w, _)| w.chars().count() >= 2).collect();
+        let mut list: Vec<(String, Cue)> =
+            words.into_iter().filter(|(w, _)| w.chars().count() >= 2).map(|(w, p)| (w, Cue::Word(p))).collect();
+        list.retain(|(w, _)| w != "呵呵" && !ZH_SARCASM.contains(&w.as_str()));
+        list.extend(ZH_SARCASM.iter().map(|m| (m.to_string(), Cue::Sarcasm)));
+        list.push(("呵呵".to_string(), Cue::Laugh));
         list.sort_by(|a, b| a.0.cmp(&b.0));
         let automaton = aho_corasick::AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::LeftmostLongest)
             .build(list.iter().map(|(w, _)| w))
             .expect("lexicon words build");
-        ZhLexicon { automaton, polarity: list.iter().map(|(_, p)| *p).collect() }
+        ZhLexicon { automaton, cues: list.iter().map(|(_, c)| *c).collect() }
     })
 }
 
@@ -263,8 +278,19 @@ pub fn zh_lexicon_weights(text: &str) -> (f32, f32) {
 fn zh_lexicon_counts(folded: &str) -> (f32, f32) {
     let lexicon = zh_lexicon();
     let (mut pos, mut neg) = (0.0, 0.0);
+    let (mut sarcasm, mut laugh) = (false, false);
     for m in lexicon.automaton.find_iter(folded) {
-        let mut p = lexicon.polarity[m.pattern().as_usize()];
+        let mut p = match lexicon.cues[m.pattern().as_usize()] {
+            Cue::Word(p) => p,
+            Cue::Sarcasm => {
+                sarcasm = true;
+                continue;
+            }
+            Cue::Laugh => {
+                laugh = true;
+                continue;
+            }
+        };
         let before: String = {
             let head = &folded[..m.start()];
             let mut v: Vec<char> = head.chars().rev().take(3).collect();
@@ -289,7 +315,7 @@ fn zh_lexicon_counts(folded: &str) -> (f32, f32) {
     }
     // Sarcasm turns praise into blame: 真行, 厉害了 always; 呵呵 beside a complaint (in reviews
     // it is mostly a friendly laugh, two to one positive).
-    if ZH_SARCASM.iter().any(|m| folded.contains(m)) || (neg > 0.0 && folded.contains("呵呵")) {
+    if sarcasm || (neg > 0.0 && laugh) {
         neg += pos + 1.0;
         pos = 0.0;
     }
