@@ -792,10 +792,23 @@ impl Analyzer {
                 score = lambda * score + (1.0 - lambda) * compound;
             }
             let score = score.clamp(-1.0, 1.0);
-            (Sentiment { label: most_probable(&p), score }, p)
+            let mut label = most_probable(&p);
+            if family == Family::Zh && label == Polarity::Negative && p[0] < ZH_NEGATIVE_UNAIDED {
+                // No harm, complaint or negative word: the reviews' n-grams alone do not make a
+                // post negative (in reviews a `！` marks complaints; in posts it marks events).
+                let lexicon_key = xxh3_64(b"zlex:neg");
+                if f.iter().any(|(h, v)| *h == lexicon_key && *v == 0.0) {
+                    label = if p[2] > p[1] { Polarity::Positive } else { Polarity::Neutral };
+                }
+            }
+            (Sentiment { label, score }, p)
         })
     }
 }
+
+/// A Chinese text without a negative lexicon word is labelled negative only when the model gives
+/// negative at least this probability.
+pub const ZH_NEGATIVE_UNAIDED: f32 = 0.6;
 
 /// A repost's own comment weighs this share of its sentiment.
 pub const REPOST_COMMENT_SHARE: f32 = 0.7;
