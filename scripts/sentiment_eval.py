@@ -139,12 +139,7 @@ def main():
             ours = ["positive" if t["score"] > 0 else "negative" for t in tw]
         else:
             ours = [t["label"] for t in tw]
-        results = [("tidewatch", scores(gold, ours, classes))]
-        for p in peers:
-            results.append((p, scores(gold, peer(py, p, [r["text"] for r in rows]), classes)))
-        for name, (acc, f1) in results:
-            print(f"{path:<32} {name:<10} {len(rows):>6} {acc:>9.3f} {f1:>9.3f}")
-        failed += gate(path, results)
+        failed += compare(py, path, [r["text"] for r in rows], gold, ours, classes, peers)
     failed += cross_registers(args, py, zh_peers)
     if failed:
         print("FAILED:\n  " + "\n  ".join(failed))
@@ -180,12 +175,7 @@ def cross_registers(args, py, zh_peers):
             classes = ["negative", "neutral", "positive"]
             ours = [r["label"] for r in part]
             names = ["vader"]
-        results = [("tidewatch", scores(gold, ours, classes))]
-        for p in names:
-            results.append((p, scores(gold, peer(py, p, [r["text"] for r in part]), classes)))
-        for system, (acc, f1) in results:
-            print(f"{name:<32} {system:<10} {len(part):>6} {acc:>9.3f} {f1:>9.3f}")
-        failed += gate(name, results)
+        failed += compare(py, name, [r["text"] for r in part], gold, ours, classes, names)
     news = os.path.join(args.eval_dir, "zh-news-pd1998", "sentences.txt")
     lines = [l.strip() for l in open(news, encoding="utf-8") if len(l.strip()) >= 4]
     tw = tidewatch(args.tidewatch, [{"text": t} for t in lines], "zh")
@@ -197,6 +187,17 @@ def cross_registers(args, py, zh_peers):
     if share["neutral"] < FLOORS["news neutral"]:
         failed.append(f"news sentences labelled neutral {share['neutral']:.3f} < floor {FLOORS['news neutral']}")
     return failed
+
+
+def compare(py, name, texts, gold, ours, classes, peer_names):
+    """Scores Tidewatch's labels and each peer's on the same texts, prints a row per system and
+    returns the set's failures (see gate)."""
+    results = [("tidewatch", scores(gold, ours, classes))]
+    for p in peer_names:
+        results.append((p, scores(gold, peer(py, p, texts), classes)))
+    for system, (acc, f1) in results:
+        print(f"{name:<32} {system:<10} {len(texts):>6} {acc:>9.3f} {f1:>9.3f}")
+    return gate(name, results)
 
 
 def gate(name, results):
